@@ -1,0 +1,53 @@
+"""The JSON codec: a tree of Python values and numpy arrays <-> JSON bytes.
+
+    data = codec.encode(obj, arrays="text", indent=None, strict=False)
+    obj = codec.decode(data)
+
+Numeric arrays are written and parsed by the compiled core (``milo_fast._core``) straight from and into
+numpy buffers, with the GIL released. See docs/format.md for the array envelopes.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from .errors import DecodeError, EncodeError
+
+if os.environ.get("MILO_FAST_PURE") == "1":  # development only: the pure-Python reference codec
+    from . import _pycodec as _impl
+else:
+    from . import _core as _impl  # type: ignore[no-redef]
+
+ArraysMode = Literal["text", "base64"]
+
+
+def encode(obj: Any, *, arrays: ArraysMode = "text", indent: int | None = None, strict: bool = False) -> bytes:
+    """Encode ``obj`` as UTF-8 JSON bytes.
+
+    arrays: "text" writes numeric arrays as (nested) JSON lists in the PyMilo envelope; "base64" writes their
+    raw little-endian bytes in milo_fast's compact envelope.
+    indent: None for the most compact output, or a number of spaces.
+    strict: False writes non-finite floats as the tokens NaN / Infinity / -Infinity (as Python's json and
+    PyMilo do); True writes them so that the output is strict RFC 8259 JSON (see docs/format.md).
+    """
+    if arrays not in ("text", "base64"):
+        raise ValueError(f"arrays must be 'text' or 'base64', not {arrays!r}")
+    if indent is not None and (not isinstance(indent, int) or isinstance(indent, bool) or indent < 0 or indent > 16):
+        raise ValueError(f"indent must be None or an int in [0, 16], not {indent!r}")
+    return _impl.encode(obj, arrays == "base64", -1 if indent is None else int(indent), bool(strict))
+
+
+def decode(data: bytes | bytearray | memoryview | str, *, max_depth: int = 512, threads: int = 0) -> Any:
+    """Decode JSON text (bytes-like or str) into Python values, numpy arrays for array envelopes.
+
+    Raises DecodeError (a ValueError) with the byte offset and JSON path on malformed input.
+    threads: 0 picks automatically (several threads only for large documents with many arrays).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    elif not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
+    return _impl.decode(data, int(max_depth), int(threads))
+
+
+__all__ = ["encode", "decode", "DecodeError", "EncodeError"]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Build and run the C++ unit tests of the codec core with -Wall -Wextra -Werror.
+# Usage: bash scripts/cpp_tests.sh            # plain build
+#        bash scripts/cpp_tests.sh --sanitize # AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=build-cpp-tests
+SAN=OFF
+if [[ "${1:-}" == "--sanitize" ]]; then BUILD=build-cpp-asan; SAN=ON; fi
+cmake -S . -B "$BUILD" -DMILO_BUILD_TESTS=ON -DMILO_SANITIZE=$SAN -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j 2
+ctest --test-dir "$BUILD" --output-on-failure

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test milo_fast has that fits in CI, on a fresh virtual environment:
+# the C++ unit tests (warnings as errors), the Python tests, a short fuzz run.
+# Usage: bash scripts/test.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${MILO_TEST_VENV:-.venv-test}
+
+echo "== fresh virtual environment in $VENV"
+"$PY" -m venv --clear "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+echo "== pip install .[test] (builds the C++ extension)"
+"$VENV/bin/python" -m pip install -q ".[test]"
+
+echo "== C++ unit tests"
+bash scripts/cpp_tests.sh
+
+echo "== Python tests"
+"$VENV/bin/python" -m pytest tests -q "$@"
+
+echo "== short fuzz run"
+"$VENV/bin/python" tests/fuzz/fuzz_decode.py -atheris_runs=20000 tests/fuzz/corpus

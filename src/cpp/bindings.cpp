@@ -1,0 +1,477 @@
+// milo_fast._core: the Python face of the codec. The only file that touches Python objects or raises
+// Python exceptions; the codec itself (core/) is plain C++.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "array_layout.hpp"
+#include "floatfmt.hpp"
+#include "json_reader.hpp"
+#include "json_writer.hpp"
+
+namespace py = pybind11;
+using namespace milo;
+
+namespace {
+
+struct EncodeFail {
+    std::string message;
+};
+
+// Cached Python objects, looked up once per call.
+struct PyEnv {
+    py::object np_ndarray, np_generic, np_asarray, dtype_spec, dtype_layout, spec_to_dtype;
+    PyEnv() {
+        py::module_ np = py::module_::import("numpy");
+        np_ndarray = np.attr("ndarray");
+        np_generic = np.attr("generic");
+        np_asarray = np.attr("asarray");
+        py::module_ d = py::module_::import("milo_fast._dtypes");
+        dtype_spec = d.attr("dtype_spec");
+        dtype_layout = d.attr("layout");
+        spec_to_dtype = d.attr("spec_to_dtype");
+    }
+};
+
+PyEnv& env() {
+    static PyEnv* e = new PyEnv();  // leaked on purpose: lives as long as the interpreter
+    return *e;
+}
+
+struct PathElem {
+    PyObject* key;   // borrowed str key, or nullptr for a list index
+    Py_ssize_t index;
+};
+
+std::string format_path(const std::vector<PathElem>& path) {
+    std::string out = "$";
+    for (const auto& e : path) {
+        if (!e.key) { out += "[" + std::to_string(e.index) + "]"; continue; }
+        Py_ssize_t n; const char* s = PyUnicode_AsUTF8AndSize(e.key, &n);
+        if (!s) { PyErr_Clear(); out += "[?]"; continue; }
+        std::string k(s, n);
+        bool ident = !k.empty();
+        for (char c : k) ident &= (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+        if (ident) out += "." + k;
+        else {
+            out += "[\"";
+            for (char c : k) { if (c == '"' || c == '\\') out.push_back('\\'); out.push_back(c); }
+            out += "\"]";
+        }
+    }
+    return out;
+}
+
+std::string type_name(PyObject* o) {
+    PyTypeObject* t = Py_TYPE(o);
+    py::object mod = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(t)).attr("__module__");
+    std::string m = py::str(mod);
+    std::string q = py::str(py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(t)).attr("__qualname__"));
+    return m == "builtins" ? q : m + "." + q;
+}
+
+struct DtypeInfo {
+    py::object spec;  // str or dict (JSON-ready)
+    Layout layout;
+    bool ok = false;
+};
+
+class Encoder {
+public:
+    Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
+
+    std::string out;
+
+    void value(PyObject* o, int level) {
+        if (o == Py_None) { out.append("null", 4); return; }
+        if (o == Py_True) { out.append("true", 4); return; }
+        if (o == Py_False) { out.append("false", 5); return; }
+        PyTypeObject* t = Py_TYPE(o);
+        if (t == &PyUnicode_Type) { str(o); return; }
+        if (t == &PyLong_Type) { integer(o); return; }
+        if (t == &PyFloat_Type) { pyfloat(PyFloat_AS_DOUBLE(o), level); return; }
+        if (t == &PyDict_Type) { dict(o, level); return; }
+        if (t == &PyList_Type || t == &PyTuple_Type) { list(o, level); return; }
+        if (PyObject_IsInstance(o, env().np_ndarray.ptr()) == 1) { array(o, false, level); return; }
+        if (PyObject_IsInstance(o, env().np_generic.ptr()) == 1) {
+            py::object a = env().np_asarray(py::handle(o));
+            array(a.ptr(), true, level);
+            return;
+        }
+        PyErr_Clear();
+        throw EncodeFail{"cannot encode a value of type " + type_name(o) + " at " + format_path(path_)};
+    }
+
+private:
+    bool b64_;
+    int indent_;
+    bool strict_;
+    std::vector<PathElem> path_;
+    std::unordered_map<PyObject*, DtypeInfo> dtypes_;  // keyed by dtype object (kept alive by `keep_`)
+    std::vector<py::object> keep_;
+
+    void str(PyObject* o) {
+        Py_ssize_t n;
+        const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+        if (s) { write_json_string(out, s, static_cast<std::size_t>(n)); return; }
+        PyErr_Clear();  // lone surrogates: carried as they are (as Python's json does)
+        py::object b = py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass"));
+        if (!b) { PyErr_Clear(); throw EncodeFail{"cannot encode string at " + format_path(path_)}; }
+        write_json_string(out, PyBytes_AS_STRING(b.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(b.ptr())));
+    }
+
+    void integer(PyObject* o) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (!overflow) { write_int64(out, v); return; }
+        py::str s = py::str(py::handle(o));  // beyond 64 bits: exact decimal digits
+        out += std::string(s);
+    }
+
+    void pyfloat(double d, int level) {
+        uint64_t b; std::memcpy(&b, &d, 8);
+        FloatClass c = classify64(b);
+        if ((c == FloatClass::NaN && !is_canonical_nan64(b)) || (strict_ && c != FloatClass::Finite)) {
+            // {"milo-float-bits": "<16 hex digits>"}: exact bits where text cannot carry them
+            char hex[17];
+            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(b));
+            out.push_back('{');
+            write_newline(out, indent_, level + 1);
+            out.append(indent_ >= 0 ? "\"milo-float-bits\": \"" : "\"milo-float-bits\":\"");
+            out.append(hex, 16);
+            out.push_back('"');
+            write_newline(out, indent_, level);
+            out.push_back('}');
+            return;
+        }
+        write_double(out, d);
+    }
+
+    void dict(PyObject* o, int level) {
+        if (Py_EnterRecursiveCall(" while encoding")) { PyErr_Clear(); throw EncodeFail{"nesting too deep at " + format_path(path_)}; }
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        bool first = true;
+        out.push_back('{');
+        while (PyDict_Next(o, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k)) {
+                Py_LeaveRecursiveCall();
+                py::str r(py::repr(py::handle(k)));
+                throw EncodeFail{"dict key " + std::string(r) + " (" + type_name(k) + ") at " + format_path(path_) + " is not a str"};
+            }
+            if (!first) out.push_back(',');
+            first = false;
+            write_newline(out, indent_, level + 1);
+            str(k);
+            out.append(indent_ >= 0 ? ": " : ":");
+            path_.push_back({k, 0});
+            value(v, level + 1);
+            path_.pop_back();
+        }
+        if (!first) write_newline(out, indent_, level);
+        out.push_back('}');
+        Py_LeaveRecursiveCall();
+    }
+
+    void list(PyObject* o, int level) {
+        if (Py_EnterRecursiveCall(" while encoding")) { PyErr_Clear(); throw EncodeFail{"nesting too deep at " + format_path(path_)}; }
+        const bool is_list = PyList_Check(o);
+        const Py_ssize_t n = is_list ? PyList_GET_SIZE(o) : PyTuple_GET_SIZE(o);
+        out.push_back('[');
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            if (i) out.push_back(',');
+            write_newline(out, indent_, level + 1);
+            path_.push_back({nullptr, i});
+            value(is_list ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i), level + 1);
+            path_.pop_back();
+        }
+        if (n) write_newline(out, indent_, level);
+        out.push_back(']');
+        Py_LeaveRecursiveCall();
+    }
+
+    const DtypeInfo& dtype_info(PyObject* dt) {
+        auto it = dtypes_.find(dt);
+        if (it != dtypes_.end()) return it->second;
+        keep_.push_back(py::reinterpret_borrow<py::object>(dt));
+        DtypeInfo info;
+        info.spec = env().dtype_spec(py::handle(dt));
+        if (!info.spec.is_none()) {
+            py::tuple lay = env().dtype_layout(py::handle(dt));
+            info.layout.itemsize = lay[0].cast<std::size_t>();
+            py::list fields = lay[1];
+            info.layout.structured = py::hasattr(py::handle(dt), "names") && !py::handle(dt).attr("names").is_none();
+            for (auto f : fields) {
+                py::tuple ft = f.cast<py::tuple>();
+                Field fl;
+                fl.offset = ft[0].cast<std::size_t>();
+                fl.kind = static_cast<ElemKind>(ft[1].cast<int>());
+                fl.big_endian = ft[2].cast<bool>();
+                info.layout.fields.push_back(fl);
+            }
+            info.ok = true;
+        }
+        return dtypes_.emplace(dt, std::move(info)).first->second;
+    }
+
+    void key(const char* k, int level, bool first) {
+        if (!first) out.push_back(',');
+        write_newline(out, indent_, level + 1);
+        out.push_back('"');
+        out.append(k);
+        out.append(indent_ >= 0 ? "\": " : "\":");
+    }
+
+    void array(PyObject* o, bool scalar, int level) {
+        py::array a = py::reinterpret_borrow<py::array>(o);
+        PyObject* dt = reinterpret_cast<PyObject*>(PyArray_DESCR_compat(o));
+        const DtypeInfo& info = dtype_info(dt);
+        if (!info.ok) {
+            throw EncodeFail{"cannot encode a numpy array of dtype " + std::string(py::str(py::handle(dt))) +
+                             " at " + format_path(path_) + " (the codec carries bool, int8-64, uint8-64, float16-64 and structured dtypes of those)"};
+        }
+        ArrayView v;
+        v.data = static_cast<const uint8_t*>(a.data());
+        v.layout = info.layout;
+        for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+            v.shape.push_back(a.shape(d));
+            v.strides.push_back(a.strides(d));
+        }
+        bool use_b64 = b64_;
+        if (!use_b64) {
+            py::gil_scoped_release nogil;
+            use_b64 = has_noncanonical_nan(v);
+        }
+        out.push_back('{');
+        if (use_b64) {
+            key("milo-ndarray-b64", level, true);
+            {
+                py::gil_scoped_release nogil;
+                write_array_base64(out, v);
+            }
+            key("milo-ndarray-dtype", level, false);
+            value(info.spec.ptr(), level + 1);
+            key("milo-ndarray-shape", level, false);
+            shape(v.shape);
+            if (scalar) { key("milo-data-structure", level, false); out.append("\"numpy.generic\""); }
+        } else {
+            key("pymiloed-ndarray-list", level, true);
+            {
+                py::gil_scoped_release nogil;
+                write_array_text(out, v, strict_, indent_, level + 1);
+            }
+            key("pymiloed-ndarray-dtype", level, false);
+            value(info.spec.ptr(), level + 1);
+            key("pymiloed-ndarray-shape", level, false);
+            shape(v.shape);
+            key("pymiloed-data-structure", level, false);
+            out.append(scalar ? "\"numpy.generic\"" : "\"numpy.ndarray\"");
+        }
+        write_newline(out, indent_, level);
+        out.push_back('}');
+    }
+
+    void shape(const std::vector<int64_t>& s) {
+        out.push_back('[');
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            if (i) out.append(indent_ >= 0 ? ", " : ",");
+            write_int64(out, s[i]);
+        }
+        out.push_back(']');
+    }
+
+    static PyObject* PyArray_DESCR_compat(PyObject* o) {
+        // the dtype attribute, borrowed through the array object
+        PyObject* dt = PyObject_GetAttrString(o, "dtype");
+        Py_XDECREF(dt);  // the array keeps its descr alive
+        return dt;
+    }
+};
+
+py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
+    Encoder e(b64, indent, strict);
+    try {
+        e.value(obj.ptr(), 0);
+    } catch (const EncodeFail& f) {
+        py::object cls = py::module_::import("milo_fast.errors").attr("EncodeError");
+        PyErr_SetString(cls.ptr(), f.message.c_str());
+        throw py::error_already_set();
+    }
+    return py::bytes(e.out.data(), e.out.size());
+}
+
+// ------------------------------------------------------------------ decode
+
+[[noreturn]] void raise_decode(const char* text, std::size_t len, uint64_t offset, const std::string& msg, uint64_t base = 0) {
+    uint64_t abs = base + offset;
+    std::string path = json_path_at(text, len, abs);
+    uint64_t line, col;
+    line_col(text, len, abs, line, col);
+    std::string full = msg + " at " + path + " (byte " + std::to_string(abs) + ", line " + std::to_string(line) +
+                       ", column " + std::to_string(col) + ")";
+    py::object cls = py::module_::import("milo_fast.errors").attr("DecodeError");
+    py::object exc = cls(full, py::arg("offset") = abs, py::arg("path") = path);
+    PyErr_SetObject(cls.ptr(), exc.ptr());
+    throw py::error_already_set();
+}
+
+class Builder {
+public:
+    Builder(const char* full, std::size_t full_len, uint64_t base, Document& doc, const Limits& limits, int threads)
+        : full_(full), full_len_(full_len), base_(base), doc_(doc), limits_(limits), threads_(threads) {}
+
+    py::object build(uint32_t i) {
+        const Node& n = doc_.nodes[i];
+        switch (n.type) {
+            case NodeType::Null: return py::none();
+            case NodeType::True: return py::bool_(true);
+            case NodeType::False: return py::bool_(false);
+            case NodeType::Int: return py::reinterpret_steal<py::object>(PyLong_FromLongLong(static_cast<long long>(n.a)));
+            case NodeType::BigInt: {
+                std::string digits(full_ + base_ + n.a, n.len);
+                PyObject* r = PyLong_FromString(digits.c_str(), nullptr, 10);
+                if (!r) { PyErr_Clear(); raise_decode(full_, full_len_, n.src, "malformed integer", base_); }
+                return py::reinterpret_steal<py::object>(r);
+            }
+            case NodeType::Float: { double d; std::memcpy(&d, &n.a, 8); return py::float_(d); }
+            case NodeType::String: return string(n);
+            case NodeType::List: {
+                py::list l(n.len);
+                for (uint32_t k = 0; k < n.len; ++k) {
+                    py::object v = build(doc_.children[n.a + k]);
+                    PyList_SET_ITEM(l.ptr(), k, v.release().ptr());
+                }
+                return std::move(l);
+            }
+            case NodeType::Object: return object(n);
+            case NodeType::Array: return array(doc_.arrays[n.a]);
+            case NodeType::RawList: return raw(n);
+        }
+        return py::none();
+    }
+
+private:
+    const char* full_;
+    std::size_t full_len_;
+    uint64_t base_;
+    Document& doc_;
+    const Limits& limits_;
+    int threads_;
+    std::unordered_map<std::string, py::object> dtype_cache_;
+
+    py::object string(const Node& n) {
+        PyObject* s = PyUnicode_DecodeUTF8(doc_.strings.data() + n.a, n.len, "surrogatepass");
+        if (!s) { PyErr_Clear(); raise_decode(full_, full_len_, n.src, "invalid UTF-8 in a string", base_); }
+        return py::reinterpret_steal<py::object>(s);
+    }
+
+    py::object object(const Node& n) {
+        if (n.len == 1) {
+            const Node& k = doc_.nodes[doc_.children[n.a]];
+            if (k.len == 15 && std::memcmp(doc_.strings.data() + k.a, "milo-float-bits", 15) == 0) {
+                const Node& v = doc_.nodes[doc_.children[n.a + 1]];
+                uint64_t bits = 0;
+                bool ok = v.type == NodeType::String && v.len == 16;
+                for (uint32_t i = 0; ok && i < 16; ++i) {
+                    char c = doc_.strings[v.a + i];
+                    int h = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+                    if (h < 0) ok = false; else bits = bits * 16 + static_cast<uint64_t>(h);
+                }
+                if (!ok) raise_decode(full_, full_len_, v.src, "\"milo-float-bits\" must be 16 lowercase hex digits", base_);
+                double d; std::memcpy(&d, &bits, 8);
+                return py::float_(d);
+            }
+        }
+        py::dict d;
+        for (uint32_t k = 0; k < n.len; ++k) {
+            py::object key = build(doc_.children[n.a + 2 * k]);
+            py::object val = build(doc_.children[n.a + 2 * k + 1]);
+            if (PyDict_SetItem(d.ptr(), key.ptr(), val.ptr()) < 0) throw py::error_already_set();
+        }
+        return std::move(d);
+    }
+
+    py::object dtype_of(const ArrayJob& j) {
+        const Node& dn = doc_.nodes[j.dtype_node];
+        std::string cache_key;
+        if (dn.type == NodeType::String) {
+            cache_key.assign(doc_.strings.data() + dn.a, dn.len);
+            auto it = dtype_cache_.find(cache_key);
+            if (it != dtype_cache_.end()) return it->second;
+        }
+        py::object spec = build(j.dtype_node);
+        py::object dt;
+        try {
+            dt = env().spec_to_dtype(spec);
+        } catch (py::error_already_set& e) {
+            if (!e.matches(PyExc_ValueError)) throw;
+            std::string m = py::str(e.value());
+            raise_decode(full_, full_len_, dn.src, "bad dtype: " + m, base_);
+        }
+        if (dt.is_none()) raise_decode(full_, full_len_, dn.src, "unsupported dtype", base_);
+        if (dt.attr("itemsize").cast<std::size_t>() != j.layout.itemsize)
+            raise_decode(full_, full_len_, dn.src, "dtype item size disagrees with its fields", base_);
+        if (!cache_key.empty()) dtype_cache_.emplace(cache_key, dt);
+        return dt;
+    }
+
+    py::object array(ArrayJob& j) {
+        py::dtype dt = py::reinterpret_borrow<py::dtype>(dtype_of(j));
+        std::vector<py::ssize_t> shape(j.shape.begin(), j.shape.end());
+        std::vector<py::ssize_t> strides(shape.size());
+        py::ssize_t s = static_cast<py::ssize_t>(j.layout.itemsize);
+        for (std::size_t d = shape.size(); d-- > 0;) { strides[d] = s; s *= shape[d]; }
+        uint8_t* raw = j.data.release();
+        py::capsule owner(raw, [](void* p) { delete[] static_cast<uint8_t*>(p); });
+        py::array a(dt, shape, strides, raw, owner);
+        if (j.scalar) return a[py::tuple()];
+        return std::move(a);
+    }
+
+    py::object raw(const Node& n) {
+        // The list of an envelope whose dtype the codec does not carry: ordinary JSON.
+        Document sub;
+        const char* text = full_ + base_ + n.a;
+        ParseError e;
+        {
+            py::gil_scoped_release nogil;
+            e = parse_document(text, n.len, limits_, sub);
+            if (e.ok) e = decode_arrays(text, n.len, sub, threads_);
+        }
+        if (!e.ok) raise_decode(full_, full_len_, e.offset, e.message, base_ + n.a);
+        Builder b(full_, full_len_, base_ + n.a, sub, limits_, threads_);
+        return b.build(sub.root);
+    }
+};
+
+py::object decode(py::buffer data, int max_depth, int threads) {
+    py::buffer_info info = data.request();
+    if (info.ndim > 1 || (info.ndim == 1 && info.itemsize != 1 && info.strides[0] != info.itemsize))
+        throw py::type_error("decode() needs a contiguous bytes-like object");
+    const char* text = static_cast<const char*>(info.ptr);
+    const std::size_t len = static_cast<std::size_t>(info.size * info.itemsize);
+    Limits limits;
+    limits.max_depth = max_depth > 0 ? max_depth : 512;
+    Document doc;
+    ParseError e;
+    {
+        py::gil_scoped_release nogil;
+        e = parse_document(text, len, limits, doc);
+        if (e.ok) e = decode_arrays(text, len, doc, threads);
+    }
+    if (!e.ok) raise_decode(text, len, e.offset, e.message);
+    Builder b(text, len, 0, doc, limits, threads);
+    return b.build(doc.root);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "milo_fast's compiled codec: JSON text <-> Python values with numpy arrays";
+    m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
+    m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
+}

@@ -1,0 +1,918 @@
+#include "json_reader.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <new>
+#include <cstring>
+#include <thread>
+
+#include "base64.hpp"
+#include "floatfmt.hpp"
+
+namespace milo {
+
+namespace {
+
+constexpr const char kTextList[] = "pymiloed-ndarray-list";
+constexpr const char kTextDtype[] = "pymiloed-ndarray-dtype";
+constexpr const char kTextShape[] = "pymiloed-ndarray-shape";
+constexpr const char kTextDS[] = "pymiloed-data-structure";
+constexpr const char kB64Data[] = "milo-ndarray-b64";
+constexpr const char kB64Dtype[] = "milo-ndarray-dtype";
+constexpr const char kB64Shape[] = "milo-ndarray-shape";
+constexpr const char kB64DS[] = "milo-data-structure";
+
+inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Scans the JSON number grammar at p; returns the end or nullptr. Sets is_int if no fraction/exponent.
+const char* scan_number(const char* p, const char* end, bool& is_int) {
+    is_int = true;
+    if (p < end && *p == '-') ++p;
+    if (p >= end) return nullptr;
+    if (*p == '0') {
+        ++p;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && is_digit(*p)) ++p;
+    } else {
+        return nullptr;
+    }
+    if (p < end && *p == '.') {
+        is_int = false;
+        ++p;
+        if (p >= end || !is_digit(*p)) return nullptr;
+        while (p < end && is_digit(*p)) ++p;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        is_int = false;
+        ++p;
+        if (p < end && (*p == '+' || *p == '-')) ++p;
+        if (p >= end || !is_digit(*p)) return nullptr;
+        while (p < end && is_digit(*p)) ++p;
+    }
+    return p;
+}
+
+inline bool match(const char* p, const char* end, const char* lit, std::size_t n) {
+    return static_cast<std::size_t>(end - p) >= n && std::memcmp(p, lit, n) == 0;
+}
+
+inline bool key_is(const std::string& arena, const Node& k, const char* lit) {
+    std::size_t n = std::strlen(lit);
+    return k.len == n && std::memcmp(arena.data() + k.a, lit, n) == 0;
+}
+
+inline void store16(uint8_t* p, uint16_t v, bool big) { if (big) v = __builtin_bswap16(v); std::memcpy(p, &v, 2); }
+inline void store32(uint8_t* p, uint32_t v, bool big) { if (big) v = __builtin_bswap32(v); std::memcpy(p, &v, 4); }
+inline void store64(uint8_t* p, uint64_t v, bool big) { if (big) v = __builtin_bswap64(v); std::memcpy(p, &v, 8); }
+
+void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+class Parser {
+public:
+    Parser(const char* text, std::size_t len, const Limits& limits, Document& doc)
+        : begin_(text), p_(text), end_(text + len), limits_(limits), doc_(doc) {}
+
+    ParseError run() {
+        skip_ws();
+        uint32_t root;
+        if (!value(0, root)) return err_;
+        skip_ws();
+        if (p_ != end_) return fail("trailing characters after the document");
+        doc_.root = root;
+        return err_;
+    }
+
+private:
+    const char* begin_;
+    const char* p_;
+    const char* end_;
+    const Limits& limits_;
+    Document& doc_;
+    ParseError err_;
+    std::vector<uint32_t> stack_;
+    uint64_t array_bytes_ = 0;
+
+    uint64_t off() const { return static_cast<uint64_t>(p_ - begin_); }
+
+    ParseError fail(const std::string& msg) { return fail_at(off(), msg); }
+    ParseError fail_at(uint64_t at, const std::string& msg) {
+        if (err_.ok) { err_.ok = false; err_.offset = at; err_.message = msg; }
+        return err_;
+    }
+    bool failb(const std::string& msg) { fail(msg); return false; }
+    bool failb_at(uint64_t at, const std::string& msg) { fail_at(at, msg); return false; }
+
+    void skip_ws() { while (p_ < end_ && is_ws(*p_)) ++p_; }
+
+    uint32_t push_node(NodeType t, uint64_t a, uint32_t len, uint64_t src) {
+        doc_.nodes.push_back(Node{t, len, a, src});
+        return static_cast<uint32_t>(doc_.nodes.size() - 1);
+    }
+
+    std::string found() const {
+        if (p_ >= end_) return "the end of the document";
+        char c = *p_;
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+            char b[32]; std::snprintf(b, sizeof b, "byte 0x%02x", static_cast<unsigned char>(c));
+            return b;
+        }
+        return std::string("'") + c + "'";
+    }
+
+    bool value(int depth, uint32_t& out) {
+        if (p_ >= end_) return failb("expected a value, found the end of the document");
+        const uint64_t at = off();
+        switch (*p_) {
+            case '{': return object(depth + 1, out);
+            case '[': return list(depth + 1, out);
+            case '"': return string(out);
+            case 't':
+                if (!match(p_, end_, "true", 4)) return failb("expected a value, found " + found());
+                p_ += 4; out = push_node(NodeType::True, 0, 0, at); return true;
+            case 'f':
+                if (!match(p_, end_, "false", 5)) return failb("expected a value, found " + found());
+                p_ += 5; out = push_node(NodeType::False, 0, 0, at); return true;
+            case 'n':
+                if (!match(p_, end_, "null", 4)) return failb("expected a value, found " + found());
+                p_ += 4; out = push_node(NodeType::Null, 0, 0, at); return true;
+            case 'N':
+                if (!match(p_, end_, "NaN", 3)) return failb("expected a value, found " + found());
+                p_ += 3; out = push_double(std::numeric_limits<double>::quiet_NaN(), at); return true;
+            case 'I':
+                if (!match(p_, end_, "Infinity", 8)) return failb("expected a value, found " + found());
+                p_ += 8; out = push_double(std::numeric_limits<double>::infinity(), at); return true;
+            default:
+                if (*p_ == '-' && match(p_, end_, "-Infinity", 9)) {
+                    p_ += 9; out = push_double(-std::numeric_limits<double>::infinity(), at); return true;
+                }
+                if (*p_ == '-' || is_digit(*p_)) return number(out);
+                return failb("expected a value, found " + found());
+        }
+    }
+
+    uint32_t push_double(double d, uint64_t at) {
+        uint64_t b; std::memcpy(&b, &d, 8);
+        return push_node(NodeType::Float, b, 0, at);
+    }
+
+    bool number(uint32_t& out) {
+        const uint64_t at = off();
+        bool is_int;
+        const char* e = scan_number(p_, end_, is_int);
+        if (!e) return failb("malformed number");
+        if (is_int) {
+            int64_t v;
+            auto r = std::from_chars(p_, e, v);
+            if (r.ec == std::errc() && r.ptr == e) {
+                out = push_node(NodeType::Int, static_cast<uint64_t>(v), 0, at);
+            } else {
+                if (e - p_ > 100000) return failb("integer literal longer than 100000 digits");
+                out = push_node(NodeType::BigInt, at, static_cast<uint32_t>(e - p_), at);
+            }
+            p_ = e;
+            return true;
+        }
+        double d;
+        const char* q = parse_f64(p_, e, d);
+        if (q != e) return failb("number out of the range of float64");
+        p_ = e;
+        out = push_double(d, at);
+        return true;
+    }
+
+    // Parses a string starting at '"' into the arena.
+    bool string_into_arena(uint64_t& a, uint32_t& len) {
+        ++p_;  // opening quote
+        std::string& s = doc_.strings;
+        a = s.size();
+        while (true) {
+            const char* q = p_;
+            while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+            s.append(p_, q - p_);
+            p_ = q;
+            if (p_ >= end_) return failb("unterminated string");
+            char c = *p_;
+            if (c == '"') { ++p_; break; }
+            if (c != '\\') return failb("control character " + found() + " in a string (must be escaped)");
+            if (p_ + 1 >= end_) return failb("unterminated escape in a string");
+            char e = p_[1];
+            switch (e) {
+                case '"': s.push_back('"'); p_ += 2; break;
+                case '\\': s.push_back('\\'); p_ += 2; break;
+                case '/': s.push_back('/'); p_ += 2; break;
+                case 'b': s.push_back('\b'); p_ += 2; break;
+                case 'f': s.push_back('\f'); p_ += 2; break;
+                case 'n': s.push_back('\n'); p_ += 2; break;
+                case 'r': s.push_back('\r'); p_ += 2; break;
+                case 't': s.push_back('\t'); p_ += 2; break;
+                case 'u': {
+                    uint32_t cp;
+                    if (!hex4(p_ + 2, cp)) return failb("malformed \\u escape in a string");
+                    p_ += 6;
+                    if (cp >= 0xD800 && cp < 0xDC00 && p_ + 6 <= end_ && p_[0] == '\\' && p_[1] == 'u') {
+                        uint32_t lo;
+                        if (hex4(p_ + 2, lo) && lo >= 0xDC00 && lo < 0xE000) {
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                            p_ += 6;
+                        }
+                    }
+                    append_utf8(s, cp);  // a lone surrogate is kept (as Python's json does)
+                    break;
+                }
+                default: ++p_; return failb("invalid escape \\" + std::string(1, e) + " in a string");
+            }
+        }
+        if (s.size() - a > 0xFFFFFFFFull) return failb("string longer than 4 GiB");
+        len = static_cast<uint32_t>(s.size() - a);
+        return true;
+    }
+
+    bool hex4(const char* q, uint32_t& cp) {
+        if (end_ - q < 4) return false;
+        cp = 0;
+        for (int i = 0; i < 4; ++i) {
+            int h = hexval(q[i]);
+            if (h < 0) return false;
+            cp = cp * 16 + static_cast<uint32_t>(h);
+        }
+        return true;
+    }
+
+    bool string(uint32_t& out) {
+        const uint64_t at = off();
+        uint64_t a; uint32_t len;
+        if (!string_into_arena(a, len)) return false;
+        out = push_node(NodeType::String, a, len, at);
+        return true;
+    }
+
+    bool list(int depth, uint32_t& out) {
+        const uint64_t at = off();
+        if (depth > limits_.max_depth) return failb("nesting deeper than " + std::to_string(limits_.max_depth));
+        ++p_;
+        const std::size_t base = stack_.size();
+        skip_ws();
+        if (p_ < end_ && *p_ == ']') {
+            ++p_;
+        } else {
+            while (true) {
+                skip_ws();
+                uint32_t child;
+                if (!value(depth, child)) return false;
+                stack_.push_back(child);
+                skip_ws();
+                if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+                if (p_ < end_ && *p_ == ']') { ++p_; break; }
+                return failb("expected ',' or ']' in a list, found " + found());
+            }
+        }
+        const uint64_t first = doc_.children.size();
+        doc_.children.insert(doc_.children.end(), stack_.begin() + base, stack_.end());
+        const uint32_t n = static_cast<uint32_t>(stack_.size() - base);
+        stack_.resize(base);
+        out = push_node(NodeType::List, first, n, at);
+        return true;
+    }
+
+    // Validates any JSON value at p_ without building nodes; used for envelope lists.
+    bool skip_value(int depth) {
+        if (depth > limits_.max_depth) return failb("nesting deeper than " + std::to_string(limits_.max_depth));
+        if (p_ >= end_) return failb("expected a value, found the end of the document");
+        char c = *p_;
+        if (c == '[' || c == '{') {
+            const bool obj = c == '{';
+            const char close = obj ? '}' : ']';
+            ++p_;
+            skip_ws();
+            if (p_ < end_ && *p_ == close) { ++p_; return true; }
+            while (true) {
+                skip_ws();
+                if (obj) {
+                    if (p_ >= end_ || *p_ != '"') return failb("expected a string key, found " + found());
+                    if (!skip_string()) return false;
+                    skip_ws();
+                    if (p_ >= end_ || *p_ != ':') return failb("expected ':' after a key, found " + found());
+                    ++p_;
+                    skip_ws();
+                }
+                if (!skip_value(depth + 1)) return false;
+                skip_ws();
+                if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+                if (p_ < end_ && *p_ == close) { ++p_; return true; }
+                return failb(std::string("expected ',' or '") + close + "', found " + found());
+            }
+        }
+        if (c == '"') return skip_string();
+        if (match(p_, end_, "true", 4)) { p_ += 4; return true; }
+        if (match(p_, end_, "false", 5)) { p_ += 5; return true; }
+        if (match(p_, end_, "null", 4)) { p_ += 4; return true; }
+        if (match(p_, end_, "NaN", 3)) { p_ += 3; return true; }
+        if (match(p_, end_, "Infinity", 8)) { p_ += 8; return true; }
+        if (match(p_, end_, "-Infinity", 9)) { p_ += 9; return true; }
+        bool is_int;
+        const char* e = scan_number(p_, end_, is_int);
+        if (!e) return failb("expected a value, found " + found());
+        p_ = e;
+        return true;
+    }
+
+    bool skip_string() {
+        ++p_;
+        while (true) {
+            while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+            if (p_ >= end_) return failb("unterminated string");
+            if (*p_ == '"') { ++p_; return true; }
+            if (*p_ != '\\') return failb("control character " + found() + " in a string (must be escaped)");
+            if (p_ + 1 >= end_) return failb("unterminated escape in a string");
+            char e = p_[1];
+            if (e == 'u') {
+                uint32_t cp;
+                if (!hex4(p_ + 2, cp)) return failb("malformed \\u escape in a string");
+                p_ += 6;
+            } else if (std::strchr("\"\\/bfnrt", e) && e) {
+                p_ += 2;
+            } else {
+                ++p_;
+                return failb("invalid escape in a string");
+            }
+        }
+    }
+
+    bool object(int depth, uint32_t& out) {
+        const uint64_t at = off();
+        if (depth > limits_.max_depth) return failb("nesting deeper than " + std::to_string(limits_.max_depth));
+        ++p_;
+        const std::size_t base = stack_.size();
+        skip_ws();
+        if (p_ < end_ && *p_ == '}') {
+            ++p_;
+        } else {
+            while (true) {
+                skip_ws();
+                if (p_ >= end_ || *p_ != '"') return failb("expected a string key in an object, found " + found());
+                uint32_t key;
+                if (!string(key)) return false;
+                skip_ws();
+                if (p_ >= end_ || *p_ != ':') return failb("expected ':' after a key, found " + found());
+                ++p_;
+                skip_ws();
+                uint32_t val;
+                const Node& k = doc_.nodes[key];
+                const uint64_t vat = off();
+                if (key_is(doc_.strings, k, kTextList)) {
+                    if (!skip_value(depth + 1)) return false;
+                    val = push_node(NodeType::RawList, vat, static_cast<uint32_t>(std::min<uint64_t>(off() - vat, 0xFFFFFFFFu)), vat);
+                    raw_end_ = off();
+                } else if (key_is(doc_.strings, k, kB64Data)) {
+                    if (p_ >= end_ || *p_ != '"') return failb("expected the base64 string of \"milo-ndarray-b64\", found " + found());
+                    const char* s = p_ + 1;
+                    const char* q = static_cast<const char*>(std::memchr(s, '"', end_ - s));
+                    if (!q) return failb("unterminated string");
+                    p_ = q + 1;
+                    val = push_node(NodeType::RawList, static_cast<uint64_t>(s - begin_), 0, vat);
+                    raw_end_ = static_cast<uint64_t>(q - begin_);
+                } else {
+                    if (!value(depth, val)) return false;
+                }
+                stack_.push_back(key);
+                stack_.push_back(val);
+                if (doc_.nodes[val].type == NodeType::RawList) raw_ends_.push_back(raw_end_);
+                skip_ws();
+                if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+                if (p_ < end_ && *p_ == '}') { ++p_; break; }
+                return failb("expected ',' or '}' in an object, found " + found());
+            }
+        }
+        const uint32_t npairs = static_cast<uint32_t>((stack_.size() - base) / 2);
+        // Is it an array envelope?
+        int job = -2;
+        if (!envelope(base, npairs, at, job)) return false;
+        if (job >= 0) {
+            stack_.resize(base);
+            out = push_node(NodeType::Array, static_cast<uint64_t>(job), 0, at);
+            return true;
+        }
+        const uint64_t first = doc_.children.size();
+        doc_.children.insert(doc_.children.end(), stack_.begin() + base, stack_.end());
+        stack_.resize(base);
+        out = push_node(NodeType::Object, first, npairs, at);
+        return true;
+    }
+
+    uint64_t raw_end_ = 0;
+    std::vector<uint64_t> raw_ends_;  // end offsets of RawList spans, in the order they were made
+
+    // Reads a shape list node into dims.
+    bool read_shape(uint32_t node, std::vector<int64_t>& shape) {
+        const Node& n = doc_.nodes[node];
+        if (n.type != NodeType::List) return failb_at(n.src, "array shape must be a list of non-negative integers");
+        if (n.len > 64) return failb_at(n.src, "array has more than 64 dimensions");
+        shape.clear();
+        for (uint32_t i = 0; i < n.len; ++i) {
+            const Node& d = doc_.nodes[doc_.children[n.a + i]];
+            if (d.type != NodeType::Int || static_cast<int64_t>(d.a) < 0)
+                return failb_at(d.src, "array shape must be a list of non-negative integers");
+            shape.push_back(static_cast<int64_t>(d.a));
+        }
+        return true;
+    }
+
+    std::string str_of(const Node& n) const { return std::string(doc_.strings.data() + n.a, n.len); }
+
+    // Structured dtype spelling {"names": [...], "formats": [...], "offsets": [...], "itemsize": n}.
+    bool read_structured(uint32_t node, Layout& L) {
+        const Node& n = doc_.nodes[node];
+        const Node* names = nullptr; const Node* formats = nullptr; const Node* offsets = nullptr; const Node* itemsize = nullptr;
+        for (uint32_t i = 0; i < n.len; ++i) {
+            const Node& k = doc_.nodes[doc_.children[n.a + 2 * i]];
+            const Node& v = doc_.nodes[doc_.children[n.a + 2 * i + 1]];
+            if (key_is(doc_.strings, k, "names")) names = &v;
+            else if (key_is(doc_.strings, k, "formats")) formats = &v;
+            else if (key_is(doc_.strings, k, "offsets")) offsets = &v;
+            else if (key_is(doc_.strings, k, "itemsize")) itemsize = &v;
+            else return failb_at(k.src, "unexpected key \"" + str_of(k) + "\" in a structured dtype (expected names, formats, offsets, itemsize)");
+        }
+        if (!names || !formats || !offsets || !itemsize)
+            return failb_at(n.src, "a structured dtype needs names, formats, offsets and itemsize");
+        if (names->type != NodeType::List || formats->type != NodeType::List || offsets->type != NodeType::List)
+            return failb_at(n.src, "names, formats and offsets of a structured dtype must be lists");
+        if (names->len != formats->len || names->len != offsets->len || names->len == 0 || names->len > 1024)
+            return failb_at(n.src, "names, formats and offsets of a structured dtype must have the same length, 1 to 1024");
+        if (itemsize->type != NodeType::Int || static_cast<int64_t>(itemsize->a) < 1 || itemsize->a > 65536)
+            return failb_at(itemsize->src, "itemsize of a structured dtype must be an integer in [1, 65536]");
+        L.itemsize = itemsize->a;
+        L.structured = true;
+        L.fields.clear();
+        std::vector<std::pair<uint64_t, uint64_t>> spans;
+        for (uint32_t i = 0; i < names->len; ++i) {
+            const Node& nm = doc_.nodes[doc_.children[names->a + i]];
+            const Node& fm = doc_.nodes[doc_.children[formats->a + i]];
+            const Node& of = doc_.nodes[doc_.children[offsets->a + i]];
+            if (nm.type != NodeType::String || nm.len == 0) return failb_at(nm.src, "field names must be non-empty strings");
+            Field f;
+            if (fm.type != NodeType::String || !simple_dtype_from_name(doc_.strings.data() + fm.a, fm.len, f))
+                return failb_at(fm.src, "unsupported field format in a structured dtype");
+            if (of.type != NodeType::Int || static_cast<int64_t>(of.a) < 0 || of.a + elem_size(f.kind) > L.itemsize)
+                return failb_at(of.src, "field offset outside the item");
+            f.offset = of.a;
+            spans.emplace_back(of.a, of.a + elem_size(f.kind));
+            L.fields.push_back(f);
+        }
+        std::sort(spans.begin(), spans.end());
+        for (std::size_t i = 1; i < spans.size(); ++i)
+            if (spans[i].first < spans[i - 1].second) return failb_at(n.src, "fields of a structured dtype overlap");
+        for (uint32_t i = 0; i < names->len; ++i)
+            for (uint32_t j = i + 1; j < names->len; ++j) {
+                const Node& a = doc_.nodes[doc_.children[names->a + i]];
+                const Node& b = doc_.nodes[doc_.children[names->a + j]];
+                if (a.len == b.len && std::memcmp(doc_.strings.data() + a.a, doc_.strings.data() + b.a, a.len) == 0)
+                    return failb_at(b.src, "duplicate field name in a structured dtype");
+            }
+        return true;
+    }
+
+    // Decides whether the object whose pairs sit at stack_[base..] is an array envelope; if so, makes the job.
+    bool envelope(std::size_t base, uint32_t npairs, uint64_t at, int& job) {
+        job = -1;
+        int li = -1, di = -1, si = -1, dsi = -1;
+        bool b64 = false;
+        int extra = 0;
+        for (uint32_t i = 0; i < npairs; ++i) {
+            const Node& k = doc_.nodes[stack_[base + 2 * i]];
+            auto take = [&](int& slot) -> bool {
+                if (slot >= 0) return failb_at(k.src, "duplicate key \"" + str_of(k) + "\" in an array envelope");
+                slot = static_cast<int>(i);
+                return true;
+            };
+            if (key_is(doc_.strings, k, kTextList)) { if (!take(li)) return false; }
+            else if (key_is(doc_.strings, k, kB64Data)) { if (!take(li)) return false; b64 = true; }
+            else if (key_is(doc_.strings, k, kTextDtype) || key_is(doc_.strings, k, kB64Dtype)) { if (!take(di)) return false; }
+            else if (key_is(doc_.strings, k, kTextShape) || key_is(doc_.strings, k, kB64Shape)) { if (!take(si)) return false; }
+            else if (key_is(doc_.strings, k, kTextDS) || key_is(doc_.strings, k, kB64DS)) { if (!take(dsi)) return false; }
+            else ++extra;
+        }
+        // count RawList spans made by this object (to pop their end offsets)
+        uint64_t span_end = 0;
+        int raw_count = 0;
+        for (uint32_t i = 0; i < npairs; ++i)
+            if (doc_.nodes[stack_[base + 2 * i + 1]].type == NodeType::RawList) ++raw_count;
+        if (raw_count) {
+            span_end = raw_ends_.back();
+            raw_ends_.resize(raw_ends_.size() - raw_count);
+        }
+        if (li < 0) return true;
+        const uint32_t list_node = stack_[base + 2 * li + 1];
+        if (b64) {
+            if (di < 0 || si < 0 || extra)
+                return failb_at(at, "a \"milo-ndarray-b64\" envelope must have exactly the keys milo-ndarray-b64, milo-ndarray-dtype, milo-ndarray-shape and optionally milo-data-structure");
+        } else if (di < 0 || si < 0 || extra) {
+            return true;  // an ordinary object that happens to use the key; its list is parsed as plain JSON
+        }
+        ArrayJob j;
+        j.base64 = b64;
+        j.src = at;
+        const uint32_t dnode = stack_[base + 2 * di + 1];
+        const Node& dn = doc_.nodes[dnode];
+        if (dn.type == NodeType::String) {
+            Field f;
+            if (!simple_dtype_from_name(doc_.strings.data() + dn.a, dn.len, f)) {
+                if (b64) return failb_at(dn.src, "unsupported dtype \"" + str_of(dn) + "\" in a base64 array envelope");
+                return true;  // e.g. PyMilo's "object" or "<U5": left to the Python layer
+            }
+            j.layout.itemsize = elem_size(f.kind);
+            j.layout.fields.push_back(f);
+        } else if (dn.type == NodeType::Object) {
+            if (!read_structured(dnode, j.layout)) return false;
+        } else {
+            return failb_at(dn.src, "array dtype must be a string or a structured dtype object");
+        }
+        j.dtype_node = dnode;
+        if (dsi >= 0) {
+            const Node& ds = doc_.nodes[stack_[base + 2 * dsi + 1]];
+            if (ds.type != NodeType::String) return failb_at(ds.src, "data-structure marker must be a string");
+            std::string v = str_of(ds);
+            if (v == "numpy.generic") j.scalar = true;
+            else if (v != "numpy.ndarray") return failb_at(ds.src, "data-structure marker must be \"numpy.ndarray\" or \"numpy.generic\", not \"" + v + "\"");
+        }
+        if (!read_shape(stack_[base + 2 * si + 1], j.shape)) return false;
+        if (j.scalar && !j.shape.empty()) return failb_at(at, "a numpy.generic (scalar) envelope must have shape []");
+        if (!checked_count(j.shape, j.count)) return failb_at(doc_.nodes[stack_[base + 2 * si + 1]].src, "array shape too large");
+        const Node& ln = doc_.nodes[list_node];
+        j.span_begin = ln.a;
+        j.span_end = span_end;
+        const uint64_t span_len = j.span_end - j.span_begin;
+        // A small document must not make us allocate much: check the declared size against the text.
+        if (b64) {
+            uint64_t need;
+            if (__builtin_mul_overflow(j.count, static_cast<uint64_t>(j.layout.itemsize), &need) || base64_encoded_size(need) != span_len)
+                return failb_at(ln.src, "base64 data length (" + std::to_string(span_len) + " chars) does not match the declared shape and dtype");
+        } else {
+            const uint64_t min_item = j.layout.structured ? 2 * j.layout.fields.size() + 1 : 1;
+            uint64_t need;
+            if (__builtin_mul_overflow(j.count, min_item, &need) || need > span_len + 1)
+                return failb_at(ln.src, "array list is too short for the declared shape");
+        }
+        uint64_t nbytes = j.count * j.layout.itemsize;
+        array_bytes_ += nbytes;
+        if (array_bytes_ > limits_.max_array_bytes)
+            return failb_at(at, "arrays in the document exceed the limit of " + std::to_string(limits_.max_array_bytes) + " bytes");
+        doc_.arrays.push_back(std::move(j));
+        job = static_cast<int>(doc_.arrays.size() - 1);
+        return true;
+    }
+};
+
+// ------------------------------------------------------------------ phase 2: array text -> buffer
+
+class ArrayText {
+public:
+    ArrayText(const char* text, ArrayJob& j) : begin_(text), p_(text + j.span_begin), end_(text + j.span_end), j_(j) {}
+
+    bool run() {
+        uint8_t* out = j_.data.get();
+        if (j_.shape.empty()) {
+            skip_ws();
+            if (!item(out)) return false;
+        } else if (!dim(0, out)) {
+            return false;
+        }
+        skip_ws();
+        if (p_ != end_) return fail("unexpected text after the array list");
+        return true;
+    }
+
+private:
+    const char* begin_;
+    const char* p_;
+    const char* end_;
+    ArrayJob& j_;
+
+    void skip_ws() { while (p_ < end_ && is_ws(*p_)) ++p_; }
+
+    bool fail(const std::string& m) {
+        j_.failed = true;
+        j_.err_offset = static_cast<uint64_t>(p_ - begin_);
+        j_.err = m;
+        return false;
+    }
+
+    std::size_t inner_stride(std::size_t d) const {
+        std::size_t s = j_.layout.itemsize;
+        for (std::size_t k = d + 1; k < j_.shape.size(); ++k) s *= static_cast<std::size_t>(j_.shape[k]);
+        return s;
+    }
+
+    bool dim(std::size_t d, uint8_t* out) {
+        skip_ws();
+        if (p_ >= end_ || *p_ != '[')
+            return fail("expected '[' for dimension " + std::to_string(d) + " of shape");
+        ++p_;
+        const int64_t n = j_.shape[d];
+        const std::size_t st = inner_stride(d);
+        const bool last = d + 1 == j_.shape.size();
+        for (int64_t i = 0; i < n; ++i) {
+            skip_ws();
+            if (i) {
+                if (p_ >= end_ || *p_ != ',')
+                    return fail("expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(n) + " items");
+                ++p_;
+                skip_ws();
+            }
+            if (last) { if (!item(out + i * st)) return false; }
+            else if (!dim(d + 1, out + i * st)) return false;
+        }
+        skip_ws();
+        if (p_ >= end_ || *p_ != ']')
+            return fail("expected ']' : dimension " + std::to_string(d) + " has more than " + std::to_string(n) + " items");
+        ++p_;
+        return true;
+    }
+
+    bool item(uint8_t* out) {
+        const Layout& L = j_.layout;
+        if (!L.structured) return elem(out + L.fields[0].offset, L.fields[0]);
+        std::memset(out, 0, L.itemsize);  // padding bytes are zero
+        if (p_ >= end_ || *p_ != '[') return fail("expected '[' starting a structured row");
+        ++p_;
+        for (std::size_t k = 0; k < L.fields.size(); ++k) {
+            skip_ws();
+            if (k) {
+                if (p_ >= end_ || *p_ != ',') return fail("expected ',' : a structured row has " + std::to_string(L.fields.size()) + " fields");
+                ++p_;
+                skip_ws();
+            }
+            if (!elem(out + L.fields[k].offset, L.fields[k])) return false;
+        }
+        skip_ws();
+        if (p_ >= end_ || *p_ != ']') return fail("expected ']' : a structured row has " + std::to_string(L.fields.size()) + " fields");
+        ++p_;
+        return true;
+    }
+
+    // Non-finite tokens and their strict-JSON string spellings.
+    bool nonfinite(FloatClass& c) {
+        const char* q = p_;
+        bool quoted = q < end_ && *q == '"';
+        if (quoted) ++q;
+        if (match(q, end_, "NaN", 3)) { c = FloatClass::NaN; q += 3; }
+        else if (match(q, end_, "Infinity", 8)) { c = FloatClass::PosInf; q += 8; }
+        else if (match(q, end_, "-Infinity", 9)) { c = FloatClass::NegInf; q += 9; }
+        else return false;
+        if (quoted) { if (q >= end_ || *q != '"') return false; ++q; }
+        p_ = q;
+        return true;
+    }
+
+    bool elem(uint8_t* out, const Field& f) {
+        if (p_ >= end_) return fail("expected a value");
+        switch (f.kind) {
+            case ElemKind::Bool:
+                if (match(p_, end_, "true", 4)) { *out = 1; p_ += 4; return true; }
+                if (match(p_, end_, "false", 5)) { *out = 0; p_ += 5; return true; }
+                return fail("expected true or false in a bool array");
+            case ElemKind::F16: case ElemKind::F32: case ElemKind::F64: {
+                FloatClass c;
+                if (!(*p_ == '-' || is_digit(*p_)) || (*p_ == '-' && p_ + 1 < end_ && p_[1] == 'I')) {
+                    if (!nonfinite(c)) return fail("expected a number in a float array");
+                    write_nonfinite(out, f, c);
+                    return true;
+                }
+                const char* e;
+                if (f.kind == ElemKind::F64) {
+                    double d; e = parse_f64(p_, end_, d);
+                    if (!e) return fail("malformed or out-of-range number in a float64 array");
+                    uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, f.big_endian);
+                } else if (f.kind == ElemKind::F32) {
+                    float v; e = parse_f32(p_, end_, v);
+                    if (!e) return fail("malformed or out-of-range number in a float32 array");
+                    uint32_t b; std::memcpy(&b, &v, 4); store32(out, b, f.big_endian);
+                } else {
+                    uint16_t b; e = parse_f16(p_, end_, b);
+                    if (!e) return fail("malformed or out-of-range number in a float16 array");
+                    store16(out, b, f.big_endian);
+                }
+                p_ = e;
+                return true;
+            }
+            default:
+                return integer(out, f);
+        }
+    }
+
+    void write_nonfinite(uint8_t* out, const Field& f, FloatClass c) {
+        switch (f.kind) {
+            case ElemKind::F16: store16(out, c == FloatClass::NaN ? 0x7E00 : c == FloatClass::PosInf ? 0x7C00 : 0xFC00, f.big_endian); break;
+            case ElemKind::F32: store32(out, c == FloatClass::NaN ? 0x7FC00000u : c == FloatClass::PosInf ? 0x7F800000u : 0xFF800000u, f.big_endian); break;
+            default: store64(out, c == FloatClass::NaN ? 0x7FF8000000000000ull : c == FloatClass::PosInf ? 0x7FF0000000000000ull : 0xFFF0000000000000ull, f.big_endian); break;
+        }
+    }
+
+    bool integer(uint8_t* out, const Field& f) {
+        bool is_int;
+        const char* e = scan_number(p_, end_, is_int);
+        if (!e) return fail("expected an integer");
+        if (!is_int) return fail("expected an integer, found a number with a fraction or exponent");
+        if (is_signed_int(f.kind)) {
+            int64_t v;
+            auto r = std::from_chars(p_, e, v);
+            if (r.ec != std::errc() || r.ptr != e) return fail("integer out of range for int64");
+            switch (f.kind) {
+                case ElemKind::I8: if (v < -128 || v > 127) return fail("integer out of range for int8"); *out = static_cast<uint8_t>(v); break;
+                case ElemKind::I16: if (v < -32768 || v > 32767) return fail("integer out of range for int16"); store16(out, static_cast<uint16_t>(v), f.big_endian); break;
+                case ElemKind::I32: if (v < INT32_MIN || v > INT32_MAX) return fail("integer out of range for int32"); store32(out, static_cast<uint32_t>(v), f.big_endian); break;
+                default: store64(out, static_cast<uint64_t>(v), f.big_endian); break;
+            }
+        } else {
+            if (*p_ == '-') {
+                // "-0" is the only negative literal an unsigned array accepts
+                bool zero = (e - p_ == 2 && p_[1] == '0');
+                if (!zero) return fail("negative integer in an unsigned array");
+                std::memset(out, 0, elem_size(f.kind));
+                p_ = e;
+                return true;
+            }
+            uint64_t v;
+            auto r = std::from_chars(p_, e, v);
+            if (r.ec != std::errc() || r.ptr != e) return fail("integer out of range for uint64");
+            switch (f.kind) {
+                case ElemKind::U8: if (v > 0xFF) return fail("integer out of range for uint8"); *out = static_cast<uint8_t>(v); break;
+                case ElemKind::U16: if (v > 0xFFFF) return fail("integer out of range for uint16"); store16(out, static_cast<uint16_t>(v), f.big_endian); break;
+                case ElemKind::U32: if (v > 0xFFFFFFFFull) return fail("integer out of range for uint32"); store32(out, static_cast<uint32_t>(v), f.big_endian); break;
+                default: store64(out, v, f.big_endian); break;
+            }
+        }
+        p_ = e;
+        return true;
+    }
+};
+
+bool decode_one(const char* text, ArrayJob& j) {
+    const uint64_t nbytes = j.count * j.layout.itemsize;
+    j.data.reset(new (std::nothrow) uint8_t[nbytes ? nbytes : 1]);
+    if (!j.data) {
+        j.failed = true; j.err_offset = j.src; j.err = "out of memory for an array of " + std::to_string(nbytes) + " bytes";
+        return false;
+    }
+    if (!j.base64) return ArrayText(text, j).run();
+    const std::size_t len = j.span_end - j.span_begin;
+    if (len) {
+        const char* s = text + j.span_begin;
+        std::size_t n = base64_decoded_size(s, len);
+        if (n != nbytes) {
+            j.failed = true; j.err_offset = j.span_begin; j.err = "base64 data does not decode to the declared shape and dtype";
+            return false;
+        }
+        std::size_t bad = base64_decode(s, len, j.data.get());
+        if (bad != SIZE_MAX) {
+            j.failed = true; j.err_offset = j.span_begin + bad; j.err = "invalid base64 character or padding";
+            return false;
+        }
+    }
+    // The file holds little-endian bytes; big-endian fields are swapped into their declared order.
+    for (const Field& f : j.layout.fields) {
+        if (!f.big_endian) continue;
+        const std::size_t sz = elem_size(f.kind);
+        for (uint64_t i = 0; i < j.count; ++i) {
+            uint8_t* q = j.data.get() + i * j.layout.itemsize + f.offset;
+            for (std::size_t k = 0; k < sz / 2; ++k) std::swap(q[k], q[sz - 1 - k]);
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+ParseError parse_document(const char* text, std::size_t len, const Limits& limits, Document& doc) {
+    doc = Document{};
+    doc.nodes.reserve(64);
+    Parser p(text, len, limits, doc);
+    return p.run();
+}
+
+ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads) {
+    (void)len;
+    const std::size_t n = doc.arrays.size();
+    uint64_t total = 0;
+    for (const auto& j : doc.arrays) total += j.span_end - j.span_begin;
+    if (threads <= 0) {
+        unsigned hw = std::thread::hardware_concurrency();
+        threads = (total >= (4u << 20) && n >= 2) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
+    }
+    threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n ? n : 1));
+    if (threads <= 1) {
+        for (auto& j : doc.arrays) if (!decode_one(text, j)) break;
+    } else {
+        // Largest first, handed out through an atomic counter.
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return doc.arrays[a].span_end - doc.arrays[a].span_begin > doc.arrays[b].span_end - doc.arrays[b].span_begin;
+        });
+        std::atomic<std::size_t> next{0};
+        std::atomic<bool> stop{false};
+        auto work = [&]() {
+            while (!stop.load(std::memory_order_relaxed)) {
+                std::size_t k = next.fetch_add(1);
+                if (k >= n) return;
+                if (!decode_one(text, doc.arrays[order[k]])) stop = true;
+            }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    ParseError e;
+    for (const auto& j : doc.arrays) {
+        if (j.failed && (e.ok || j.err_offset < e.offset)) {
+            e.ok = false; e.offset = j.err_offset; e.message = j.err;
+        }
+    }
+    return e;
+}
+
+std::string json_path_at(const char* text, std::size_t len, uint64_t offset) {
+    struct Frame { bool obj; int64_t index; std::string key; bool have_key; };
+    std::vector<Frame> st;
+    const char* p = text;
+    const char* end = text + std::min<uint64_t>(len, offset + 1);
+    bool expect_key = false;
+    while (p < end) {
+        char c = *p;
+        if (c == '{') { st.push_back({true, 0, {}, false}); expect_key = true; ++p; }
+        else if (c == '[') { st.push_back({false, 0, {}, false}); ++p; }
+        else if (c == '}' || c == ']') { if (!st.empty()) st.pop_back(); expect_key = false; ++p; }
+        else if (c == ',') {
+            if (!st.empty()) {
+                if (st.back().obj) { expect_key = true; st.back().have_key = false; }
+                else ++st.back().index;
+            }
+            ++p;
+        } else if (c == ':') { expect_key = false; ++p; }
+        else if (c == '"') {
+            const char* s = ++p;
+            std::string buf;
+            while (p < text + len && *p != '"') {
+                if (*p == '\\' && p + 1 < text + len) { buf.push_back(p[1]); p += 2; continue; }
+                buf.push_back(*p++);
+            }
+            if (p < text + len) ++p;
+            (void)s;
+            if (expect_key && !st.empty() && st.back().obj) { st.back().key = buf; st.back().have_key = true; expect_key = false; }
+        } else { ++p; }
+    }
+    std::string out = "$";
+    for (const auto& f : st) {
+        if (f.obj) {
+            if (!f.have_key) break;
+            bool ident = !f.key.empty();
+            for (char ch : f.key) ident &= (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+            if (ident) out += "." + f.key;
+            else {
+                out += "[\"";
+                for (char ch : f.key) { if (ch == '"' || ch == '\\') out.push_back('\\'); out.push_back(ch); }
+                out += "\"]";
+            }
+        } else {
+            out += "[" + std::to_string(f.index) + "]";
+        }
+    }
+    return out;
+}
+
+void line_col(const char* text, std::size_t len, uint64_t offset, uint64_t& line, uint64_t& col) {
+    line = 1; col = 1;
+    for (uint64_t i = 0; i < offset && i < len; ++i) {
+        if (text[i] == '\n') { ++line; col = 1; } else ++col;
+    }
+}
+
+}  // namespace milo

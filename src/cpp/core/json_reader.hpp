@@ -1,0 +1,83 @@
+// Parsing JSON text into a compact document tree whose array envelopes are parsed straight into
+// typed buffers. Never throws; every failure carries a byte offset. No Python here.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "array_layout.hpp"
+
+namespace milo {
+
+enum class NodeType : uint8_t {
+    Null, False, True,
+    Int,        // a: int64 value
+    BigInt,     // a: offset of the digits in the input, len: their length (beyond int64)
+    Float,      // a: bits of the double
+    String,     // a: offset in the string arena, len: byte length (UTF-8, surrogates as CESU-8)
+    List,       // a: index of the first child in `children`, len: count
+    Object,     // a: index of the first child in `children`, len: number of key/value pairs (2*len children)
+    Array,      // a: index in `arrays`: a decoded numpy-style array envelope
+    RawList,    // a: offset of '[' in the input, len: byte length; an envelope list of an unknown dtype
+};
+
+struct Node {
+    NodeType type = NodeType::Null;
+    uint32_t len = 0;
+    uint64_t a = 0;
+    uint64_t src = 0;  // byte offset where the value starts (for error messages)
+};
+
+// One array envelope: parsed in phase 2 into `data`.
+struct ArrayJob {
+    bool base64 = false;
+    bool scalar = false;           // "numpy.generic": hand back a scalar, not a 0-d array
+    uint64_t span_begin = 0, span_end = 0;  // the list text (with brackets) or the base64 text (without quotes)
+    uint64_t src = 0;              // offset of the envelope object
+    std::vector<int64_t> shape;
+    Layout layout;
+    uint32_t dtype_node = 0;       // node of the dtype spelling (structured dtypes are rebuilt from it)
+    uint64_t count = 0;            // number of items
+    std::unique_ptr<uint8_t[]> data;   // C-order, native (little-endian) unless a field is big-endian
+    // error reporting
+    bool failed = false;
+    uint64_t err_offset = 0;
+    std::string err;
+};
+
+struct Limits {
+    int max_depth = 512;
+    uint64_t max_array_bytes = uint64_t(1) << 40;  // per document, after decoding
+};
+
+struct Document {
+    std::vector<Node> nodes;        // nodes[root] is the document
+    std::vector<uint32_t> children; // child node indices (object: key, value, key, value...)
+    std::string strings;            // string arena
+    std::vector<ArrayJob> arrays;
+    uint32_t root = 0;
+};
+
+struct ParseError {
+    bool ok = true;
+    uint64_t offset = 0;
+    std::string message;   // what was expected / found
+};
+
+// Phase 1: structure. Parses the whole text, records array envelopes as jobs (their element text is
+// checked for bracket structure and counted, not yet converted).
+ParseError parse_document(const char* text, std::size_t len, const Limits& limits, Document& doc);
+
+// Phase 2: converts every array job's text into its buffer, on up to `threads` threads (0: choose).
+// Returns the first failure (by document order).
+ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads);
+
+// The JSON path ("$.a[3].b") of the value containing byte `offset`, found by rescanning the text.
+std::string json_path_at(const char* text, std::size_t len, uint64_t offset);
+
+// Line and column (1-based) of a byte offset, for messages.
+void line_col(const char* text, std::size_t len, uint64_t offset, uint64_t& line, uint64_t& col);
+
+}  // namespace milo

@@ -90,9 +90,9 @@ class _Writer:
             return str(int(obj))
         if isinstance(obj, float) and not isinstance(obj, np.floating):
             if math.isnan(obj) and _bits64(obj) != CANON_NAN64:
-                return self._obj([(F_BITS, json.dumps(f"{_bits64(obj):016x}"))], level)
+                return self._obj([(json.dumps(F_BITS), json.dumps(f"{_bits64(obj):016x}"))], level)
             if self.strict and not math.isfinite(obj):
-                return self._obj([(F_BITS, json.dumps(f"{_bits64(obj):016x}"))], level)
+                return self._obj([(json.dumps(F_BITS), json.dumps(f"{_bits64(obj):016x}"))], level)
             return _fmt_float(obj, False)
         if isinstance(obj, str):
             return json.dumps(obj, ensure_ascii=False)
@@ -176,7 +176,7 @@ def _check_shape(shape, path):
 
 def _fill(lst, shape, dtype, path):
     """Nested list -> array, checking the nesting matches shape exactly."""
-    out = np.empty(shape, dtype=dtype)
+    out = np.zeros(shape, dtype=dtype)  # padding bytes of structured items are zero
     fields = dtype.names
 
     def conv(v, fdt, p):
@@ -245,8 +245,17 @@ def _convert(obj, path):
             raise DecodeError(f"bad base64 at {path}.{B_DATA}", path=path) from None
         if len(raw) != math.prod(shape) * dt.itemsize:
             raise DecodeError(f"base64 data length does not match shape and dtype at {path}", path=path)
-        le = dt.newbyteorder("<") if dt.fields is None else dt
-        arr = np.frombuffer(raw, dtype=le).reshape(shape).astype(dt).copy()
+        if dt.fields is None:
+            arr = np.frombuffer(raw, dtype=dt.newbyteorder("<")).reshape(shape).astype(dt).copy()
+        else:
+            buf = bytearray(raw)
+            for n in dt.names:  # the file holds little-endian fields: swap the big-endian ones
+                fdt, off = dt.fields[n][:2]
+                if fdt.byteorder == ">" and fdt.itemsize > 1:
+                    for i in range(len(buf) // dt.itemsize):
+                        s0 = i * dt.itemsize + off
+                        buf[s0:s0 + fdt.itemsize] = buf[s0:s0 + fdt.itemsize][::-1]
+            arr = np.frombuffer(bytes(buf), dtype=dt).reshape(shape).copy()
         return arr[()] if obj.get(B_DS) == "numpy.generic" and arr.ndim == 0 else arr
     if F_BITS in obj and len(obj) == 1:
         return struct.unpack("<d", struct.pack("<Q", int(obj[F_BITS], 16)))[0]
@@ -254,7 +263,10 @@ def _convert(obj, path):
 
 
 def decode(data, max_depth: int = 512, threads: int = 0):
-    text = bytes(data).decode("utf-8")
+    try:
+        text = bytes(data).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise DecodeError(f"invalid UTF-8 (byte {e.start})", offset=e.start) from None
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:

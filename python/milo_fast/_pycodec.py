@@ -138,10 +138,7 @@ class _Writer:
         if self.b64 or _arr_has_noncanonical_nan(arr):
             le = arr.astype(arr.dtype.newbyteorder("<")) if arr.dtype.fields is None else arr
             if arr.dtype.fields is not None:
-                le = np.empty(arr.shape, arr.dtype)  # same layout; swap fields that are big-endian
-                for n in arr.dtype.names:
-                    le[n] = arr[n]
-                raw = bytearray(np.ascontiguousarray(le).tobytes())
+                raw = bytearray(np.ascontiguousarray(arr).tobytes())  # items as in memory, padding included
                 for n in arr.dtype.names:
                     fdt, off = arr.dtype.fields[n][:2]
                     if fdt.byteorder == ">" and fdt.itemsize > 1:

@@ -1,0 +1,777 @@
+// Unit tests of src/cpp/core/floatfmt: shortest text, correct rounding, JSON grammar,
+// binary16 conversions. Returns non-zero on failure.
+#include "floatfmt.hpp"
+
+#include <cfloat>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "test_util.hpp"
+
+using namespace milo;
+
+namespace {
+
+// ------------------------------------------------------------------ helpers
+
+uint64_t bits64(double v) { uint64_t b; std::memcpy(&b, &v, 8); return b; }
+uint32_t bits32(float v) { uint32_t b; std::memcpy(&b, &v, 4); return b; }
+double from_bits64(uint64_t b) { double v; std::memcpy(&v, &b, 8); return v; }
+float from_bits32(uint32_t b) { float v; std::memcpy(&v, &b, 4); return v; }
+
+struct SplitMix64 {
+    uint64_t s;
+    uint64_t next() {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+};
+
+std::string f64s(double v) { char b[kFloatBufSize]; return std::string(b, format_f64(v, b)); }
+std::string f32s(float v) { char b[kFloatBufSize]; return std::string(b, format_f32(v, b)); }
+std::string f16s(uint16_t h) { char b[kFloatBufSize]; return std::string(b, format_f16(h, b)); }
+
+// Parse the whole string from an exact-size heap copy (so ASan sees any read past `last`).
+// Returns true when the whole string was consumed.
+template <class T, class Fn>
+bool parse_whole(const std::string& s, T& out, Fn fn) {
+    std::unique_ptr<char[]> copy(new char[s.size() + 1]);
+    std::memcpy(copy.get(), s.data(), s.size());
+    const char* first = copy.get();
+    const char* last = first + s.size();
+    const char* end = fn(first, last, out);
+    return end == last;
+}
+bool p64(const std::string& s, double& out) { return parse_whole(s, out, parse_f64); }
+bool p32(const std::string& s, float& out) { return parse_whole(s, out, parse_f32); }
+bool p16(const std::string& s, uint16_t& out) { return parse_whole(s, out, parse_f16); }
+
+// The text reads back as a float in JSON: has '.' or 'e' and is one whole JSON number.
+bool looks_like_json_float(const std::string& s) {
+    if (s.find('.') == std::string::npos && s.find('e') == std::string::npos) return false;
+    bool is_int = true;
+    const char* end = scan_json_number(s.data(), s.data() + s.size(), &is_int);
+    return end == s.data() + s.size() && !is_int;
+}
+
+bool roundtrip64(uint64_t b) {
+    const double v = from_bits64(b);
+    const std::string s = f64s(v);
+    double back = 0;
+    return looks_like_json_float(s) && p64(s, back) && bits64(back) == b;
+}
+bool roundtrip32(uint32_t b) {
+    const float v = from_bits32(b);
+    const std::string s = f32s(v);
+    float back = 0;
+    return looks_like_json_float(s) && p32(s, back) && bits32(back) == b;
+}
+bool roundtrip16(uint16_t b) {
+    const std::string s = f16s(b);
+    uint16_t back = 0;
+    return looks_like_json_float(s) && p16(s, back) && back == b;
+}
+
+// Decimal digits and exponent of a scientific text "d[.ddd]e[+-]x" (no sign).
+struct SciText {
+    std::string digits;  // trailing zeros stripped
+    int exp10 = 0;
+};
+SciText sci(const char* b, const char* e) {
+    SciText r;
+    const char* p = b;
+    for (; p < e && *p != 'e'; ++p)
+        if (*p != '.') r.digits.push_back(*p);
+    ++p;
+    const bool neg = *p == '-';
+    ++p;
+    int x = 0;
+    for (; p < e; ++p) x = x * 10 + (*p - '0');
+    r.exp10 = neg ? -x : x;
+    while (r.digits.size() > 1 && r.digits.back() == '0') r.digits.pop_back();
+    return r;
+}
+
+// "Exact" text of a double / long double with enough digits, and two texts just
+// below and just above it (the last non-zero digit decremented and followed by
+// 9s, or a 1 appended far out).
+struct Around {
+    std::string exact, below, above;
+};
+Around around(const SciText& t, bool neg) {
+    Around a;
+    const std::string sign = neg ? "-" : "";
+    auto mk = [&](const std::string& digits) {
+        std::string s = sign + digits.substr(0, 1);
+        if (digits.size() > 1) s += "." + digits.substr(1);
+        return s + "e" + std::to_string(t.exp10);
+    };
+    a.exact = mk(t.digits);
+    std::string up = t.digits;
+    if (up.size() == 1) up += "0";
+    up += "00000000000000000001";
+    a.above = mk(up);
+    std::string down = t.digits;
+    down.back() = static_cast<char>(down.back() - 1);  // last digit is non-zero
+    down += "99999999999999999999";
+    a.below = mk(down);
+    return a;
+}
+
+// ------------------------------------------------------------ exact strings
+
+void test_known_strings() {
+    CHECK(f64s(0.0) == "0.0");
+    CHECK(f64s(-0.0) == "-0.0");
+    CHECK(f64s(1.0) == "1.0");
+    CHECK(f64s(3.0) == "3.0");
+    CHECK(f64s(-3.0) == "-3.0");
+    CHECK(f64s(100.0) == "100.0");
+    CHECK(f64s(0.1) == "0.1");
+    CHECK(f64s(-0.1) == "-0.1");
+    CHECK(f64s(1.0 / 3.0) == "0.3333333333333333");
+    CHECK(f64s(2.0 / 3.0) == "0.6666666666666666");
+    CHECK(f64s(123.25) == "123.25");
+    CHECK(f64s(1e-4) == "0.0001");
+    CHECK(f64s(1.5e-4) == "0.00015");
+    CHECK(f64s(1e-5) == "1e-05");
+    CHECK(f64s(1.25e-7) == "1.25e-07");
+    CHECK(f64s(1e-7) == "1e-07");
+    CHECK(f64s(9999999999999998.0) == "9999999999999998.0");
+    CHECK(f64s(1e15) == "1000000000000000.0");
+    CHECK(f64s(1e16) == "1e+16");
+    CHECK(f64s(1.5e16) == "1.5e+16");
+    CHECK(f64s(1e22) == "1e+22");
+    CHECK(f64s(1e100) == "1e+100");
+    CHECK(f64s(-1e-100) == "-1e-100");
+    CHECK(f64s(5e-324) == "5e-324");
+    CHECK(f64s(-5e-324) == "-5e-324");
+    CHECK(f64s(DBL_MAX) == "1.7976931348623157e+308");
+    CHECK(f64s(DBL_MIN) == "2.2250738585072014e-308");
+    CHECK(f64s(from_bits64(0x000fffffffffffffULL)) == "2.225073858507201e-308");  // max subnormal
+    CHECK(f64s(9007199254740993.0) == "9007199254740992.0");
+    CHECK(f64s(0.30000000000000004) == "0.30000000000000004");
+    CHECK(f64s(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+    CHECK(f64s(std::numeric_limits<double>::infinity()) == "Infinity");
+    CHECK(f64s(-std::numeric_limits<double>::infinity()) == "-Infinity");
+
+    CHECK(f32s(0.0f) == "0.0");
+    CHECK(f32s(-0.0f) == "-0.0");
+    CHECK(f32s(1.0f) == "1.0");
+    CHECK(f32s(0.1f) == "0.1");
+    CHECK(f32s(1.0f / 3.0f) == "0.33333334");
+    CHECK(f32s(16777216.0f) == "16777216.0");
+    CHECK(f32s(1e16f) == "1e+16");
+    CHECK(f32s(1e-5f) == "1e-05");
+    CHECK(f32s(FLT_MAX) == "3.4028235e+38");
+    CHECK(f32s(FLT_MIN) == "1.1754944e-38");
+    CHECK(f32s(from_bits32(1)) == "1e-45");
+    CHECK(f32s(from_bits32(0x007fffff)) == "1.1754942e-38");
+    CHECK(f32s(2.5f) == "2.5");
+
+    CHECK(f16s(0x0000) == "0.0");
+    CHECK(f16s(0x8000) == "-0.0");
+    CHECK(f16s(0x3c00) == "1.0");
+    CHECK(f16s(0xbc00) == "-1.0");
+    CHECK(f16s(0x4200) == "3.0");
+    CHECK(f16s(0x2e66) == "0.1");
+    CHECK(f16s(0x3555) == "0.3333");
+    CHECK(f16s(0x7bff) == "65500.0");  // 65500 reads back as 65504, the largest half
+    CHECK(f16s(0x0001) == "6e-08");
+    CHECK(f16s(0x03ff) == "6.1e-05");  // max subnormal 6.097555e-05
+    CHECK(f16s(0x0400) == "6.104e-05");  // min normal 6.1035156e-05
+    CHECK(f16s(0x6400) == "1024.0");
+    CHECK(f16s(0x7c00) == "Infinity");
+    CHECK(f16s(0xfc00) == "-Infinity");
+    CHECK(f16s(0x7e00) == "NaN");
+}
+
+// --------------------------------------------------------------- round trips
+
+void test_powers_of_two() {
+    for (int e = -1074; e <= 1023; ++e) {
+        const double v = std::ldexp(1.0, e);
+        CHECK_MSG(roundtrip64(bits64(v)), "2^%d", e);
+        CHECK_MSG(roundtrip64(bits64(-v)), "-2^%d", e);
+        CHECK_MSG(roundtrip64(bits64(std::nextafter(v, 0.0))), "below 2^%d", e);
+        CHECK_MSG(roundtrip64(bits64(std::nextafter(v, HUGE_VAL))), "above 2^%d", e);
+    }
+    for (int e = -149; e <= 127; ++e) {
+        const float v = std::ldexp(1.0f, e);
+        CHECK_MSG(roundtrip32(bits32(v)), "2^%d", e);
+        CHECK_MSG(roundtrip32(bits32(-v)), "-2^%d", e);
+        CHECK_MSG(roundtrip32(bits32(std::nextafter(v, 0.0f))), "below 2^%d", e);
+        CHECK_MSG(roundtrip32(bits32(std::nextafter(v, HUGE_VALF))), "above 2^%d", e);
+    }
+    for (int e = -24; e <= 15; ++e) {
+        const uint16_t h = float_to_half(std::ldexp(1.0f, e));
+        CHECK_MSG(half_to_float(h) == std::ldexp(1.0f, e), "2^%d", e);
+        CHECK_MSG(roundtrip16(h), "2^%d", e);
+    }
+}
+
+void test_special_values() {
+    const uint64_t specials64[] = {
+        0, 0x8000000000000000ULL, 1, 0x8000000000000001ULL, 0x000fffffffffffffULL, 0x0010000000000000ULL,
+        0x7fefffffffffffffULL, 0xffefffffffffffffULL, bits64(0.1), bits64(1.0 / 3.0), bits64(1e16),
+        bits64(1e-7), bits64(9999999999999998.0), bits64(1e15), bits64(1e-5), bits64(1e-4), bits64(1e23),
+        bits64(2.0), bits64(9007199254740993.0), bits64(4.35), bits64(0.3)};
+    for (uint64_t b : specials64) CHECK_MSG(roundtrip64(b), "%016llx", static_cast<unsigned long long>(b));
+    // integers: printed with ".0" in positional range, and exact
+    for (int64_t i = -100000; i <= 100000; i += 7) {
+        const std::string s = f64s(static_cast<double>(i));
+        CHECK_MSG(s == std::to_string(i) + ".0", "%lld -> %s", static_cast<long long>(i), s.c_str());
+    }
+    for (int i = 0; i <= 2048; ++i) {
+        const std::string s = f16s(float_to_half(static_cast<float>(i)));
+        CHECK_MSG(s == std::to_string(i) + ".0", "%d -> %s", i, s.c_str());
+    }
+    // decimal boundaries of the positional/scientific switch, all widths
+    double p = 1;
+    for (int e = 0; e <= 22; ++e, p *= 10) {
+        const std::string s = f64s(p);
+        const bool sci = e >= 16;
+        CHECK_MSG((s.find('e') != std::string::npos) == sci, "1e%d -> %s", e, s.c_str());
+        CHECK(roundtrip64(bits64(p)));
+        CHECK(roundtrip64(bits64(std::nextafter(p, 0.0))));
+        CHECK(roundtrip64(bits64(std::nextafter(p, 1e300))));
+        CHECK(roundtrip32(bits32(static_cast<float>(p))));
+    }
+    const uint32_t specials32[] = {0, 0x80000000U, 1, 0x80000001U, 0x007fffffU, 0x00800000U, 0x7f7fffffU,
+                                   0xff7fffffU, bits32(0.1f), bits32(1.0f / 3.0f), bits32(1e-7f)};
+    for (uint32_t b : specials32) CHECK_MSG(roundtrip32(b), "%08x", b);
+}
+
+void test_random_f64(uint64_t n) {
+    SplitMix64 rng{12345};
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        uint64_t b = rng.next();
+        if (classify64(b) != FloatClass::Finite) continue;
+        if (!roundtrip64(b)) {
+            ++bad;
+            CHECK_MSG(false, "f64 %016llx -> %s", static_cast<unsigned long long>(b), f64s(from_bits64(b)).c_str());
+        }
+    }
+    CHECK(bad == 0);
+    // also random values of ordinary magnitude (a uniform bit pattern is mostly huge or tiny)
+    for (uint64_t i = 0; i < n / 4; ++i) {
+        const double v = static_cast<double>(rng.next() >> 11) * 0x1p-53 * 2000.0 - 1000.0;
+        if (!roundtrip64(bits64(v))) CHECK_MSG(false, "f64 %.17g", v);
+    }
+}
+
+void test_random_f32(uint64_t n) {
+    SplitMix64 rng{777};
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        const uint32_t b = static_cast<uint32_t>(rng.next());
+        if (classify32(b) != FloatClass::Finite) continue;
+        if (!roundtrip32(b)) {
+            ++bad;
+            CHECK_MSG(false, "f32 %08x -> %s", b, f32s(from_bits32(b)).c_str());
+        }
+    }
+    CHECK(bad == 0);
+}
+
+// ------------------------------------------------- binary16, exhaustively
+
+// An independent, exact oracle for the shortest binary16 text. All binary16
+// values and midpoints are multiples of 2^-25; all candidate decimals
+// n*10^k (k >= -13) are multiples of 10^-13. In units of u = 2^-25 * 10^-13
+// everything is an integer below 2^127.
+using u128 = unsigned __int128;
+
+u128 pow10u(int k) { u128 r = 1; while (k-- > 0) r *= 10; return r; }
+
+// value of positive finite half `a` (or 2^16 for a == 0x7c00) in units of 2^-25
+uint64_t half_units(unsigned a) {
+    if (a >= 0x7c00) return uint64_t{1} << 41;  // 2^16 * 2^25
+    const unsigned e = a >> 10, m = a & 0x3ff;
+    if (e == 0) return uint64_t{m} << 1;        // m * 2^-24
+    return uint64_t{m | 0x400} << e;             // (1024+m) * 2^(e-25) * 2^25 ... = (1024+m) << e
+}
+
+// The digits and scale of the text `s` ("[-]ddd.ddde[+-]x"), as an exact value in units u.
+bool text_units(const std::string& s, u128& out, int& sig_digits) {
+    std::string digits;
+    int frac = 0, exp10 = 0;
+    bool in_frac = false;
+    size_t i = 0;
+    if (i < s.size() && s[i] == '-') ++i;
+    for (; i < s.size() && s[i] != 'e'; ++i) {
+        if (s[i] == '.') { in_frac = true; continue; }
+        digits.push_back(s[i]);
+        if (in_frac) ++frac;
+    }
+    if (i < s.size()) exp10 = std::atoi(s.c_str() + i + 1);
+    size_t lead = 0;
+    while (lead + 1 < digits.size() && digits[lead] == '0') ++lead;
+    std::string sig = digits.substr(lead);
+    while (sig.size() > 1 && sig.back() == '0') sig.pop_back();
+    sig_digits = static_cast<int>(sig.size());
+    u128 n = 0;
+    for (char c : digits) n = n * 10 + static_cast<unsigned>(c - '0');
+    const int k = exp10 - frac + 13;  // value = n * 10^(k-13); in units: n * 10^k * 2^25
+    if (k < 0) return false;
+    out = n * pow10u(k) * (u128{1} << 25);
+    return true;
+}
+
+void test_f16_exhaustive() {
+    uint64_t not_shortest = 0, not_nearest = 0, no_roundtrip = 0;
+    for (unsigned a = 1; a < 0x7c00; ++a) {
+        // interval of decimals that read back as a (ties to even)
+        const u128 scale = pow10u(13);
+        const u128 v = u128{half_units(a)} * scale;
+        const u128 lo = (u128{half_units(a - 1)} + half_units(a)) * scale / 2;
+        const u128 hi = (u128{half_units(a)} + half_units(a + 1)) * scale / 2;
+        const bool closed = (a & 1) == 0;
+        // largest k with a multiple of 10^k inside: fewest digits; nearest such multiple
+        int best_digits = 0;
+        u128 best = 0;
+        for (int k = 18; k >= 0; --k) {  // step 10^k units = 10^(k-13) * 2^-25 ...
+            const u128 step = pow10u(k) * (u128{1} << 25);  // 10^(k-13) in units u
+            u128 c = (lo / step) * step;
+            if (c < lo || (c == lo && !closed)) c += step;
+            const bool inside = c < hi || (c == hi && closed);
+            if (!inside) continue;
+            // candidates c, c+step, ... inside; pick nearest to v
+            u128 pick = c;
+            for (u128 x = c; x < hi || (x == hi && closed); x += step) {
+                const u128 dx = x > v ? x - v : v - x;
+                const u128 dp = pick > v ? pick - v : v - pick;
+                if (dx < dp) pick = x;
+            }
+            best = pick;
+            u128 n = pick / step;
+            while (n % 10 == 0) n /= 10;
+            best_digits = 0;
+            for (u128 t = n; t > 0; t /= 10) ++best_digits;
+            break;
+        }
+        for (unsigned sign : {0u, 0x8000u}) {
+            const uint16_t h = static_cast<uint16_t>(a | sign);
+            const std::string s = f16s(h);
+            if (!roundtrip16(h)) { ++no_roundtrip; CHECK_MSG(false, "f16 %04x -> %s does not round-trip", h, s.c_str()); continue; }
+            u128 got = 0;
+            int digits = 0;
+            const bool ok = text_units(s, got, digits);
+            if (!ok || digits != best_digits) {
+                ++not_shortest;
+                CHECK_MSG(false, "f16 %04x -> %s has %d digits, shortest has %d", h, s.c_str(), digits, best_digits);
+            } else if (got != best) {
+                // allow an exact tie in distance
+                const u128 dg = got > v ? got - v : v - got, db = best > v ? best - v : v - best;
+                if (dg != db) { ++not_nearest; CHECK_MSG(false, "f16 %04x -> %s is not the nearest shortest", h, s.c_str()); }
+            }
+        }
+    }
+    CHECK(no_roundtrip == 0);
+    CHECK(not_shortest == 0);
+    CHECK(not_nearest == 0);
+    CHECK(roundtrip16(0x0000));
+    CHECK(roundtrip16(0x8000));
+}
+
+// The exact decimal of u * 2^-25 (u an integer) as "I.FFFF" text with 25 decimals.
+std::string units25_text(u128 u) {
+    u128 x = u;
+    for (int i = 0; i < 25; ++i) x *= 5;  // u * 5^25 = value * 10^25
+    char tmp[64];
+    int n = 0;
+    do { tmp[n++] = static_cast<char>('0' + static_cast<int>(x % 10)); x /= 10; } while (x > 0);
+    while (n < 26) tmp[n++] = '0';
+    std::string s;
+    for (int i = n - 1; i >= 25; --i) s.push_back(tmp[i]);
+    s.push_back('.');
+    for (int i = 24; i >= 0; --i) s.push_back(tmp[i]);
+    return s;
+}
+
+void test_f16_midpoints() {
+    // For every pair of adjacent binary16 values, the exact midpoint rounds to the
+    // even one, and decimals a hair below / above it round down / up. These are the
+    // cases where rounding through double (to the midpoint) and then to half would
+    // go wrong without the exact tie-break.
+    for (unsigned a = 0; a < 0x7c00; ++a) {
+        const u128 mid = (u128{half_units(a)} + half_units(a + 1));  // in units of 2^-26
+        // mid/2 in 2^-25 units may be a half-integer: use 2^-26 by doubling the exponent trick
+        std::string exact;
+        {
+            // value = mid * 2^-26 = (mid * 5^26) * 10^-26
+            u128 x = mid;
+            for (int i = 0; i < 26; ++i) x *= 5;
+            char tmp[64];
+            int n = 0;
+            do { tmp[n++] = static_cast<char>('0' + static_cast<int>(x % 10)); x /= 10; } while (x > 0);
+            while (n < 27) tmp[n++] = '0';
+            for (int i = n - 1; i >= 26; --i) exact.push_back(tmp[i]);
+            exact.push_back('.');
+            for (int i = 25; i >= 0; --i) exact.push_back(tmp[i]);
+        }
+        while (exact.back() == '0') exact.pop_back();
+        if (exact.back() == '.') exact.pop_back();  // an integer midpoint (above 2048)
+        const bool has_point = exact.find('.') != std::string::npos;
+        const std::string above = exact + (has_point ? "" : ".") + "000000000000000000001";
+        std::string below = exact;  // exact - one unit in the last place, then .999...
+        for (size_t i = below.size(); i-- > 0;) {
+            if (below[i] == '.') continue;
+            if (below[i] != '0') { --below[i]; break; }
+            below[i] = '9';
+        }
+        below += std::string(has_point ? "" : ".") + "99999999999999999999";
+        const uint16_t even = static_cast<uint16_t>((a & 1) ? a + 1 : a);
+        for (unsigned sign : {0u, 0x8000u}) {
+            const std::string sg = sign ? "-" : "";
+            uint16_t h = 0;
+            if (a + 1 == 0x7c00) {  // 65520: ties to even = infinity = overflow
+                CHECK_MSG(!p16(sg + exact, h), "%s", exact.c_str());
+                CHECK_MSG(!p16(sg + above, h), "%s", above.c_str());
+                CHECK_MSG(p16(sg + below, h) && h == (0x7bff | sign), "%s", below.c_str());
+                continue;
+            }
+            CHECK_MSG(p16(sg + exact, h) && h == (even | sign), "mid %04x: %s -> %04x", a, exact.c_str(), h);
+            CHECK_MSG(p16(sg + above, h) && h == ((a + 1) | sign), "above %04x: %s -> %04x", a, above.c_str(), h);
+            CHECK_MSG(p16(sg + below, h) && h == (a | sign), "below %04x: %s -> %04x", a, below.c_str(), h);
+            // the same decimals in scientific notation with a trailing-zero-padded mantissa
+        }
+    }
+    // and every half value itself, written exactly with 25 decimals
+    for (unsigned a = 0; a < 0x7c00; ++a) {
+        uint16_t h = 0;
+        const std::string s = units25_text(half_units(a));
+        CHECK_MSG(p16(s, h) && h == a, "%s", s.c_str());
+    }
+}
+
+void test_half_conversions() {
+    // half_to_float: against an independent formula
+    for (unsigned h = 0; h < 0x10000; ++h) {
+        const unsigned e = (h >> 10) & 0x1f, m = h & 0x3ff;
+        const float f = half_to_float(static_cast<uint16_t>(h));
+        const bool neg = (h & 0x8000) != 0;
+        if (e == 0x1f) {
+            if (m == 0) CHECK(std::isinf(f) && std::signbit(f) == neg);
+            else CHECK(std::isnan(f) && ((bits32(f) >> 13) & 0x3ff) == m && std::signbit(f) == neg);
+            CHECK(float_to_half(f) == h);  // NaN payloads and infinities survive the round trip
+            continue;
+        }
+        const float want = (neg ? -1.0f : 1.0f) * (e == 0 ? std::ldexp(static_cast<float>(m), -24)
+                                                           : std::ldexp(static_cast<float>(m | 0x400), static_cast<int>(e) - 25));
+        CHECK_MSG(bits32(f) == bits32(want), "%04x", h);
+        CHECK_MSG(float_to_half(f) == h, "%04x", h);
+        CHECK_MSG(double_to_half(static_cast<double>(f)) == h, "%04x", h);
+        // midpoints in float and double round to even, and a hair off goes the right way
+        if ((h & 0x7fff) < 0x7bff) {
+            const uint16_t next = static_cast<uint16_t>(h + 1);
+            const double lo = half_to_float(static_cast<uint16_t>(h)), hi = half_to_float(next);
+            const double mid = (lo + hi) / 2;  // exact
+            const uint16_t even = (h & 1) ? next : static_cast<uint16_t>(h);
+            CHECK_MSG(double_to_half(mid) == even, "mid %04x", h);
+            CHECK_MSG(float_to_half(static_cast<float>(mid)) == even, "mid %04x", h);
+            const double up = std::nextafter(mid, neg ? -HUGE_VAL : HUGE_VAL);
+            const double down = std::nextafter(mid, 0.0);
+            CHECK_MSG(double_to_half(up) == next, "above mid %04x", h);
+            CHECK_MSG(double_to_half(down) == h, "below mid %04x", h);
+            CHECK_MSG(float_to_half(std::nextafter(static_cast<float>(mid), neg ? -HUGE_VALF : HUGE_VALF)) == next,
+                      "above mid %04x", h);
+        }
+    }
+    // overflow and underflow
+    CHECK(float_to_half(65504.0f) == 0x7bff);
+    CHECK(float_to_half(65519.99f) == 0x7bff);
+    CHECK(float_to_half(65520.0f) == 0x7c00);
+    CHECK(float_to_half(-65520.0f) == 0xfc00);
+    CHECK(double_to_half(1e300) == 0x7c00);
+    CHECK(double_to_half(-1e300) == 0xfc00);
+    CHECK(double_to_half(0x1p-25) == 0x0000);                     // tie between 0 and min subnormal -> even (0)
+    CHECK(double_to_half(std::nextafter(0x1p-25, 1.0)) == 0x0001);
+    CHECK(double_to_half(-0x1p-25) == 0x8000);
+    CHECK(double_to_half(0x1.8p-24) == 0x0002);                   // 1.5 * min subnormal -> even (2)
+    CHECK(double_to_half(5e-324) == 0x0000);
+    CHECK(double_to_half(-5e-324) == 0x8000);
+    CHECK(double_to_half(-0.0) == 0x8000);
+    CHECK(float_to_half(1e-30f) == 0x0000);
+    // no double rounding: just above a half midpoint, but below the float midpoint's float neighbour
+    {
+        const double mid = (1.0 + (1.0 + 0x1p-10)) / 2;  // between 0x3c00 and 0x3c01
+        const double d = mid + 0x1p-40;
+        CHECK(double_to_half(d) == 0x3c01);
+        CHECK(float_to_half(static_cast<float>(d)) == 0x3c00);  // the float cast already rounded to the tie
+    }
+    // NaNs
+    CHECK(double_to_half(std::numeric_limits<double>::quiet_NaN()) == 0x7e00);
+    CHECK(float_to_half(std::numeric_limits<float>::quiet_NaN()) == 0x7e00);
+    CHECK(double_to_half(from_bits64(0x7ff0000000000001ULL)) == 0x7e00);  // payload below the kept bits
+    CHECK(double_to_half(from_bits64(0x7ff4000000000000ULL)) == 0x7d00);  // signalling, payload kept
+    CHECK(double_to_half(from_bits64(0xfff8000000000000ULL)) == 0xfe00);
+    CHECK(float_to_half(from_bits32(0x7f800001U)) == 0x7e00);
+    CHECK(float_to_half(from_bits32(0x7fa00000U)) == 0x7d00);
+    CHECK(float_to_half(from_bits32(0xffc00000U)) == 0xfe00);
+    CHECK(double_to_half(std::numeric_limits<double>::infinity()) == 0x7c00);
+    CHECK(float_to_half(-std::numeric_limits<float>::infinity()) == 0xfc00);
+    // float_to_half agrees with double_to_half on random finite floats
+    SplitMix64 rng{99};
+    for (int i = 0; i < 200000; ++i) {
+        const uint32_t b = static_cast<uint32_t>(rng.next());
+        if (classify32(b) != FloatClass::Finite) continue;
+        const float f = from_bits32(b);
+        CHECK_MSG(float_to_half(f) == double_to_half(static_cast<double>(f)), "%08x", b);
+    }
+}
+
+// ------------------------------------------------------------------ parsing
+
+void test_grammar() {
+    const char* bad[] = {"", "-", "+", "+1", "+0", ".5", "-.5", "5.", "-5.", "01", "-01", "00", "1e", "1E", "1e+",
+                         "1e-", "1ee5", "e5", "E5", "1.e5", "1.5.2", "1-2", "1+2", "1e5.5", "1e5e5", "--1", "- 1",
+                         " 1", "inf", "-inf", "Inf", "infinity", "Infinity", "-Infinity", "nan", "NaN", "-NaN",
+                         "0x1p3", "0x10", "1a", "1f", "1.0f", "1d", "\t1", "٣", "1,5e3.2"};
+    for (const char* s : bad) {
+        double d = 0; float f = 0; uint16_t h = 0;
+        const std::string str(s);
+        // a malformed token is never accepted whole, and never partially either
+        std::unique_ptr<char[]> copy(new char[str.size() + 1]);
+        std::memcpy(copy.get(), str.data(), str.size());
+        const char* first = copy.get();
+        const char* last = first + str.size();
+        if (str == "1,5e3.2") {  // a valid number followed by ',': parsed up to the comma
+            CHECK(parse_f64(first, last, d) == first + 1 && d == 1.0);
+            continue;
+        }
+        CHECK_MSG(parse_f64(first, last, d) == nullptr, "f64 accepted '%s'", s);
+        CHECK_MSG(parse_f32(first, last, f) == nullptr, "f32 accepted '%s'", s);
+        CHECK_MSG(parse_f16(first, last, h) == nullptr, "f16 accepted '%s'", s);
+        CHECK_MSG(scan_json_number(first, last, nullptr) == nullptr, "scan accepted '%s'", s);
+    }
+    // valid numbers followed by a JSON delimiter: parsed up to the delimiter
+    const char* ok[] = {"1,", "1]", "1}", "1 ", "1\n", "-0.5e-3,", "0]", "2.5E+2}", "7\t"};
+    for (const char* s : ok) {
+        const std::string str(s);
+        double d = 0;
+        const char* end = parse_f64(str.data(), str.data() + str.size(), d);
+        CHECK_MSG(end == str.data() + str.size() - 1, "'%s'", s);
+    }
+    // `last` is honoured: "12345" parsed with last after "12"
+    {
+        std::unique_ptr<char[]> buf(new char[5]);
+        std::memcpy(buf.get(), "12345", 5);
+        double d = 0;
+        CHECK(parse_f64(buf.get(), buf.get() + 2, d) == buf.get() + 2 && d == 12.0);
+        float f = 0;
+        CHECK(parse_f32(buf.get(), buf.get() + 3, f) == buf.get() + 3 && f == 123.0f);
+        uint16_t h = 0;
+        CHECK(parse_f16(buf.get(), buf.get() + 1, h) == buf.get() + 1 && h == 0x3c00);
+        CHECK(parse_f64(buf.get(), buf.get(), d) == nullptr);
+    }
+    // scan_json_number and is_integer
+    {
+        bool is_int = false;
+        const std::string a = "-123", b = "1.0", c = "1e3", z = "0";
+        CHECK(scan_json_number(a.data(), a.data() + a.size(), &is_int) == a.data() + a.size() && is_int);
+        CHECK(scan_json_number(b.data(), b.data() + b.size(), &is_int) == b.data() + b.size() && !is_int);
+        CHECK(scan_json_number(c.data(), c.data() + c.size(), &is_int) == c.data() + c.size() && !is_int);
+        CHECK(scan_json_number(z.data(), z.data() + z.size(), &is_int) == z.data() + z.size() && is_int);
+    }
+}
+
+void test_parse_values() {
+    double d = 0; float f = 0; uint16_t h = 0;
+    // integers and signs
+    CHECK(p64("3", d) && d == 3.0);
+    CHECK(p64("-0", d) && bits64(d) == 0x8000000000000000ULL);
+    CHECK(p64("0", d) && bits64(d) == 0);
+    CHECK(p64("-0.0e5", d) && bits64(d) == 0x8000000000000000ULL);
+    CHECK(p64("0e999999999999999999999999", d) && bits64(d) == 0);
+    CHECK(p64("123456789012345678901234567890", d) && d == 123456789012345678901234567890.0);
+    CHECK(p64("0.1", d) && d == 0.1);
+    CHECK(p64("1E2", d) && d == 100.0);
+    CHECK(p64("1e+2", d) && d == 100.0);
+    CHECK(p64("2.5e-1", d) && d == 0.25);
+    CHECK(p32("0.1", f) && f == 0.1f);
+    CHECK(p32("-0", f) && bits32(f) == 0x80000000U);
+    CHECK(p16("0.1", h) && h == 0x2e66);
+    CHECK(p16("-0", h) && h == 0x8000);
+    CHECK(p16("1", h) && h == 0x3c00);
+    CHECK(p16("65504", h) && h == 0x7bff);
+    CHECK(p16("-65504", h) && h == 0xfbff);
+    CHECK(p16("65519.99999999999999999999", h) && h == 0x7bff);
+    CHECK(p16("2048.9999", h) && h == 0x6800);  // 2049 is a tie between 2048 and 2050 -> even; below it -> 2048
+    CHECK(p16("2049", h) && h == 0x6800);
+    CHECK(p16("2049.0000000000000000001", h) && h == 0x6801);
+    CHECK(p16("2051", h) && h == 0x6802);       // tie between 2050 (odd mantissa) and 2052 -> 2052
+    // long inputs: many digits, many leading zeros
+    {
+        std::string s = "0." + std::string(400, '0') + "1e401";
+        CHECK(p64(s, d) && d == 1.0);
+        CHECK(p32(s, f) && f == 1.0f);
+        CHECK(p16(s, h) && h == 0x3c00);
+        std::string t = "1" + std::string(500, '0') + "e-500";
+        CHECK(p64(t, d) && d == 1.0);
+        std::string u = "0.1" + std::string(1000, '0') + "1";
+        CHECK(p64(u, d) && d == 0.1);
+    }
+
+    // overflow is an error, never a silent infinity
+    CHECK(!p64("1e400", d));
+    CHECK(!p64("-1e400", d));
+    CHECK(!p64("1e99999999999999999999999", d));
+    CHECK(p64("1.7976931348623157e308", d) && d == DBL_MAX);
+    CHECK(p64("1.7976931348623158e308", d) && d == DBL_MAX);
+    CHECK(!p64("1.7976931348623159e308", d));
+    CHECK(!p32("1e39", f));
+    CHECK(!p32("-1e39", f));
+    CHECK(!p32("3.5e38", f));
+    CHECK(p32("3.4028235e38", f) && f == FLT_MAX);
+    CHECK(p32("3.40282356e38", f) && f == FLT_MAX);
+    CHECK(!p32("3.40282357e38", f));  // above FLT_MAX + half ulp (3.4028235678e38)
+    CHECK(!p16("65520", h));
+    CHECK(!p16("-65520", h));
+    CHECK(!p16("1e5", h));
+    CHECK(!p16("1e400", h));
+
+    // underflow rounds correctly to zero or a subnormal
+    CHECK(p64("1e-400", d) && bits64(d) == 0);
+    CHECK(p64("-1e-400", d) && bits64(d) == 0x8000000000000000ULL);
+    CHECK(p64("1e-99999999999999999999999", d) && bits64(d) == 0);
+    CHECK(p64("2.4703282292062327e-324", d) && bits64(d) == 0);   // below half the min subnormal
+    CHECK(p64("2.4703282292062328e-324", d) && bits64(d) == 1);   // above it
+    CHECK(p64("-2.4703282292062328e-324", d) && bits64(d) == 0x8000000000000001ULL);
+    CHECK(p64("5e-324", d) && bits64(d) == 1);
+    CHECK(p64("7.4e-324", d) && bits64(d) == 1);
+    CHECK(p64("7.5e-324", d) && bits64(d) == 2);
+    CHECK(p32("7e-46", f) && bits32(f) == 0);
+    CHECK(p32("-7e-46", f) && bits32(f) == 0x80000000U);
+    CHECK(p32("7.1e-46", f) && bits32(f) == 1);
+    CHECK(p32("1e-45", f) && bits32(f) == 1);
+    CHECK(p32("1e-50", f) && bits32(f) == 0);
+    CHECK(p16("2.98e-8", h) && h == 0);
+    CHECK(p16("2.99e-8", h) && h == 1);
+    CHECK(p16("-1e-30", h) && h == 0x8000);
+    CHECK(p16("1e-400", h) && h == 0);
+    CHECK(p16("-1e-400", h) && h == 0x8000);
+    CHECK(p16("0.0000000298023223876953125", h) && h == 0);             // exactly 2^-25: tie -> 0
+    CHECK(p16("0.0000000298023223876953125000000001", h) && h == 1);
+    CHECK(p16("0.0000000298023223876953124999999999", h) && h == 0);
+    CHECK(p16("8.94069671630859375e-8", h) && h == 2);                  // 1.5 * 2^-24: tie -> 2
+}
+
+// Halfway cases for float32 and float64: the exact midpoint between two adjacent
+// values rounds to even, a hair above rounds up, a hair below rounds down.
+void test_halfway_f32(uint64_t n) {
+    SplitMix64 rng{4242};
+    for (uint64_t i = 0; i < n; ++i) {
+        uint32_t a = static_cast<uint32_t>(rng.next()) & 0x7fffffffU;
+        if (i < 4) a = i == 0 ? 0 : i == 1 ? 0x007fffffU : i == 2 ? 0x7f7fffffU : 0x3f800000U;
+        if (a > 0x7f7fffffU) continue;
+        const double lo = from_bits32(a);
+        const double hi = a == 0x7f7fffffU ? 0x1p128 : static_cast<double>(from_bits32(a + 1));
+        const double mid = (lo + hi) / 2;  // exact: 25 significant bits
+        char tmp[200];
+        const auto r = std::to_chars(tmp, tmp + sizeof tmp, mid, std::chars_format::scientific, 150);
+        const Around t = around(sci(tmp, r.ptr), false);
+        const uint32_t even = (a & 1) ? a + 1 : a;
+        float f = 0;
+        if (a == 0x7f7fffffU) {
+            CHECK_MSG(!p32(t.exact, f), "%s", t.exact.c_str());
+            CHECK_MSG(p32(t.below, f) && bits32(f) == a, "%s", t.below.c_str());
+            continue;
+        }
+        CHECK_MSG(p32(t.exact, f) && bits32(f) == even, "mid %08x %s", a, t.exact.c_str());
+        CHECK_MSG(p32(t.above, f) && bits32(f) == a + 1, "above %08x %s", a, t.above.c_str());
+        CHECK_MSG(p32(t.below, f) && bits32(f) == a, "below %08x %s", a, t.below.c_str());
+        CHECK_MSG(p32("-" + t.exact, f) && bits32(f) == (even | 0x80000000U), "-mid %08x", a);
+    }
+}
+
+void test_halfway_f64(uint64_t n) {
+#if LDBL_MANT_DIG >= 64
+    SplitMix64 rng{31337};
+    for (uint64_t i = 0; i < n; ++i) {
+        uint64_t a = rng.next() & 0x7fffffffffffffffULL;
+        if (i < 4) a = i == 0 ? 0 : i == 1 ? 0x000fffffffffffffULL : i == 2 ? 0x7fefffffffffffffULL : 0x3ff0000000000000ULL;
+        if (a > 0x7fefffffffffffffULL) continue;
+        const long double lo = from_bits64(a);
+        const long double hi = a == 0x7fefffffffffffffULL ? 0x1p1024L : static_cast<long double>(from_bits64(a + 1));
+        const long double mid = (lo + hi) / 2;  // exact: 54 significant bits fit in long double's 64
+        char tmp[1200];
+        const auto r = std::to_chars(tmp, tmp + sizeof tmp, mid, std::chars_format::scientific, 1100);
+        if (r.ec != std::errc()) { CHECK(false); continue; }
+        const Around t = around(sci(tmp, r.ptr), false);
+        const uint64_t even = (a & 1) ? a + 1 : a;
+        double d = 0;
+        if (a == 0x7fefffffffffffffULL) {
+            CHECK_MSG(!p64(t.exact, d), "%s", t.exact.c_str());
+            CHECK_MSG(p64(t.below, d) && bits64(d) == a, "%s", t.below.c_str());
+            continue;
+        }
+        CHECK_MSG(p64(t.exact, d) && bits64(d) == even, "mid %016llx", static_cast<unsigned long long>(a));
+        CHECK_MSG(p64(t.above, d) && bits64(d) == a + 1, "above %016llx", static_cast<unsigned long long>(a));
+        CHECK_MSG(p64(t.below, d) && bits64(d) == a, "below %016llx", static_cast<unsigned long long>(a));
+    }
+#else
+    (void)n;
+#endif
+}
+
+void test_classify() {
+    CHECK(classify64(bits64(1.0)) == FloatClass::Finite);
+    CHECK(classify64(0x7ff0000000000000ULL) == FloatClass::PosInf);
+    CHECK(classify64(0xfff0000000000000ULL) == FloatClass::NegInf);
+    CHECK(classify64(0x7ff0000000000001ULL) == FloatClass::NaN);
+    CHECK(classify64(0xfff8000000000000ULL) == FloatClass::NaN);
+    CHECK(classify64(0x7fefffffffffffffULL) == FloatClass::Finite);
+    CHECK(classify32(0x7f800000U) == FloatClass::PosInf);
+    CHECK(classify32(0xff800000U) == FloatClass::NegInf);
+    CHECK(classify32(0x7f800001U) == FloatClass::NaN);
+    CHECK(classify32(0x7f7fffffU) == FloatClass::Finite);
+    CHECK(classify16(0x7c00) == FloatClass::PosInf);
+    CHECK(classify16(0xfc00) == FloatClass::NegInf);
+    CHECK(classify16(0x7c01) == FloatClass::NaN);
+    CHECK(classify16(0x7bff) == FloatClass::Finite);
+    CHECK(classify16(0x8000) == FloatClass::Finite);
+    CHECK(is_canonical_nan64(bits64(std::numeric_limits<double>::quiet_NaN())));
+    CHECK(is_canonical_nan64(0x7ff8000000000000ULL));
+    CHECK(!is_canonical_nan64(0xfff8000000000000ULL));
+    CHECK(!is_canonical_nan64(0x7ff8000000000001ULL));
+    CHECK(!is_canonical_nan64(0x7ff0000000000001ULL));
+    CHECK(!is_canonical_nan64(0x7ff0000000000000ULL));
+    CHECK(is_canonical_nan32(bits32(std::numeric_limits<float>::quiet_NaN())));
+    CHECK(!is_canonical_nan32(0xffc00000U));
+    CHECK(!is_canonical_nan32(0x7fc00001U));
+    CHECK(is_canonical_nan16(0x7e00));
+    CHECK(!is_canonical_nan16(0xfe00));
+    CHECK(!is_canonical_nan16(0x7e01));
+    CHECK(!is_canonical_nan16(0x7c00));
+}
+
+}  // namespace
+
+int main() {
+    const auto t0 = std::chrono::steady_clock::now();
+    test_known_strings();
+    test_special_values();
+    test_powers_of_two();
+    test_classify();
+    test_grammar();
+    test_parse_values();
+    test_half_conversions();
+    test_f16_exhaustive();
+    test_f16_midpoints();
+    test_halfway_f32(20000);
+    test_halfway_f64(20000);
+    test_random_f64(2000000);
+    test_random_f32(1000000);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("test_floatfmt: %.2f s\n", secs);
+    return milo_test::summary("test_floatfmt");
+}

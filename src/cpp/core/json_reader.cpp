@@ -344,6 +344,43 @@ private:
         return true;
     }
 
+    // Skips a list fast, matching brackets and strings only; the array decoder (or, for a list that turns out
+    // not to be an array, the full parser) validates every token afterwards. Records split points.
+    bool skip_list_light(int depth) {
+        const uint64_t list_start = off();
+        int d = 0;
+        int64_t items = 0;
+        uint64_t last_split = off();
+        constexpr uint64_t kSplitBytes = 1u << 18;
+        while (p_ < end_) {
+            const char c = *p_;
+            if (c == '[' || c == '{') {
+                if (++d + depth - 1 > limits_.max_depth) return failb("nesting deeper than " + std::to_string(limits_.max_depth));
+                ++p_;
+            } else if (c == ']' || c == '}') {
+                --d;
+                ++p_;
+                if (d == 0) return true;
+                if (d < 0) return failb("unbalanced brackets");
+            } else if (c == '"') {
+                if (!skip_string()) return false;
+            } else if (c == ',') {
+                if (d == 1) {
+                    ++items;
+                    const uint64_t here = off();
+                    if (here - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, here); last_split = here; }
+                }
+                ++p_;
+            } else {
+                ++p_;
+            }
+        }
+        return failb_at(list_start, "unterminated list");
+    }
+
+    std::vector<std::pair<int64_t, uint64_t>> pending_splits_;
+    std::vector<std::vector<std::pair<int64_t, uint64_t>>> split_stack_;
+
     bool skip_string() {
         ++p_;
         while (true) {
@@ -388,7 +425,9 @@ private:
                 const Node& k = doc_.nodes[key];
                 const uint64_t vat = off();
                 if (key_is(doc_.strings, k, kTextList)) {
-                    if (!skip_value(depth + 1)) return false;
+                    pending_splits_.clear();
+                    if (p_ < end_ && *p_ == '[') { if (!skip_list_light(depth + 1)) return false; }
+                    else if (!skip_value(depth + 1)) return false;
                     val = push_node(NodeType::RawList, vat, static_cast<uint32_t>(std::min<uint64_t>(off() - vat, 0xFFFFFFFFu)), vat);
                     raw_end_ = off();
                 } else if (key_is(doc_.strings, k, kB64Data)) {
@@ -404,7 +443,11 @@ private:
                 }
                 stack_.push_back(key);
                 stack_.push_back(val);
-                if (doc_.nodes[val].type == NodeType::RawList) raw_ends_.push_back(raw_end_);
+                if (doc_.nodes[val].type == NodeType::RawList) {
+                    raw_ends_.push_back(raw_end_);
+                    split_stack_.push_back(std::move(pending_splits_));
+                    pending_splits_.clear();
+                }
                 skip_ws();
                 if (p_ < end_ && *p_ == ',') { ++p_; continue; }
                 if (p_ < end_ && *p_ == '}') { ++p_; break; }
@@ -524,9 +567,12 @@ private:
         int raw_count = 0;
         for (uint32_t i = 0; i < npairs; ++i)
             if (doc_.nodes[stack_[base + 2 * i + 1]].type == NodeType::RawList) ++raw_count;
+        std::vector<std::pair<int64_t, uint64_t>> splits;
         if (raw_count) {
             span_end = raw_ends_.back();
             raw_ends_.resize(raw_ends_.size() - raw_count);
+            splits = std::move(split_stack_.back());
+            split_stack_.resize(split_stack_.size() - raw_count);
         }
         if (li < 0) return true;
         const uint32_t list_node = stack_[base + 2 * li + 1];
@@ -580,6 +626,9 @@ private:
             if (__builtin_mul_overflow(j.count, min_item, &need) || need > span_len + 1)
                 return failb_at(ln.src, "array list is too short for the declared shape");
         }
+        if (!b64 && !j.shape.empty()) {
+            for (const auto& sp : splits) if (sp.first < j.shape[0]) j.splits.push_back(sp);
+        }
         uint64_t nbytes = j.count * j.layout.itemsize;
         array_bytes_ += nbytes;
         if (array_bytes_ > limits_.max_array_bytes)
@@ -594,7 +643,50 @@ private:
 
 class ArrayText {
 public:
-    ArrayText(const char* text, ArrayJob& j) : begin_(text), p_(text + j.span_begin), end_(text + j.span_end), j_(j) {}
+    struct Err { bool failed = false; uint64_t offset = 0; std::string message; };
+
+    ArrayText(const char* text, const ArrayJob& j, Err& err)
+        : begin_(text), p_(text + j.span_begin), end_(text + j.span_end), j_(j), err_(err) {}
+
+    // Parses the outer items [lo, hi) whose text runs from `start` (the '[' for the first piece, else the comma
+    // before item lo) to `stop` (the comma after item hi-1, or the end of the list for the last piece).
+    bool run_range(int64_t lo, int64_t hi, uint64_t start, uint64_t stop, bool first, bool last) {
+        p_ = begin_ + start;
+        end_ = begin_ + stop;
+        uint8_t* out = j_.data.get();
+        skip_ws();
+        if (first) {
+            if (p_ >= end_ || *p_ != '[') return fail("expected '[' for dimension 0 of shape");
+        } else if (p_ >= end_ || *p_ != ',') {
+            return fail("expected ','");
+        }
+        ++p_;
+        const std::size_t st = inner_stride(0);
+        const bool flat = j_.shape.size() == 1;
+        const int64_t n = j_.shape[0];
+        for (int64_t i = lo; i < hi; ++i) {
+            skip_ws();
+            if (i > lo) {
+                if (p_ >= end_ || *p_ != ',')
+                    return fail("expected ',' : dimension 0 has fewer than " + std::to_string(n) + " items");
+                ++p_;
+                skip_ws();
+            }
+            if (flat) { if (!item(out + i * st)) return false; }
+            else if (!dim(1, out + i * st)) return false;
+        }
+        skip_ws();
+        if (!last) {
+            if (p_ != end_) return fail("expected ',' : malformed item in the array list");
+            return true;
+        }
+        if (p_ >= end_ || *p_ != ']')
+            return fail("expected ']' : dimension 0 has more than " + std::to_string(n) + " items");
+        ++p_;
+        skip_ws();
+        if (p_ != end_) return fail("unexpected text after the array list");
+        return true;
+    }
 
     bool run() {
         uint8_t* out = j_.data.get();
@@ -613,14 +705,15 @@ private:
     const char* begin_;
     const char* p_;
     const char* end_;
-    ArrayJob& j_;
+    const ArrayJob& j_;
+    Err& err_;
 
     void skip_ws() { while (p_ < end_ && is_ws(*p_)) ++p_; }
 
     bool fail(const std::string& m) {
-        j_.failed = true;
-        j_.err_offset = static_cast<uint64_t>(p_ - begin_);
-        j_.err = m;
+        err_.failed = true;
+        err_.offset = static_cast<uint64_t>(p_ - begin_);
+        err_.message = m;
         return false;
     }
 
@@ -774,14 +867,18 @@ private:
     }
 };
 
-bool decode_one(const char* text, ArrayJob& j) {
+bool allocate(ArrayJob& j) {
     const uint64_t nbytes = j.count * j.layout.itemsize;
     j.data.reset(new (std::nothrow) uint8_t[nbytes ? nbytes : 1]);
     if (!j.data) {
         j.failed = true; j.err_offset = j.src; j.err = "out of memory for an array of " + std::to_string(nbytes) + " bytes";
         return false;
     }
-    if (!j.base64) return ArrayText(text, j).run();
+    return true;
+}
+
+bool decode_base64(const char* text, ArrayJob& j) {
+    const uint64_t nbytes = j.count * j.layout.itemsize;
     const std::size_t len = j.span_end - j.span_begin;
     if (len) {
         const char* s = text + j.span_begin;
@@ -808,6 +905,52 @@ bool decode_one(const char* text, ArrayJob& j) {
     return true;
 }
 
+constexpr uint64_t kB64Piece = uint64_t(1) << 20;  // characters, a multiple of 4
+
+// One unit of phase-2 work: a whole array, or a piece of a large text array.
+struct Task {
+    std::size_t job;
+    int piece;  // -1: the whole array; else the piece's index
+    uint64_t weight;
+};
+
+// Runs a task; on failure fills `err` (never touches the job's error fields, so pieces can run concurrently).
+bool run_task(const char* text, Document& doc, const Task& t, ArrayText::Err& err) {
+    ArrayJob& j = doc.arrays[t.job];
+    if (j.base64 && t.piece >= 0) {
+        // A piece of a large base64 array: kB64Piece characters (a multiple of 4) -> 3/4 as many bytes.
+        const uint64_t c0 = static_cast<uint64_t>(t.piece) * kB64Piece;
+        const uint64_t c1 = std::min<uint64_t>(c0 + kB64Piece, j.span_end - j.span_begin);
+        const uint64_t nbytes = j.count * j.layout.itemsize;
+        const char* s = text + j.span_begin + c0;
+        const std::size_t n = base64_decoded_size(s, c1 - c0);
+        if (n == SIZE_MAX || c0 / 4 * 3 + n != (c1 == j.span_end - j.span_begin ? nbytes : c1 / 4 * 3)) {
+            err.failed = true; err.offset = j.span_begin + c0; err.message = "base64 data does not decode to the declared shape and dtype";
+            return false;
+        }
+        const std::size_t bad = base64_decode(s, c1 - c0, j.data.get() + c0 / 4 * 3);
+        if (bad != SIZE_MAX) {
+            err.failed = true; err.offset = j.span_begin + c0 + bad; err.message = "invalid base64 character or padding";
+            return false;
+        }
+        return true;
+    }
+    if (j.base64) {
+        if (decode_base64(text, j)) return true;
+        err.failed = true; err.offset = j.err_offset; err.message = j.err;
+        return false;
+    }
+    ArrayText a(text, j, err);
+    if (t.piece < 0) return a.run();
+    const std::size_t k = static_cast<std::size_t>(t.piece);
+    const std::size_t np = j.splits.size() + 1;
+    const int64_t lo = k == 0 ? 0 : j.splits[k - 1].first;
+    const int64_t hi = k + 1 < np ? j.splits[k].first : j.shape[0];
+    const uint64_t start = k == 0 ? j.span_begin : j.splits[k - 1].second;
+    const uint64_t stop = k + 1 < np ? j.splits[k].second : j.span_end;
+    return a.run_range(lo, hi, start, stop, k == 0, k + 1 == np);
+}
+
 }  // namespace
 
 ParseError parse_document(const char* text, std::size_t len, const Limits& limits, Document& doc) {
@@ -819,36 +962,60 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
 
 ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads) {
     (void)len;
-    const std::size_t n = doc.arrays.size();
+    std::vector<Task> tasks;
     uint64_t total = 0;
-    for (const auto& j : doc.arrays) total += j.span_end - j.span_begin;
+    for (std::size_t i = 0; i < doc.arrays.size(); ++i) {
+        ArrayJob& j = doc.arrays[i];
+        if (!allocate(j)) break;
+        const uint64_t w = j.span_end - j.span_begin;
+        total += w;
+        bool big = false;
+        for (const Field& f : j.layout.fields) big |= f.big_endian;
+        if (j.base64 && w > kB64Piece && !big) {
+            const uint64_t np = (w + kB64Piece - 1) / kB64Piece;
+            for (uint64_t k = 0; k < np; ++k) tasks.push_back({i, static_cast<int>(k), kB64Piece});
+        } else if (!j.base64 && !j.splits.empty()) {
+            for (std::size_t k = 0; k <= j.splits.size(); ++k) tasks.push_back({i, static_cast<int>(k), w / (j.splits.size() + 1)});
+        } else {
+            tasks.push_back({i, -1, w});
+        }
+    }
+    bool alloc_failed = false;
+    for (const auto& j : doc.arrays) alloc_failed |= j.failed;
+    const std::size_t n = alloc_failed ? 0 : tasks.size();
     if (threads <= 0) {
         unsigned hw = std::thread::hardware_concurrency();
-        threads = (total >= (4u << 20) && n >= 2) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
+        threads = (total >= (1u << 20) && n >= 2) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
     threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n ? n : 1));
+    std::vector<ArrayText::Err> errs(n);
     if (threads <= 1) {
-        for (auto& j : doc.arrays) if (!decode_one(text, j)) break;
+        for (std::size_t k = 0; k < n; ++k) if (!run_task(text, doc, tasks[k], errs[k])) break;
     } else {
-        // Largest first, handed out through an atomic counter.
+        // Heaviest first, handed out through an atomic counter.
         std::vector<std::size_t> order(n);
-        for (std::size_t i = 0; i < n; ++i) order[i] = i;
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-            return doc.arrays[a].span_end - doc.arrays[a].span_begin > doc.arrays[b].span_end - doc.arrays[b].span_begin;
-        });
+        for (std::size_t k = 0; k < n; ++k) order[k] = k;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tasks[a].weight > tasks[b].weight; });
         std::atomic<std::size_t> next{0};
         std::atomic<bool> stop{false};
         auto work = [&]() {
             while (!stop.load(std::memory_order_relaxed)) {
-                std::size_t k = next.fetch_add(1);
+                const std::size_t k = next.fetch_add(1);
                 if (k >= n) return;
-                if (!decode_one(text, doc.arrays[order[k]])) stop = true;
+                if (!run_task(text, doc, tasks[order[k]], errs[order[k]])) stop = true;
             }
         };
         std::vector<std::thread> pool;
         for (int t = 1; t < threads; ++t) pool.emplace_back(work);
         work();
         for (auto& t : pool) t.join();
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+        if (!errs[k].failed) continue;
+        ArrayJob& j = doc.arrays[tasks[k].job];
+        if (!j.failed || errs[k].offset < j.err_offset) {
+            j.failed = true; j.err_offset = errs[k].offset; j.err = errs[k].message;
+        }
     }
     ParseError e;
     for (const auto& j : doc.arrays) {

@@ -40,6 +40,9 @@ struct ArrayJob {
     Layout layout;
     uint32_t dtype_node = 0;       // node of the dtype spelling (structured dtypes are rebuilt from it)
     uint64_t count = 0;            // number of items
+    // Text lists: positions of some top-level commas, (index of the item that follows, offset of the comma),
+    // so one large array can be parsed in pieces on several threads.
+    std::vector<std::pair<int64_t, uint64_t>> splits;
     std::unique_ptr<uint8_t[]> data;   // C-order, native (little-endian) unless a field is big-endian
     // error reporting
     bool failed = false;

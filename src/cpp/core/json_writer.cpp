@@ -1,7 +1,9 @@
 #include "json_writer.hpp"
 
 #include <charconv>
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "base64.hpp"
 #include "floatfmt.hpp"
@@ -83,6 +85,25 @@ inline void write_item(std::string& out, const uint8_t* p, const Layout& L, bool
         write_elem(out, p + f.offset, f, strict);
     }
     out.push_back(']');
+}
+
+void write_dim(std::string& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level);
+
+// Items [lo, hi) of dimension 0, each preceded by its separator, as write_dim writes them.
+void write_outer_range(std::string& out, const ArrayView& a, int64_t lo, int64_t hi, bool strict, int indent, int level) {
+    const int64_t st = a.strides[0];
+    if (a.shape.size() == 1) {
+        for (int64_t i = lo; i < hi; ++i) {
+            if (i) out.push_back(',');
+            write_item(out, a.data + i * st, a.layout, strict);
+        }
+    } else {
+        for (int64_t i = lo; i < hi; ++i) {
+            if (i) out.push_back(',');
+            write_newline(out, indent, level + 1);
+            write_dim(out, a, a.data + i * st, 1, strict, indent, level + 1);
+        }
+    }
 }
 
 void write_dim(std::string& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level) {
@@ -212,8 +233,33 @@ void write_array_text(std::string& out, const ArrayView& a, bool strict, int ind
     // Reserve a rough estimate to limit reallocations.
     uint64_t count = 1;
     for (int64_t d : a.shape) count *= static_cast<uint64_t>(d);
-    out.reserve(out.size() + count * (a.layout.structured ? 12 * a.layout.fields.size() : 8) + 16);
-    write_dim(out, a, a.data, 0, strict, indent, level);
+    const std::size_t per_item = a.layout.structured ? 12 * a.layout.fields.size() : is_float(a.layout.fields[0].kind) ? 20 : 8;
+    const int64_t n0 = a.shape[0];
+    unsigned hw = std::thread::hardware_concurrency();
+    int threads = static_cast<int>(std::min<uint64_t>({hw ? hw : 1, 8u, static_cast<uint64_t>(n0)}));
+    if (count < (1u << 17) || threads < 2) {
+        out.reserve(out.size() + count * per_item + 16);
+        write_dim(out, a, a.data, 0, strict, indent, level);
+        return;
+    }
+    // Large array: pieces of dimension 0 written on several threads, then joined.
+    std::vector<std::string> parts(static_cast<std::size_t>(threads));
+    std::vector<std::thread> pool;
+    auto piece = [&](int t) {
+        const int64_t lo = n0 * t / threads, hi = n0 * (t + 1) / threads;
+        parts[t].reserve(static_cast<std::size_t>((hi - lo) * (count / n0)) * per_item + 16);
+        write_outer_range(parts[t], a, lo, hi, strict, indent, level);
+    };
+    for (int t = 1; t < threads; ++t) pool.emplace_back(piece, t);
+    piece(0);
+    for (auto& th : pool) th.join();
+    std::size_t total = 2;
+    for (const auto& s : parts) total += s.size();
+    out.reserve(out.size() + total + 64);
+    out.push_back('[');
+    for (const auto& s : parts) out += s;
+    if (a.shape.size() > 1 && n0) write_newline(out, indent, level);
+    out.push_back(']');
 }
 
 uint64_t array_nbytes(const ArrayView& a) {

@@ -1,0 +1,118 @@
+"""Save and load of realistic scikit-learn models: milo_fast (text, base64) against pickle, joblib, PyMilo 1.6
+and skops, in the same run. Each benchmark checks after timing that the loaded model predicts bit-identically.
+
+    python -m pytest benchmarks/bench_models.py --benchmark-only --benchmark-group-by=group \
+        --benchmark-columns=min,median,rounds
+
+Groups are "<model> save" and "<model> load"; compare the rows of one group. PyMilo is slow on large forests
+(seconds per call): its rounds are limited, and MILO_BENCH_NO_PYMILO=1 leaves it out.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import milo_fast
+
+MODELS = ["random_forest", "extra_trees", "gradient_boosting", "hist_gradient_boosting", "mlp", "knn", "svc"]
+FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
+
+
+def _fit(name):
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
+                                  HistGradientBoostingClassifier, RandomForestClassifier)
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    X, y = make_classification(n_samples=20000, n_features=20, n_informative=10, random_state=0)
+    small = slice(0, 3000)
+    model = {
+        "random_forest": lambda: RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y),
+        "extra_trees": lambda: ExtraTreesClassifier(n_estimators=100, random_state=0).fit(X, y),
+        "gradient_boosting": lambda: GradientBoostingClassifier(n_estimators=100, random_state=0).fit(X[small], y[small]),
+        "hist_gradient_boosting": lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X, y),
+        "mlp": lambda: MLPClassifier(hidden_layer_sizes=(256, 128), max_iter=20, random_state=0).fit(X[small], y[small]),
+        "knn": lambda: KNeighborsClassifier().fit(X, y),
+        "svc": lambda: SVC(probability=False, random_state=0).fit(X[small], y[small]),
+    }[name]()
+    X_new = np.random.default_rng(1).normal(size=(500, 20))
+    return model, X_new
+
+
+_CACHE = {}
+
+
+def fitted(name):
+    if name not in _CACHE:
+        _CACHE[name] = _fit(name)
+    return _CACHE[name]
+
+
+def _save_load(fmt):
+    if fmt == "pickle":
+        return (lambda m: pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL)), pickle.loads
+    if fmt == "joblib":
+        import joblib
+
+        def save(m):
+            b = io.BytesIO(); joblib.dump(m, b); return b.getvalue()
+        return save, lambda b: joblib.load(io.BytesIO(b))
+    if fmt == "milo_text":
+        return (lambda m: milo_fast.dumps(m)), milo_fast.loads
+    if fmt == "milo_base64":
+        return (lambda m: milo_fast.dumps(m, arrays="base64")), milo_fast.loads
+    if fmt == "pymilo":
+        if os.environ.get("MILO_BENCH_NO_PYMILO") == "1":
+            pytest.skip("MILO_BENCH_NO_PYMILO=1")
+        pymilo = pytest.importorskip("pymilo")
+        return (lambda m: pymilo.Export(m).to_json()), (lambda s: pymilo.Import(json_dump=s).to_model())
+    if fmt == "skops":
+        sio = pytest.importorskip("skops.io")
+
+        def load(b):
+            return sio.loads(b, trusted=sio.get_untrusted_types(data=b))
+        return sio.dumps, load
+    raise ValueError(fmt)
+
+
+def _rounds(fmt):
+    return {"pymilo": 1, "skops": 3}.get(fmt, 5)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MODELS)
+def test_save(benchmark, name, fmt):
+    model, _ = fitted(name)
+    save, _load = _save_load(fmt)
+    benchmark.group = f"{name} save"
+    try:
+        blob = benchmark.pedantic(save, args=(model,), rounds=_rounds(fmt), iterations=1, warmup_rounds=0)
+    except Exception as e:  # a competitor that cannot handle the model is reported, not fatal
+        if fmt in ("pymilo", "skops"):
+            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
+        raise
+    benchmark.extra_info["size_bytes"] = len(blob)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MODELS)
+def test_load(benchmark, name, fmt):
+    model, X_new = fitted(name)
+    save, load = _save_load(fmt)
+    try:
+        blob = save(model)
+    except Exception as e:
+        if fmt in ("pymilo", "skops"):
+            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
+        raise
+    benchmark.group = f"{name} load"
+    benchmark.extra_info["size_bytes"] = len(blob)
+    loaded = benchmark.pedantic(load, args=(blob,), rounds=_rounds(fmt), iterations=1, warmup_rounds=0)
+    expected, got = model.predict(X_new), loaded.predict(X_new)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

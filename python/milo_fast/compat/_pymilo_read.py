@@ -482,7 +482,10 @@ class _Parser:
             if name == "BSpline":
                 self.helper("bspline", f"{path}.pymilo-preprocessing-type")
                 inner = self.need(v, "pymilo-preprocessing-data", path, lambda x: isinstance(x, dict), "an object")
-                return BSplineN(self.parse_plain_dict(inner, f"{path}.pymilo-preprocessing-data", d1), path)
+                # Only the spline's parameters are read; the constructor sets the rest (PyMilo also writes the
+                # array-namespace helper function it holds, which is neither needed nor imported).
+                keep = {k: x for k, x in inner.items() if k in ("t", "c", "k", "_t", "_c", "_k", "extrapolate", "axis")}
+                return BSplineN(self.parse_plain_dict(keep, f"{path}.pymilo-preprocessing-data", d1), path)
             return self.parse_model(name, v.get("pymilo-preprocessing-data"), path, "pymilo-preprocessing-type",
                                     "pymilo-preprocessing-data", d1, ("PREPROCESSING",))
         if "pymilo-feature_extraction-type" in v:
@@ -638,8 +641,8 @@ class _Parser:
                               [self.parse(x, f"{pl}[{i}]", depth + 1) for i, x in enumerate(items)], path)
             leaves = V.flatten_to_shape(items, shape, pl, self.fail)
             return ArrayN("object", None, shape, [self.parse(x, p, depth + 1) for x, p in leaves], path)
-        if shape is None:
-            self.fail("missing array shape", path, DecodeError)
+        if shape is None:  # PyMilo leaves the shape out of arrays that went through its "arrays of models" path
+            shape = V.infer_shape(items, pl, self.fail)
         m = _UNICODE_RE.match(dt)
         if m:
             leaves = V.flatten_to_shape(items, shape, pl, self.fail)

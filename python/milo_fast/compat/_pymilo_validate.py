@@ -43,6 +43,20 @@ def flatten_to_shape(items, shape, path, fail):
     return out
 
 
+def infer_shape(items, path, fail):
+    """The shape numpy would give a rectangular nested list (for envelopes written without one)."""
+    shape = []
+    v = items
+    while isinstance(v, list):
+        shape.append(len(v))
+        if not v:
+            break
+        v = v[0]
+    shape = tuple(shape)
+    flatten_to_shape(items, shape, path, fail)  # checks it is rectangular
+    return shape
+
+
 def numeric_column(values, dtype, path, fail):
     """A 1-d array of ``dtype`` from JSON values: no strings, no bools for numbers, no floats for integers."""
     kind = dtype.kind

@@ -1055,7 +1055,7 @@ def test_malformed_documents(doc):
 
 
 @pytest.mark.parametrize("doc,offset", [(b'["\xff"]', 2), (b'["a\xc3"]', 3), (b'["\xc0\x80"]', 2), (b'{"a\xffb": 1}', 3),
-                                        (b'{"pymiloed-ndarray-list": [1], "pymiloed-ndarray-\xff": 1}', 40), (b'["\xf5\x80\x80\x80"]', 2), (b"\xff", 0),
+                                        (b'{"pymiloed-ndarray-list": [1], "pymiloed-ndarray-\xff": 1}', 49), (b'["\xf5\x80\x80\x80"]', 2), (b"\xff", 0),
                                         (b'["ok", "\xe2\x82"]', 8)],
                          ids=lambda v: repr(v)[:24])
 def test_invalid_utf8(doc, offset):

@@ -1,4 +1,15 @@
 // Validation of decision-tree node tables before anything is built from them.
+// scikit-learn does not check these tables, and a crafted one makes `predict`
+// read out of bounds or loop forever; these checks make that impossible.
+//
+// Tables are read in place: every field is a column of integers, element i at
+// ptr + i * stride (bytes, any alignment, native byte order), read with memcpy.
+// The same view describes a numpy structured array (ptr = base + field offset,
+// stride = itemsize; see *_records below) or separate column arrays.
+//
+// Both checks run in O(n_nodes) time; the only allocation is a bitmap of
+// n_nodes bits (and the message string when a problem is found). Never throws
+// (an allocation failure of the bitmap is reported as a problem).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -6,32 +17,93 @@
 
 namespace milo {
 
-// A column view over a node table: element i of a column is at
-// base + i * stride (bytes). Indices are signed 64-bit (sklearn intp).
-struct TreeColumns {
-    std::size_t n_nodes = 0;
-    const uint8_t* left = nullptr;   std::ptrdiff_t left_stride = 0;    // int64
-    const uint8_t* right = nullptr;  std::ptrdiff_t right_stride = 0;   // int64
-    const uint8_t* feature = nullptr; std::ptrdiff_t feature_stride = 0; // int64
-    int feature_size = 8;            // byte width of the feature column: 8 (int64) or 4 (int32 / uint32), 1/2 allowed
-    bool feature_signed = true;
+// One integer field: element i is the `width`-byte integer at ptr + i * stride.
+struct IntColumn {
+    const uint8_t* ptr = nullptr;
+    std::ptrdiff_t stride = 0;
+    uint8_t width = 8;       // 1, 2, 4 or 8 bytes
+    bool is_signed = true;
 };
+
+// The fields of an sklearn `Tree` that shape the tree (sklearn.tree._tree.NODE_DTYPE).
+struct SkTreeNodes {
+    std::size_t n_nodes = 0;   // Tree.node_count (not the capacity)
+    IntColumn left;            // left_child   int64, TREE_LEAF (-1) for a leaf
+    IntColumn right;           // right_child  int64, TREE_LEAF (-1) for a leaf
+    IntColumn feature;         // feature      int64, unchecked on leaves (sklearn writes -2 there)
+};
+
+// NODE_DTYPE byte offsets and item size (64-bit platforms, sklearn 1.3+).
+constexpr std::size_t kSkNodeItemsize = 64;
+constexpr std::size_t kSkNodeLeftOffset = 0;
+constexpr std::size_t kSkNodeRightOffset = 8;
+constexpr std::size_t kSkNodeFeatureOffset = 16;
+
+// View of a C-contiguous NODE_DTYPE record array (or any records holding the
+// three int64 fields at the given offsets, `itemsize` bytes apart).
+SkTreeNodes sklearn_tree_records(const void* base, std::size_t n_nodes,
+                                 std::ptrdiff_t itemsize = kSkNodeItemsize,
+                                 std::size_t left_offset = kSkNodeLeftOffset,
+                                 std::size_t right_offset = kSkNodeRightOffset,
+                                 std::size_t feature_offset = kSkNodeFeatureOffset);
+
+// The fields of HistGradientBoosting `TreePredictor.nodes` that shape the tree
+// (sklearn.ensemble._hist_gradient_boosting.common.PREDICTOR_RECORD_DTYPE, packed).
+struct HistPredictorNodes {
+    std::size_t n_nodes = 0;
+    IntColumn left;            // left            uint32
+    IntColumn right;           // right           uint32
+    IntColumn feature_idx;     // feature_idx     intp (int64)
+    IntColumn is_leaf;         // is_leaf         uint8, non-zero for a leaf (its children are ignored)
+    IntColumn is_categorical;  // is_categorical  uint8, non-zero: the split uses bitset row bitset_idx
+    IntColumn bitset_idx;      // bitset_idx      uint32
+};
+
+// PREDICTOR_RECORD_DTYPE byte offsets and item size (packed, so mostly unaligned).
+constexpr std::size_t kHistNodeItemsize = 56;
+struct HistNodeOffsets {
+    std::size_t left = 29;
+    std::size_t right = 33;
+    std::size_t feature_idx = 12;  // int64
+    std::size_t is_leaf = 49;
+    std::size_t is_categorical = 51;
+    std::size_t bitset_idx = 52;
+};
+
+// View of a C-contiguous PREDICTOR_RECORD_DTYPE record array.
+HistPredictorNodes hist_predictor_records(const void* base, std::size_t n_nodes,
+                                          std::ptrdiff_t itemsize = kHistNodeItemsize,
+                                          const HistNodeOffsets& offsets = HistNodeOffsets{});
 
 struct TreeProblem {
     bool ok = true;
-    int64_t node = -1;        // the offending node (or -1 for table-level problems)
-    std::string what;         // human-readable reason, e.g. "left child 7 is not greater than its parent 9"
+    int64_t node = -1;        // the offending node (-1 for table-level problems)
+    std::string what;         // full message, e.g. "node 5: left child 3 is not greater than its parent 5"
 };
 
-// Checks (sklearn Tree semantics):
-//  - node 0 is the root (if n_nodes > 0); every other node has exactly one parent
-//    (reachable from the root, no node shared, no cycle);
-//  - a leaf has left == right == -1 (sklearn TREE_LEAF); a split has both
-//    children in range [0, n_nodes) and greater than the node's own index;
-//  - a split's feature is in [0, n_features); (leaf features are not checked);
-//  - if values_rows >= 0, values_rows == n_nodes.
-// allow_unreachable: HistGradientBoosting predictors are also trees rooted at 0,
-// so this stays false for both kinds in practice.
-TreeProblem check_tree(const TreeColumns& cols, int64_t n_features, int64_t values_rows);
+// sklearn Tree semantics:
+//  - n_nodes >= 1, unless allow_empty (then an empty table is valid);
+//  - a leaf has left == right == -1 (TREE_LEAF); a node with exactly one of them
+//    -1 is malformed;
+//  - a split has both children in [0, n_nodes), each greater than the node's own
+//    index, left != right, and its feature in [0, n_features);
+//  - every node but the root (node 0) has exactly one parent. Together with
+//    "children are greater than their parent" this means: no cycle, no shared
+//    node, every node reachable from node 0;
+//  - if values_rows >= 0: values_rows == n_nodes (rows of Tree.value).
+// n_features must be >= 0 (a negative value is reported as a problem).
+TreeProblem check_sklearn_tree(const SkTreeNodes& nodes, int64_t n_features, int64_t values_rows,
+                               bool allow_empty = false);
+
+// HistGradientBoosting TreePredictor semantics:
+//  - n_nodes >= 1 (a predictor always has a root);
+//  - a leaf is a node with is_leaf != 0; its other fields are not checked;
+//  - a split has left and right in [0, n_nodes), each greater than the node's
+//    own index, left != right, feature_idx in [0, n_features), and if
+//    is_categorical != 0, bitset_idx < n_bitsets (the number of rows of the
+//    predictor's raw_left_cat_bitsets);
+//  - every node but the root has exactly one parent (as above).
+// n_features and n_bitsets must be >= 0.
+TreeProblem check_hist_predictor(const HistPredictorNodes& nodes, int64_t n_features, int64_t n_bitsets);
 
 }  // namespace milo

@@ -339,6 +339,12 @@ class CFNodeN(Node):
             d = obj.__dict__
             for k, n in self.attrs:
                 d[k] = n.build(ctx)
+            for k in ("init_centroids_", "init_sq_norm_"):  # plain lists in nested nodes (see the writer)
+                if isinstance(d.get(k), list):
+                    leaves = []
+                    V.collect_numbers(d[k], leaves, f"{self.path}.{k}", ctx.fail)
+                    arr = np.array(d[k], dtype=np.float64) if leaves or not d[k] else None
+                    d[k] = arr
         return obj
 
 

@@ -43,6 +43,15 @@ def flatten_to_shape(items, shape, path, fail):
     return out
 
 
+def collect_numbers(v, out, path, fail):
+    """Check a rectangular nested list holds only numbers (leaves appended to ``out``)."""
+    shape = infer_shape(v, path, fail)
+    for x, p in flatten_to_shape(v, shape, path, fail):
+        if type(x) not in (int, float):
+            fail("expected numbers", p, DecodeError)
+        out.append(x)
+
+
 def infer_shape(items, path, fail):
     """The shape numpy would give a rectangular nested list (for envelopes written without one)."""
     shape = []

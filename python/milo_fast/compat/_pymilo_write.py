@@ -150,7 +150,7 @@ class _Writer:
         if _is_function(v):
             return _function(v, p)
         if isinstance(v, _CFNode):
-            return self.cf_node(v, p)
+            return self.cf_node(v, p, nested=False)
         if isinstance(v, np.random.RandomState):
             return self.random_state(v)
         if isinstance(v, _BisectingTree):
@@ -339,15 +339,21 @@ class _Writer:
             items.append(self.models_array(x, p) if isinstance(x, np.ndarray) else self.model_dict(x, p))
         return {ENV_LIST: items, ENV_DTYPE: str(a.dtype), ENV_DS: "numpy.ndarray"}
 
-    def cf_node(self, node, path):
+    def cf_node(self, node, path, nested=True):
         """A Birch _CFNode in full.  Links to other nodes are written as references; a reference holds the
-        node in full the first time it is met (PyMilo's reader needs every node before it is referred to)."""
+        node in full the first time it is met (PyMilo's reader needs every node before it is referred to).
+        PyMilo's reader takes the dtype of a nested node from ``init_centroids_`` before decoding any array in
+        it, so nested nodes carry that array (and ``init_sq_norm_``) as plain nested lists."""
         from sklearn.cluster._birch import _CFNode, _CFSubcluster
         self.cf_emitted.add(id(node))
         out = {}
         for key, v in node.__dict__.items():
             p = f"{path}.{key}"
-            if isinstance(v, _CFNode):
+            if nested and key in ("init_centroids_", "init_sq_norm_") and isinstance(v, np.ndarray):
+                if v.dtype != np.float64:
+                    _fail(f"a Birch tree of dtype {v.dtype} below its root", p, v)
+                out[key] = v.tolist()
+            elif isinstance(v, _CFNode):
                 out[key] = self.cf_ref(v, p)
             elif key == "subclusters_" and isinstance(v, list) and v and isinstance(v[0], _CFSubcluster):
                 subs = []

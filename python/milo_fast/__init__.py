@@ -8,3 +8,5 @@ from .errors import (  # noqa: F401
     ValidationError,
 )
 from . import codec  # noqa: F401,E402
+from .api import Export, Import, dump, dumps, get_untrusted_types, load, loads  # noqa: F401,E402
+from .document import VersionWarning  # noqa: F401,E402

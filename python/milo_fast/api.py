@@ -1,0 +1,331 @@
+"""The public API: PyMilo 1.6's Export / Import (a drop-in), and json/pickle-style dump / dumps / load / loads.
+
+    from milo_fast import Export, Import
+    Export(model).save("model.json")               # .to_json() -> str, .data, .version, .type
+    model = Import("model.json").to_model()        # Import(file_adr=None, json_dump=None, url=None)
+
+    import milo_fast
+    milo_fast.dump(model, "model.json", arrays="text", compress=None, indent=None, format="milo")
+    blob = milo_fast.dumps(model, arrays="base64")
+    model = milo_fast.load("model.json", trusted=())
+    model = milo_fast.loads(blob, trusted=())
+
+Loading is two-phase: the document is parsed into a tree, every type and function it names is checked against the
+allow-list (milo_fast.trust) — UntrustedTypeError lists them all — and only then is anything imported or built.
+Saving writes a temporary file beside the destination, flushes and fsyncs it, then renames it over the
+destination: an interrupted save leaves the previous file intact, and a failed export writes nothing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Iterable, Literal
+
+from . import document
+from .document import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE
+from .errors import LoadError, MiloError
+
+ArraysMode = Literal["text", "base64"]
+Compression = Literal[None, "zstd", "gzip"]
+Format = Literal["milo", "pymilo"]
+
+URL_TIMEOUT = 60.0
+
+
+# --------------------------------------------------------------------------------------------- files
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, fsync, then rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _read_source(file, max_size: int) -> tuple[bytes, str]:
+    if hasattr(file, "read"):
+        data = file.read(max_size + 1)
+        name = getattr(file, "name", "<file>")
+    else:
+        name = os.fspath(file)
+        with open(name, "rb") as f:
+            data = f.read(max_size + 1)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if len(data) > max_size:
+        raise LoadError(f"{name}: larger than max_size={max_size} bytes")
+    return data, str(name)
+
+
+def download(url: str, *, timeout: float = URL_TIMEOUT, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+    """GET ``url`` (http or https only), with a timeout and a size limit."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise LoadError(f"only http and https URLs can be loaded, not {scheme or 'a bare path'!r}: {url}")
+    req = urllib.request.Request(url, headers={"User-Agent": "milo_fast", "Accept-Encoding": "identity"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked above)
+            length = resp.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > max_size:
+                raise LoadError(f"{url}: {length} bytes, more than max_size={max_size}")
+            chunks, total = [], 0
+            while True:
+                chunk = resp.read(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_size:
+                    raise LoadError(f"{url}: more than max_size={max_size} bytes")
+                chunks.append(chunk)
+    except OSError as e:  # URLError, timeouts, connection errors
+        raise LoadError(f"cannot download {url}: {e}") from None
+    return b"".join(chunks)
+
+
+# ------------------------------------------------------------------------------------- dump / load
+
+def _check_arrays(arrays):
+    if arrays not in ("text", "base64"):
+        raise ValueError(f"arrays must be 'text' or 'base64', not {arrays!r}")
+
+
+def dumps(model, *, arrays: ArraysMode = "base64", compress: Compression = None, indent: int | None = None,
+          format: Format = "milo", trusted: Iterable[str] = ()) -> bytes:
+    """The document of ``model`` as bytes (UTF-8 JSON, or compressed)."""
+    _check_arrays(arrays)
+    if compress not in (None, "zstd", "gzip"):
+        raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
+    if format == "milo":
+        doc = document.make_document(model, trusted=trusted)
+        return document.encode_document(doc, arrays=arrays, indent=indent, compress=compress)
+    if format == "pymilo":
+        out = document.compat_module().export_document(model)
+        if isinstance(out, str):
+            out = out.encode("utf-8")
+        elif not isinstance(out, (bytes, bytearray)):
+            from . import codec
+            out = codec.encode(out, arrays="text", indent=indent)
+        return document.compress_bytes(bytes(out), compress)
+    raise ValueError(f"format must be 'milo' or 'pymilo', not {format!r}")
+
+
+def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = None, indent: int | None = None,
+         format: Format = "milo", trusted: Iterable[str] = ()) -> None:
+    """Write the document of ``model`` to ``file`` (a path, written atomically, or a binary file object).
+
+    The whole document is built before the file is touched: when export fails, nothing is written.
+    """
+    data = dumps(model, arrays=arrays, compress=compress, indent=indent, format=format, trusted=trusted)
+    if hasattr(file, "write"):
+        file.write(data)
+    else:
+        write_atomic(file, data)
+
+
+def _load_tree(obj, *, trusted, source):
+    kind = document.kind_of(obj)
+    if kind == "pymilo":
+        return document.compat_module().import_document(obj, trusted=tuple(trusted))
+    document.check_header(obj, source=source)
+    return document.build_model(obj, trusted=trusted, source=source)
+
+
+def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
+          max_depth: int = DEFAULT_MAX_DEPTH):
+    """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed)."""
+    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth)
+    return _load_tree(obj, trusted=trusted, source="<bytes>")
+
+
+def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
+         max_depth: int = DEFAULT_MAX_DEPTH):
+    """The model in ``file`` (a path or a binary file object)."""
+    data, name = _read_source(file, max_size)
+    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
+    return _load_tree(obj, trusted=trusted, source=name)
+
+
+def get_untrusted_types(source, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
+                        max_depth: int = DEFAULT_MAX_DEPTH) -> list[str]:
+    """The names in a document (path, bytes or str) that are not on the allow-list, without loading it.
+
+    Returns the distinct qualified names, sorted; pass the ones you trust to ``load(..., trusted=...)``.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)) or (isinstance(source, str) and source.lstrip()[:1] in "{["
+                                                              and not os.path.exists(source)):
+        obj = document.decode_document(source, max_size=max_size, max_depth=max_depth)
+    else:
+        data, name = _read_source(source, max_size)
+        obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
+    if document.kind_of(obj) == "pymilo":
+        compat = document.compat_module()
+        names = compat.untrusted_names(obj, trusted=tuple(trusted))
+        return sorted({n for n, _ in names})
+    return sorted({n for n, _ in document.untrusted_names(obj, trusted=trusted)})
+
+
+# ------------------------------------------------------------------------------ PyMilo's Export / Import
+
+class Export:
+    """PyMilo-compatible exporter. ``Export(model)`` transports the model at once (ExportError if it cannot be
+    written safely); ``.save(path)`` writes it, ``.to_json()`` returns the document text.
+
+    Attributes: ``data`` (the transported tree; numpy arrays are the model's own, not copies), ``version``
+    (scikit-learn's version), ``type`` (the class name, as PyMilo), ``model_type`` (module.QualName).
+    """
+
+    def __init__(self, model, *, trusted: Iterable[str] = ()):
+        self._doc = document.make_document(model, trusted=trusted)
+        hdr = self._doc[document.HEADER]
+        self.data = self._doc[document.DATA]
+        self.version = hdr["sklearn_version"]
+        self.model_type = hdr["model_type"]
+        self.type = type(model).__name__
+
+    def to_bytes(self, *, arrays: ArraysMode = "text", indent: int | None = None,
+                 compress: Compression = None) -> bytes:
+        _check_arrays(arrays)
+        return document.encode_document(self._doc, arrays=arrays, indent=indent, compress=compress)
+
+    def to_json(self, *, arrays: ArraysMode = "text", indent: int | None = None) -> str:
+        """The document as a str."""
+        return self.to_bytes(arrays=arrays, indent=indent).decode("utf-8")
+
+    def save(self, file_adr, *, arrays: ArraysMode = "text", indent: int | None = None,
+             compress: Compression = None) -> None:
+        """Write the document to ``file_adr`` atomically."""
+        write_atomic(file_adr, self.to_bytes(arrays=arrays, indent=indent, compress=compress))
+
+    @staticmethod
+    def batch_export(models, file_addr, run_parallel: bool = False) -> int:
+        """Write each model to ``file_addr/model_{index}.json``; returns how many were written (as PyMilo)."""
+        if not os.path.exists(file_addr):
+            os.mkdir(file_addr)
+
+        def export_model(model, index):
+            try:
+                Export(model).save(os.path.join(file_addr, f"model_{index}.json"))
+                return 1
+            except Exception:  # PyMilo counts failures instead of raising
+                return 0
+
+        if run_parallel:
+            with ThreadPoolExecutor() as ex:
+                futures = [ex.submit(export_model, m, i) for i, m in enumerate(models)]
+                return sum(f.result() for f in as_completed(futures))
+        return sum(export_model(m, i) for i, m in enumerate(models))
+
+
+_BATCH_NAME = re.compile(r"_(\d+)\.json$")
+
+
+class Import:
+    """PyMilo-compatible importer: ``Import(file_adr=None, json_dump=None, url=None).to_model()``.
+
+    The document is parsed and audited against the allow-list here (UntrustedTypeError lists every offending
+    name); ``to_model()`` builds a new model each call. ``trusted=[...]`` extends the allow-list by exact name.
+    Attributes as PyMilo: ``data``, ``version`` (scikit-learn's version at save time), ``type`` (class name);
+    plus ``model_type`` (module.QualName) and ``header``.
+    """
+
+    def __init__(self, file_adr=None, json_dump=None, url=None, *, trusted: Iterable[str] = (),
+                 max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
+                 timeout: float = URL_TIMEOUT):
+        self._trusted = tuple(trusted)
+        if url is not None:
+            raw, source = download(url, timeout=timeout, max_size=max_size), url
+        elif json_dump is not None and isinstance(json_dump, (str, bytes, bytearray, memoryview)):
+            raw, source = json_dump, "<json_dump>"
+        elif file_adr is not None:
+            raw, source = _read_source(file_adr, max_size)
+        else:
+            raise MiloError("Import needs one of file_adr, json_dump or url")
+        self._source = source
+        self._doc = doc = document.decode_document(raw, max_size=max_size, max_depth=max_depth,
+                                                   source=source if source != "<json_dump>" else "<bytes>")
+        self._kind = document.kind_of(doc)
+        if self._kind == "pymilo":
+            self.header = None
+            self.data = doc["data"]
+            self.version = doc["sklearn_version"]
+            self.type = doc["model_type"]
+            self.model_type = doc["model_type"]
+            return
+        self.header = document.check_header(doc, source=source)
+        document.audit_document(doc, trusted=self._trusted)
+        self.data = doc[document.DATA]
+        self.version = self.header["sklearn_version"]
+        self.model_type = self.header["model_type"]
+        self.type = self.model_type.rsplit(".", 1)[-1]
+
+    def to_model(self):
+        """A new model built from the document."""
+        if self._kind == "pymilo":
+            return document.compat_module().import_document(self._doc, trusted=self._trusted)
+        return document.build_model(self._doc, trusted=self._trusted, source=self._source)
+
+    @staticmethod
+    def batch_import(file_addr, run_parallel: bool = False):
+        """Import every ``*_<n>.json`` in ``file_addr`` in numeric order: returns ``(count, models)`` as PyMilo."""
+        if not os.path.exists(file_addr):
+            raise FileNotFoundError(f"{file_addr} is not an existing directory")
+        files = [f for f in os.listdir(file_addr) if f.endswith(".json")]
+        numbered = sorted((f for f in files if _BATCH_NAME.search(f)),
+                          key=lambda f: int(_BATCH_NAME.search(f).group(1)))
+        files = numbered + sorted(f for f in files if not _BATCH_NAME.search(f))
+        models = [None] * len(files)
+        if run_parallel:
+            def import_model(path, index):
+                try:
+                    return index, Import(path).to_model()
+                except Exception:  # PyMilo returns None for files it cannot import in parallel mode
+                    return index, None
+
+            with ThreadPoolExecutor() as ex:
+                futures = [ex.submit(import_model, os.path.join(file_addr, f), i) for i, f in enumerate(files)]
+                for fut in as_completed(futures):
+                    i, m = fut.result()
+                    models[i] = m
+        else:
+            for i, f in enumerate(files):
+                models[i] = Import(os.path.join(file_addr, f)).to_model()
+        return sum(m is not None for m in models), models
+
+
+__all__ = ["Export", "Import", "dump", "dumps", "load", "loads", "get_untrusted_types", "write_atomic", "download"]

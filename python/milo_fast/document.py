@@ -1,0 +1,211 @@
+"""The envelope around a transported model: header, compression, and telling milo_fast from PyMilo documents.
+
+    {"milo_fast": {"format_version": 1, "milo_fast_version": "0.1.0", "python_version": "3.11.9",
+                   "sklearn_version": "1.9.1", "numpy_version": "2.4.0", "scipy_version": "1.17.1",
+                   "model_type": "sklearn.ensemble._forest.RandomForestClassifier"},
+     "data": <the model's transported tree>}
+
+A document is UTF-8 JSON written by milo_fast.codec, optionally compressed whole with zstd or gzip (recognised
+on load by their magic bytes). A PyMilo 1.x document has no "milo_fast" key and PyMilo's own top-level keys
+("data", "sklearn_version", "pymilo_version", "model_type"); milo_fast.compat.pymilo reads and writes those.
+See docs/format.md, "Document".
+"""
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import platform
+import warnings
+import zlib
+from typing import Any, Iterable
+
+from . import __version__, codec, transport, trust
+from .errors import LoadError, MiloError, ValidationError
+
+FORMAT_VERSION = 1
+HEADER = "milo_fast"
+DATA = "data"
+PYMILO_KEYS = ("data", "sklearn_version", "pymilo_version", "model_type")
+HEADER_FIELDS = ("format_version", "milo_fast_version", "python_version", "sklearn_version", "numpy_version",
+                 "scipy_version", "model_type")
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
+DEFAULT_MAX_SIZE = 4 << 30          # bytes of (decompressed) document text
+DEFAULT_MAX_DEPTH = 20000           # JSON nesting (Birch's leaf chains nest deeply)
+
+
+class VersionWarning(UserWarning):
+    """The document was written with another version of scikit-learn than the one loading it."""
+
+
+def _versions() -> dict:
+    import numpy
+    import scipy
+    import sklearn
+    return {"python_version": platform.python_version(), "sklearn_version": sklearn.__version__,
+            "numpy_version": numpy.__version__, "scipy_version": scipy.__version__}
+
+
+def make_header(model_type: str) -> dict:
+    return {"format_version": FORMAT_VERSION, "milo_fast_version": __version__, **_versions(),
+            "model_type": model_type}
+
+
+def model_type_of(model) -> str:
+    cls = type(model)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def make_document(model, *, trusted: Iterable[str] = ()) -> dict:
+    """The document of ``model`` as a JSON-ready tree (ExportError if the model cannot be written safely)."""
+    data = transport.to_tree(model, trusted=trusted, root=f"$.{DATA}")
+    return {HEADER: make_header(model_type_of(model)), DATA: data}
+
+
+# ------------------------------------------------------------------------------------------- bytes
+
+def compress_bytes(text: bytes, compress: str | None) -> bytes:
+    if compress is None:
+        return text
+    if compress == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor(level=3).compress(text)
+    if compress == "gzip":
+        return gzip.compress(text, compresslevel=6, mtime=0)
+    raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
+
+
+def decompress_bytes(blob: bytes, *, max_size: int = DEFAULT_MAX_SIZE, source: str = "<bytes>") -> bytes:
+    """The document text of ``blob``, decompressed if it starts with zstd or gzip magic, at most max_size bytes."""
+    mv = bytes(blob[:4])
+    try:
+        if mv.startswith(ZSTD_MAGIC):
+            import zstandard
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob), read_across_frames=True)
+            chunks, total = [], 0
+            while True:
+                chunk = reader.read(1 << 22)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_size:
+                    break
+                chunks.append(chunk)
+            if total > max_size:
+                raise LoadError(f"{source}: the decompressed document exceeds max_size={max_size} bytes")
+            out = b"".join(chunks)
+        elif mv.startswith(GZIP_MAGIC):
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = d.decompress(bytes(blob), max_size + 1)
+            if not d.eof and len(out) <= max_size:
+                raise LoadError(f"{source}: truncated gzip data")
+        else:
+            if len(blob) > max_size:
+                raise LoadError(f"{source}: the document is {len(blob)} bytes, more than max_size={max_size}")
+            return blob
+    except LoadError:
+        raise
+    except Exception as e:  # zstandard.ZstdError, zlib.error
+        raise LoadError(f"{source}: corrupt compressed data: {e}") from None
+    if len(out) > max_size:
+        raise LoadError(f"{source}: the decompressed document exceeds max_size={max_size} bytes")
+    return out
+
+
+def encode_document(doc: dict, *, arrays: str = "text", indent: int | None = None,
+                    compress: str | None = None) -> bytes:
+    if compress not in (None, "zstd", "gzip"):
+        raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
+    return compress_bytes(codec.encode(doc, arrays=arrays, indent=indent), compress)
+
+
+def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
+                    source: str = "<bytes>") -> Any:
+    if isinstance(blob, str):
+        blob = blob.encode("utf-8", "surrogatepass")
+    text = decompress_bytes(blob, max_size=max_size, source=source)
+    try:
+        return codec.decode(text, max_depth=max_depth)
+    except MiloError as e:
+        if source != "<bytes>":
+            raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None
+        raise
+
+
+def _err_kwargs(e) -> dict:
+    kw = {}
+    for k in ("offset", "path", "names"):
+        if hasattr(e, k):
+            kw[k] = getattr(e, k)
+    return kw
+
+
+# -------------------------------------------------------------------------------------- documents
+
+def kind_of(obj) -> str:
+    """'milo' or 'pymilo'; LoadError for anything else."""
+    if type(obj) is dict:
+        if HEADER in obj:
+            return "milo"
+        if all(k in obj for k in PYMILO_KEYS):
+            return "pymilo"
+    raise LoadError("not a milo_fast document (no 'milo_fast' header) nor a PyMilo document")
+
+
+def check_header(doc: dict, *, source: str = "<bytes>") -> dict:
+    """Validate the envelope; warn when scikit-learn's version differs. Returns the header."""
+    hdr = doc.get(HEADER)
+    if type(hdr) is not dict:
+        raise ValidationError(f"{source}: $.{HEADER} must be an object")
+    fv = hdr.get("format_version")
+    if type(fv) is not int:
+        raise ValidationError(f"{source}: $.{HEADER}.format_version must be an int")
+    if fv != FORMAT_VERSION:
+        raise LoadError(f"{source}: format_version {fv} is not supported by milo_fast {__version__} "
+                        f"(it reads format_version {FORMAT_VERSION}); upgrade milo_fast")
+    for k in HEADER_FIELDS[1:]:
+        if type(hdr.get(k)) is not str:
+            raise ValidationError(f"{source}: $.{HEADER}.{k} must be a string")
+    extra = set(doc) - {HEADER, DATA}
+    if extra or DATA not in doc:
+        raise ValidationError(f"{source}: a document has exactly the keys {HEADER!r} and {DATA!r}")
+    import sklearn
+    if hdr["sklearn_version"] != sklearn.__version__:
+        warnings.warn(f"{source}: the model was saved with scikit-learn {hdr['sklearn_version']} and is loaded "
+                      f"with scikit-learn {sklearn.__version__}; its behaviour may differ", VersionWarning,
+                      stacklevel=3)
+    return hdr
+
+
+def audit_document(doc: dict, *, trusted: Iterable[str] = ()) -> None:
+    """Phase 1 of a load: every name in the document against the allow-list (nothing imported before)."""
+    trust.audit(transport.names(doc[DATA], root=f"$.{DATA}"), trusted)
+
+
+def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>"):
+    """Phase 2 of a load: audit (again: cheap), then construct. Checks the model has the header's type."""
+    model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}")
+    expected = doc[HEADER]["model_type"]
+    if model_type_of(model) != expected:
+        raise ValidationError(f"{source}: the header says {expected} but $.{DATA} holds a {model_type_of(model)}")
+    return model
+
+
+def untrusted_names(doc: dict, *, trusted: Iterable[str] = ()) -> list[tuple[str, str]]:
+    trusted = frozenset(trusted)
+    return [(n, p) for n, p in transport.names(doc[DATA], root=f"$.{DATA}") if not trust.is_trusted(n, trusted)]
+
+
+# ---------------------------------------------------------------------------------- PyMilo (compat)
+
+def compat_module():
+    """milo_fast.compat.pymilo, imported on first use; a clear MiloError if this build lacks it."""
+    try:
+        return importlib.import_module("milo_fast.compat.pymilo")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("milo_fast.compat"):
+            raise MiloError("PyMilo format support (milo_fast.compat.pymilo) is not available in this build of "
+                            "milo_fast") from None
+        raise

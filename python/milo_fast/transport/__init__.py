@@ -1,0 +1,49 @@
+"""The transporter chain: Python values (fitted estimators and everything they hold) <-> JSON-ready trees.
+
+    tree = transport.to_tree(model, trusted=())        # ExportError if something cannot be written safely
+    names = transport.names(tree)                      # [(qualified_name, json_path)] without importing anything
+    model = transport.from_tree(tree, trusted=())      # audits every name first, then constructs
+
+The families (one module each) are listed in ``registry.FAMILIES``; ``_core`` holds the machinery.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .. import trust
+from ._core import Decoder, Encoder, collect_names, deep_recursion
+from .registry import FAMILIES, tables
+
+_MAX_PASSES = 8
+
+
+def to_tree(obj, *, trusted: Iterable[str] = (), root: str = "$"):
+    """Encode ``obj`` as a JSON-ready tree (numpy arrays left as arrays for the codec)."""
+    tb = tables()
+    trusted = frozenset(trusted)
+    wrap: frozenset = frozenset()
+    with deep_recursion():
+        for _ in range(_MAX_PASSES):
+            enc = Encoder(tb, trusted, wrap)
+            tree = enc.encode(obj, root)
+            if not enc.needs_wrap:
+                return tree
+            wrap = wrap | enc.needs_wrap  # shared lists / arrays found: write them wrapped, in another pass
+    raise RuntimeError("shared values could not be laid out")  # pragma: no cover
+
+
+def names(tree, *, root: str = "$") -> list[tuple[str, str]]:
+    """Every (qualified_name, json_path) a tree names, without importing or constructing anything."""
+    return collect_names(tree, tables(), root)
+
+
+def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$"):
+    """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build."""
+    trusted = frozenset(trusted)
+    tb = tables()
+    trust.audit(collect_names(tree, tb, root), trusted)
+    with deep_recursion():
+        return Decoder(tb, trusted).decode(tree, root)
+
+
+__all__ = ["to_tree", "names", "from_tree", "FAMILIES"]

@@ -1,0 +1,274 @@
+"""The machinery of the transporter chain: Encoder (values -> JSON-ready tree), Decoder (tree -> values) and the
+audit walker that lists every name a tree mentions.
+
+A *JSON-ready tree* is what ``milo_fast.codec`` writes: dicts with str keys, lists, str, int, float, bool, None,
+numpy arrays and numpy scalars of numeric dtypes. Every other value is written as a *marker node*: a dict with
+exactly one *kind key* from the ``milo:`` family (``{"milo:tuple": [...]}``, ``{"milo:object": "sklearn...",
+"state": {...}}``), optionally beside the kind's auxiliary keys and ``"milo:id"``. Plain dicts whose keys could be
+mistaken for markers (any key starting with ``milo`` or ``pymiloed``) or that have non-str keys are escaped as
+``{"milo:dict": [[key, value], ...]}``. See docs/format.md, "Document".
+
+Identity: a value that is reached twice (shared sub-estimators, Birch's linked leaves, cycles) is written once;
+later occurrences are ``{"milo:ref": n}`` and the first occurrence carries ``"milo:id": n``. Dict-shaped nodes get
+the id added in place; a shared list or array is wrapped as ``{"milo:shared": <node>, "milo:id": n}`` (found
+in a first pass, written in a second one: rare).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterable
+
+from ..errors import ExportError, ValidationError
+
+MARK = "milo:"
+ID = "milo:id"
+REF = "milo:ref"
+SHARED = "milo:shared"
+RESERVED_PREFIXES = ("milo", "pymiloed")  # plain-dict keys starting so are escaped (codec envelopes use them)
+
+_IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def key_path(path: str, key) -> str:
+    """JSON path of ``key`` under ``path``: ``$.a.b`` for identifiers, ``$["milo:tuple"]`` otherwise."""
+    if type(key) is str and key and not key[0].isdigit() and _IDENT_OK.issuperset(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key, ensure_ascii=False) if isinstance(key, str) else key!r}]"
+
+
+def qualified_name(obj) -> str:
+    """``module.QualName`` of a class or function."""
+    return f"{getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
+
+
+def lookup_by_name(qn: str):
+    """The object a qualified name designates among *already imported* modules (export side only), or None."""
+    parts = qn.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        mod = sys.modules.get(".".join(parts[:i]))
+        if mod is None:
+            continue
+        obj = mod
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    return None
+
+
+@contextmanager
+def deep_recursion(limit: int = 20000):
+    """Let deeply nested models (Birch's leaf chains, long pipelines) through Python's recursion limit."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
+
+
+class Transporter:
+    """One kind of value. Subclasses set ``kind`` (the marker key they read), ``types`` (exact Python types they
+    write) and/or ``match`` (predicate for the fallback chain), and implement ``encode``/``decode``."""
+
+    kind: str | None = None
+    aux: frozenset = frozenset()
+    types: tuple = ()
+    memo: bool = False          # identity matters: shared references and cycles are preserved
+    fallback: bool = False      # consulted, in chain order, for values whose type is not in any ``types``
+
+    def match(self, obj) -> bool:
+        return False
+
+    def encode(self, obj, enc: "Encoder", path: str):
+        raise NotImplementedError
+
+    def decode(self, node: dict, dec: "Decoder", path: str):
+        raise NotImplementedError
+
+    def names(self, node: dict, path: str) -> Iterable[tuple[str, str]]:
+        """(qualified_name, json_path) of each type or function this node names (for the audit)."""
+        return ()
+
+
+class ObjectHandler:
+    """How one family of classes is written inside a ``milo:object`` node, chosen by the class's qualified name
+    (the same table on export and import). ``classes``: the qualified names it handles."""
+
+    classes: tuple = ()
+    aux: frozenset = frozenset({"args", "state"})
+
+    def encode(self, obj, enc: "Encoder", path: str, node: dict) -> None:
+        raise NotImplementedError
+
+    def construct(self, cls, node: dict, dec: "Decoder", path: str):
+        raise NotImplementedError
+
+
+class _Entry:
+    __slots__ = ("obj", "node", "ref", "path")
+
+    def __init__(self, obj, path):
+        self.obj, self.node, self.ref, self.path = obj, None, None, path
+
+
+class Encoder:
+    """Turns a value into a JSON-ready tree. One instance per export (holds the identity memo)."""
+
+    def __init__(self, tables, trusted: frozenset = frozenset(), wrap_paths: frozenset = frozenset()):
+        self.tables = tables
+        self.trusted = trusted
+        self._wrap = wrap_paths
+        self._memo: dict[int, _Entry] = {}
+        self._next_id = 0
+        self.needs_wrap: set[str] = set()
+
+    def encode(self, obj, path: str = "$"):
+        t = type(obj)
+        if t is str or t is int or t is float or t is bool or obj is None:
+            return obj
+        tr = self.tables.by_type.get(t)
+        if tr is None:
+            tr = self.tables.fallback_for(obj, t)
+            if tr is None:
+                raise ExportError(f"cannot represent a {qualified_name(t)} at {path}")
+        if not tr.memo:
+            return tr.encode(obj, self, path)
+        entry = self._memo.get(id(obj))
+        if entry is not None:
+            return self._ref(entry)
+        entry = self._memo[id(obj)] = _Entry(obj, path)  # keeps obj alive: ids are never reused mid-export
+        node = tr.encode(obj, self, path)
+        if self._wrap and path in self._wrap and type(node) is not dict:
+            node = {SHARED: node}
+        entry.node = node
+        if entry.ref is not None:  # referenced from inside itself (a cycle)
+            self._attach(entry)
+        return node
+
+    def _ref(self, entry: _Entry) -> dict:
+        if entry.ref is None:
+            entry.ref = self._next_id
+            self._next_id += 1
+            if entry.node is not None:
+                self._attach(entry)
+        return {REF: entry.ref}
+
+    def _attach(self, entry: _Entry) -> None:
+        if type(entry.node) is dict:
+            entry.node[ID] = entry.ref
+        else:  # a shared list or array: written as {"milo:shared": ...} in another pass
+            self.needs_wrap.add(entry.path)
+
+    def is_trusted(self, qn: str) -> bool:
+        from .. import trust
+        return trust.is_trusted(qn, self.trusted)
+
+
+def classify(node: dict, kinds: dict, path: str):
+    """The transporter of a dict node, or None for a plain dict. Raises ValidationError on unknown markers."""
+    kind = None
+    for k in node:
+        if k.startswith(MARK) and k != ID:
+            if kind is not None:
+                raise ValidationError(f"a node has two marker keys {kind!r} and {k!r} at {path}")
+            kind = k
+    if kind is None:
+        return None
+    tr = kinds.get(kind)
+    if tr is None:
+        raise ValidationError(f"unknown marker {kind!r} at {path}")
+    if len(node) > 1:
+        for k in node:
+            if k != kind and k not in tr.aux and not (k == ID and tr.memo):
+                raise ValidationError(f"unexpected key {k!r} in a {kind!r} node at {path}")
+    return tr
+
+
+def collect_names(tree, tables, root: str = "$") -> list[tuple[str, str]]:
+    """Every (qualified_name, json_path) the tree names, found without importing or constructing anything."""
+    out: list[tuple[str, str]] = []
+    kinds = tables.kinds
+    stack = [(tree, root)]
+    while stack:
+        node, path = stack.pop()
+        t = type(node)
+        if t is dict:
+            tr = classify(node, kinds, path)
+            if tr is not None:
+                out.extend(tr.names(node, path))
+            for k, v in node.items():
+                tv = type(v)
+                if tv is dict or tv is list:
+                    stack.append((v, key_path(path, k)))
+        elif t is list:
+            for i, v in enumerate(node):
+                tv = type(v)
+                if tv is dict or tv is list:
+                    stack.append((v, f"{path}[{i}]"))
+    out.sort(key=lambda np_: np_[1])
+    return out
+
+
+class Decoder:
+    """Builds values from a JSON-ready tree that has passed the audit. One instance per load."""
+
+    def __init__(self, tables, trusted: frozenset = frozenset()):
+        self.tables = tables
+        self.trusted = trusted
+        self._objs: dict[int, Any] = {}
+
+    def decode(self, node, path: str = "$"):
+        t = type(node)
+        if t is dict:
+            tr = classify(node, self.tables.kinds, path)
+            if tr is None:
+                out: dict = {}
+                if ID in node:
+                    self.register(node, out, path)
+                for k, v in node.items():
+                    if k != ID:
+                        out[k] = self.decode(v, key_path(path, k))
+                return out
+            obj = tr.decode(node, self, path)
+            if ID in node:
+                n = node[ID]
+                if type(n) is not int or self._objs.get(n, self) is not obj:  # not registered early by tr
+                    self.register(node, obj, path)
+            return obj
+        if t is list:
+            return [self.decode(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    def register(self, node: dict, obj, path: str) -> None:
+        """Record ``obj`` under the node's ``milo:id`` (call before decoding children, for cycles)."""
+        if ID not in node:
+            return
+        n = node[ID]
+        if type(n) is not int or n < 0:
+            raise ValidationError(f"'milo:id' must be a non-negative int at {path}")
+        if n in self._objs:
+            raise ValidationError(f"'milo:id' {n} defined twice (again at {path})")
+        self._objs[n] = obj
+
+    def ref(self, n, path: str):
+        if type(n) is not int or n not in self._objs:
+            raise ValidationError(f"'milo:ref' {n!r} at {path} does not refer to a value defined before it")
+        return self._objs[n]
+
+    def resolve(self, qn, path: str):
+        from .. import trust
+        if not isinstance(qn, str):
+            raise ValidationError(f"expected a qualified name (str) at {path}")
+        return trust.resolve(qn, path, self.trusted)
+
+
+def expect(cond: bool, path: str, what: str) -> None:
+    if not cond:
+        raise ValidationError(f"expected {what} at {path}")

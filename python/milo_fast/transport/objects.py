@@ -1,0 +1,159 @@
+"""Objects of allowed classes: ``{"milo:object": "module.QualName", "args": [...], "state": ..., ...}``.
+
+The last link of the chain. For a class with a dedicated handler (compiled types, sparse matrices, random
+generators: see the other families) the handler writes and rebuilds the node. Every other class is written
+the way pickle's reduce protocol describes it, but declaratively: only classes that keep the default
+``__reduce_ex__`` (plain Python classes: estimators, kernels, loss wrappers, Bunch ...) qualify, and only their
+state is written — never a callable:
+
+    {"milo:object": qn, "args": [...] (__getnewargs__, if any), "state": <__getstate__()>,
+     "list": [...] (list subclasses), "items": [[k, v], ...] (dict subclasses)}
+
+Import: ``cls.__new__(cls, *args)``, registered for references, then ``__setstate__(state)`` if the class defines
+it, else ``__dict__.update(state)`` (and slots), exactly as pickle does — for allowed classes only.
+"""
+from __future__ import annotations
+
+import copyreg
+
+from ..errors import ExportError, ValidationError
+from ._core import Transporter, expect, key_path, qualified_name
+
+_name_cache: dict = {}
+
+
+def class_name(cls) -> str:
+    qn = _name_cache.get(cls)
+    if qn is None:
+        qn = _name_cache[cls] = qualified_name(cls)
+    return qn
+
+
+def default_reduce(cls) -> bool:
+    """True for classes that pickle through the default reduce protocol (no custom __reduce__/__reduce_ex__)."""
+    return (getattr(cls, "__reduce_ex__", None) is object.__reduce_ex__
+            and getattr(cls, "__reduce__", None) is object.__reduce__)
+
+
+def set_state(obj, state, path: str) -> None:
+    """pickle's BUILD: ``__setstate__`` if defined, else update ``__dict__`` (and slots)."""
+    setstate = getattr(obj, "__setstate__", None)
+    if setstate is not None:
+        setstate(state)
+        return
+    slotstate = None
+    if type(state) is tuple and len(state) == 2:
+        state, slotstate = state
+    if state:
+        expect(type(state) is dict and all(type(k) is str for k in state), path, "a dict of attributes")
+        obj.__dict__.update(state)
+    if slotstate:
+        expect(type(slotstate) is dict and all(type(k) is str for k in slotstate), path, "a dict of slots")
+        for k, v in slotstate.items():
+            setattr(obj, k, v)
+
+
+class ObjectT(Transporter):
+    kind = "milo:object"
+    aux = frozenset({"args", "state", "list", "items"})
+    memo = True
+    fallback = True
+
+    def match(self, obj):
+        return True
+
+    def encode(self, obj, enc, path):
+        cls = type(obj)
+        qn = class_name(cls)
+        if "<" in qn:
+            raise ExportError(f"an instance of the locally defined class {qn} at {path} cannot be written")
+        if not enc.is_trusted(qn):
+            raise ExportError(f"an instance of {qn} at {path} cannot be written: the class is not on milo_fast's "
+                              f"allow-list (a user-defined or unsupported class); pass trusted=[{qn!r}] to both "
+                              "dump and load if you trust it")
+        node = {self.kind: qn}
+        handler = enc.tables.handlers.get(qn)
+        if handler is not None:
+            handler.encode(obj, enc, path, node)
+            return node
+        if not default_reduce(cls):
+            raise ExportError(f"an instance of {qn} at {path} cannot be written: it is a compiled or custom-pickled "
+                              "type and milo_fast has no transporter for it")
+        try:
+            rv = obj.__reduce_ex__(4)
+        except Exception as e:
+            raise ExportError(f"an instance of {qn} at {path} cannot be written: {e}") from None
+        if not (isinstance(rv, tuple) and rv[0] is copyreg.__newobj__ and rv[1] and rv[1][0] is cls):
+            raise ExportError(f"an instance of {qn} at {path} does not reduce to its class and state")
+        args = rv[1][1:]
+        if args:
+            p = key_path(path, "args")
+            node["args"] = [enc.encode(a, f"{p}[{i}]") for i, a in enumerate(args)]
+        state = rv[2] if len(rv) > 2 else None
+        if state is not None:
+            node["state"] = enc.encode(state, key_path(path, "state"))
+        if len(rv) > 3 and rv[3] is not None:
+            p = key_path(path, "list")
+            node["list"] = [enc.encode(v, f"{p}[{i}]") for i, v in enumerate(rv[3])]
+        if len(rv) > 4 and rv[4] is not None:
+            p = key_path(path, "items")
+            node["items"] = [[enc.encode(k, f"{p}[{i}][0]"), enc.encode(v, f"{p}[{i}][1]")]
+                             for i, (k, v) in enumerate(rv[4])]
+        return node
+
+    def names(self, node, path):
+        return [(node[self.kind], key_path(path, self.kind))]
+
+    def decode(self, node, dec, path):
+        qn = node[self.kind]
+        cls = dec.resolve(qn, key_path(path, self.kind))
+        expect(isinstance(cls, type), key_path(path, self.kind), f"{qn} to be a class")
+        handler = dec.tables.handlers.get(qn)
+        if handler is not None:
+            for k in node:
+                if k in ("list", "items") or (k in ("args", "state") and k not in handler.aux):
+                    raise ValidationError(f"unexpected key {k!r} in a {qn} node at {path}")
+            return handler.construct(cls, node, dec, path)
+        if not default_reduce(cls):
+            raise ValidationError(f"{qn} at {path} is a compiled or custom-pickled type that milo_fast has no "
+                                  "transporter for; it cannot be rebuilt safely")
+        args = ()
+        if "args" in node:
+            p = key_path(path, "args")
+            expect(type(node["args"]) is list, p, "a list")
+            args = tuple(dec.decode(a, f"{p}[{i}]") for i, a in enumerate(node["args"]))
+        try:
+            obj = cls.__new__(cls, *args)
+        except Exception as e:
+            raise ValidationError(f"cannot create {qn} at {path}: {e}") from None
+        dec.register(node, obj, path)
+        if "state" in node:
+            p = key_path(path, "state")
+            state = dec.decode(node["state"], p)
+            if state is not None:
+                try:
+                    set_state(obj, state, p)
+                except ValidationError:
+                    raise
+                except Exception as e:
+                    raise ValidationError(f"cannot set the state of {qn} at {p}: {e}") from None
+        if "list" in node:
+            p = key_path(path, "list")
+            expect(type(node["list"]) is list and isinstance(obj, list), p, "list items for a list subclass")
+            obj.extend(dec.decode(v, f"{p}[{i}]") for i, v in enumerate(node["list"]))
+        if "items" in node:
+            p = key_path(path, "items")
+            expect(type(node["items"]) is list and isinstance(obj, dict), p, "dict items for a dict subclass")
+            for i, kv in enumerate(node["items"]):
+                expect(type(kv) is list and len(kv) == 2, f"{p}[{i}]", "a [key, value] pair")
+                k = dec.decode(kv[0], f"{p}[{i}][0]")
+                try:
+                    hash(k)
+                except TypeError:
+                    raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
+                obj[k] = dec.decode(kv[1], f"{p}[{i}][1]")
+        return obj
+
+
+TRANSPORTERS = [ObjectT()]
+HANDLERS: list = []

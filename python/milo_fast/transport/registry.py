@@ -1,0 +1,69 @@
+"""THE list of transporter families, in chain order. Used by the package and by the tests alike.
+
+Each family module exports ``TRANSPORTERS`` (value kinds: exact types written, marker keys read, fallback
+predicates) and ``HANDLERS`` (how the classes it knows are written inside ``milo:object`` nodes). Adding a supported
+type touches one family module; adding a family touches this list.
+"""
+from __future__ import annotations
+
+import threading
+
+from . import (builtins, functions, numpy_, objects, random, scipy_, sklearn_losses, sklearn_neighbors,
+               sklearn_trees)
+
+# Chain order matters only for fallbacks (values whose exact type no transporter lists): the generic object
+# transporter (objects) must come last.
+FAMILIES = (builtins, numpy_, scipy_, random, functions, sklearn_trees, sklearn_neighbors, sklearn_losses, objects)
+
+
+class Tables:
+    """The families' transporters indexed for the Encoder and Decoder."""
+
+    def __init__(self, families=FAMILIES):
+        self.families = tuple(families)
+        self.by_type: dict = {}
+        self.kinds: dict = {}
+        self.handlers: dict = {}
+        self._fallbacks = []
+        self._lock = threading.Lock()
+        for fam in self.families:
+            for tr in fam.TRANSPORTERS:
+                for t in tr.types:
+                    if t in self.by_type:
+                        raise RuntimeError(f"{t} has two transporters ({fam.__name__})")
+                    self.by_type[t] = tr
+                if tr.kind is not None:
+                    if tr.kind in self.kinds:
+                        raise RuntimeError(f"marker {tr.kind} is read by two transporters ({fam.__name__})")
+                    self.kinds[tr.kind] = tr
+                if tr.fallback:
+                    self._fallbacks.append(tr)
+            for h in fam.HANDLERS:
+                for qn in h.classes:
+                    if qn in self.handlers:
+                        raise RuntimeError(f"{qn} has two handlers ({fam.__name__})")
+                    self.handlers[qn] = h
+        self._fallback_cache: dict = {}
+
+    def fallback_for(self, obj, t):
+        """The first fallback transporter that accepts a value of type ``t`` (cached per type)."""
+        tr = self._fallback_cache.get(t)
+        if tr is None:
+            for cand in self._fallbacks:
+                if cand.match(obj):
+                    tr = cand
+                    break
+            else:
+                return None
+            self._fallback_cache[t] = tr
+        return tr
+
+
+_tables: Tables | None = None
+
+
+def tables() -> Tables:
+    global _tables
+    if _tables is None:
+        _tables = Tables()
+    return _tables

@@ -1,0 +1,185 @@
+"""scipy.sparse matrices and arrays, by their defining arrays (never by scipy's private attributes):
+
+    csr / csc / bsr   {"milo:object": "scipy.sparse._csr.csr_matrix",
+                       "state": {"shape": [r, c], "data": <array>, "indices": <array>, "indptr": <array>}}
+    coo               "state": {"shape": [...], "data": <array>, "coords": [<array>, ...], "canonical": bool}
+    dia               "state": {"shape": [r, c], "data": <array>, "offsets": <array>}
+    lil / dok         stored like csr, converted back on import
+
+Index arrays keep their dtype. On import scipy's full format check runs (indices in range, indptr monotonic)
+before the matrix is handed back.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ValidationError
+from ._core import ObjectHandler, expect, key_path
+
+_M = "scipy.sparse._{0}.{0}_matrix"
+_A = "scipy.sparse._{0}.{0}_array"
+
+
+def _names(*fmts):
+    return tuple(t.format(f) for f in fmts for t in (_M, _A))
+
+
+def _shape(v, path, ndim=None):
+    expect(type(v) is list and (ndim is None or len(v) == ndim) and 1 <= len(v) <= 64
+           and all(type(d) is int and d >= 0 for d in v), path, "a sparse shape (list of non-negative ints)")
+    return tuple(v)
+
+
+def _arr(st, key, path, ndim=None, kinds="biuf"):
+    a = st.get(key)
+    p = key_path(path, key)
+    expect(isinstance(a, np.ndarray) and a.dtype.kind in kinds and (ndim is None or a.ndim == ndim), p,
+           f"a numeric array{'' if ndim is None else f' of {ndim} dimension(s)'}")
+    return a
+
+
+def _state(node, path, keys):
+    st = node.get("state")
+    p = key_path(path, "state")
+    expect(type(st) is dict and set(st) == set(keys), p, "{" + ", ".join(sorted(keys)) + "}")
+    return st, p
+
+
+class CompressedHandler(ObjectHandler):
+    classes = _names("csr", "csc", "bsr")
+    aux = frozenset({"state"})
+
+    def encode(self, obj, enc, path, node):
+        p = key_path(path, "state")
+        node["state"] = {"shape": list(obj.shape), "data": enc.encode(obj.data, key_path(p, "data")),
+                         "indices": enc.encode(obj.indices, key_path(p, "indices")),
+                         "indptr": enc.encode(obj.indptr, key_path(p, "indptr"))}
+
+    def construct(self, cls, node, dec, path):
+        st, p = _state(node, path, ("shape", "data", "indices", "indptr"))
+        st = {k: dec.decode(v, key_path(p, k)) for k, v in st.items()}
+        shape = _shape(st["shape"], key_path(p, "shape"), 2)
+        data = _arr(st, "data", p)
+        indices = _arr(st, "indices", p, 1, "iu")
+        indptr = _arr(st, "indptr", p, 1, "iu")
+        try:
+            m = cls((data, indices, indptr), shape=shape, copy=False)
+            m.check_format(full_check=True)
+        except (ValueError, TypeError, IndexError) as e:
+            raise ValidationError(f"inconsistent sparse matrix at {p}: {e}") from None
+        if m.indices.dtype != indices.dtype or m.indptr.dtype != indptr.dtype:
+            m.indices, m.indptr = indices, indptr  # same values, the saved index dtype
+        return m
+
+
+class CooHandler(ObjectHandler):
+    classes = _names("coo")
+    aux = frozenset({"state"})
+
+    def encode(self, obj, enc, path, node):
+        p = key_path(path, "state")
+        node["state"] = {"shape": list(obj.shape), "data": enc.encode(obj.data, key_path(p, "data")),
+                         "coords": [enc.encode(c, f"{p}.coords[{i}]") for i, c in enumerate(obj.coords)],
+                         "canonical": bool(obj.has_canonical_format)}
+
+    def construct(self, cls, node, dec, path):
+        st, p = _state(node, path, ("shape", "data", "coords", "canonical"))
+        st = {k: dec.decode(v, key_path(p, k)) for k, v in st.items()}
+        shape = _shape(st["shape"], key_path(p, "shape"))
+        data = _arr(st, "data", p, 1)
+        coords = st["coords"]
+        expect(type(coords) is list and len(coords) == len(shape)
+               and all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "iu" and c.shape == data.shape
+                       for c in coords), key_path(p, "coords"), "one index array per dimension, as long as data")
+        for c, n in zip(coords, shape):
+            if c.size and (c.min() < 0 or c.max() >= n):
+                raise ValidationError(f"sparse coordinates out of range at {key_path(p, 'coords')}")
+        expect(type(st["canonical"]) is bool, key_path(p, "canonical"), "true or false")
+        try:
+            m = cls((data, tuple(coords)), shape=shape, copy=False)
+        except (ValueError, TypeError, IndexError) as e:
+            raise ValidationError(f"inconsistent sparse matrix at {p}: {e}") from None
+        if any(a.dtype != c.dtype for a, c in zip(m.coords, coords)):
+            m.coords = tuple(coords)
+        m.has_canonical_format = st["canonical"]
+        return m
+
+
+class DiaHandler(ObjectHandler):
+    classes = _names("dia")
+    aux = frozenset({"state"})
+
+    def encode(self, obj, enc, path, node):
+        p = key_path(path, "state")
+        node["state"] = {"shape": list(obj.shape), "data": enc.encode(obj.data, key_path(p, "data")),
+                         "offsets": enc.encode(obj.offsets, key_path(p, "offsets"))}
+
+    def construct(self, cls, node, dec, path):
+        st, p = _state(node, path, ("shape", "data", "offsets"))
+        st = {k: dec.decode(v, key_path(p, k)) for k, v in st.items()}
+        shape = _shape(st["shape"], key_path(p, "shape"), 2)
+        data = _arr(st, "data", p, 2)
+        offsets = _arr(st, "offsets", p, 1, "iu")
+        expect(offsets.shape[0] == data.shape[0], key_path(p, "offsets"), "one offset per row of data")
+        try:
+            m = cls((data, offsets), shape=shape, copy=False)
+            m.check_format() if hasattr(m, "check_format") else None
+        except (ValueError, TypeError, IndexError) as e:
+            raise ValidationError(f"inconsistent sparse matrix at {p}: {e}") from None
+        return m
+
+
+class ConvertedHandler(CompressedHandler):
+    """lil / dok: written as csr (their internals are Python lists and dicts), converted back on import."""
+
+    classes = _names("lil", "dok")
+
+    def encode(self, obj, enc, path, node):
+        super().encode(obj.tocsr(), enc, path, node)
+
+    def construct(self, cls, node, dec, path):
+        import scipy.sparse as sp
+        csr_cls = sp.csr_array if "_array" in cls.__name__ else sp.csr_matrix
+        return cls(super().construct(csr_cls, node, dec, path))
+
+
+class BSplineHandler(ObjectHandler):
+    """scipy.interpolate.BSpline (SplineTransformer's splines): knots, coefficients, degree, extrapolation, axis.
+
+    Rebuilt through BSpline's own constructor, which checks the knots (sorted, finite) and that knots,
+    coefficients and degree agree; then the saved arrays themselves are put back (same values, same layout).
+    """
+
+    classes = ("scipy.interpolate._bsplines.BSpline",)
+    aux = frozenset({"state"})
+    _KEYS = ("t", "c", "k", "extrapolate", "axis")
+
+    def encode(self, obj, enc, path, node):
+        p = key_path(path, "state")
+        node["state"] = {"t": enc.encode(obj._t, key_path(p, "t")), "c": enc.encode(obj._c, key_path(p, "c")),
+                         "k": int(obj.k), "extrapolate": enc.encode(obj.extrapolate, key_path(p, "extrapolate")),
+                         "axis": int(obj.axis)}
+
+    def construct(self, cls, node, dec, path):
+        st, p = _state(node, path, self._KEYS)
+        st = {k: dec.decode(v, key_path(p, k)) for k, v in st.items()}
+        t, c, k, extrapolate, axis = (st[x] for x in self._KEYS)
+        expect(isinstance(t, np.ndarray) and t.dtype == np.float64 and t.ndim == 1, key_path(p, "t"),
+               "a 1-d float64 array")
+        expect(isinstance(c, np.ndarray) and c.dtype.kind == "f" and c.ndim >= 1, key_path(p, "c"), "a float array")
+        expect(type(k) is int and 0 <= k < 64, key_path(p, "k"), "a degree")
+        expect(type(extrapolate) is bool or extrapolate == "periodic", key_path(p, "extrapolate"),
+               "true, false or 'periodic'")
+        expect(type(axis) is int and 0 <= axis < c.ndim, key_path(p, "axis"), "an axis of c")
+        try:
+            obj = cls(t, np.moveaxis(c, 0, axis), k, extrapolate=extrapolate, axis=axis)
+        except (ValueError, TypeError) as e:
+            raise ValidationError(f"inconsistent B-spline at {p}: {e}") from None
+        if obj._c.dtype != c.dtype or obj._c.shape != c.shape:
+            raise ValidationError(f"inconsistent B-spline coefficients at {key_path(p, 'c')}")
+        obj._t, obj._c = t, c
+        return obj
+
+
+TRANSPORTERS: list = []
+HANDLERS = [CompressedHandler(), CooHandler(), DiaHandler(), ConvertedHandler(), BSplineHandler()]

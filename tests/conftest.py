@@ -1,0 +1,23 @@
+"""Test configuration: make the package importable from the source tree, keep BLAS/OpenMP to one thread (the
+machine is shared and single-threaded runs are reproducible), and share fitted estimators across tests."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(os.path.dirname(HERE), "python")
+if importlib.util.find_spec("milo_fast") is None and SRC not in sys.path:  # not installed: the source tree
+    sys.path.insert(0, SRC)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+try:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover
+    pass

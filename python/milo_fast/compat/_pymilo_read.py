@@ -169,9 +169,9 @@ class ArrayN(Node):
 class EstimatorN(Node):
     """Any object PyMilo rebuilds from its ``__dict__``: models, preprocessing modules, helpers."""
 
-    def __init__(self, qual, name, kind, attrs, path, drop=()):
+    def __init__(self, qual, name, kind, attrs, path, drop=(), data_path=None):
         self.qual, self.name, self.kind, self.attrs, self.path = qual, name, kind, attrs, path
-        self.drop = drop
+        self.drop, self.data_path = drop, data_path or path
 
     def build(self, ctx):
         cls = ctx.resolve(self.qual, self.path)
@@ -189,7 +189,7 @@ class EstimatorN(Node):
                 d[k] = n.build(ctx)
         for k, n in later:
             d[k] = n.build_for(obj, ctx)
-        V.check_estimator(obj, self.path, ctx.fail)
+        V.check_estimator(obj, self.data_path, ctx.fail)
         return obj
 
 
@@ -626,7 +626,8 @@ class _Parser:
         self.name(qual, tpath)
         if not isinstance(data, dict):
             self.fail(f"{dkey!r} must be an object", f"{path}.{dkey}")
-        return EstimatorN(qual, name, kind, self.parse_attrs(data, f"{path}.{dkey}", depth), path)
+        return EstimatorN(qual, name, kind, self.parse_attrs(data, f"{path}.{dkey}", depth), path,
+                          data_path=f"{path}.{dkey}")
 
     def parse_array(self, v, path, depth):
         items = v[ENV_LIST]

@@ -237,11 +237,12 @@ def check_estimator(obj, path, fail):
     n_in = d.get("n_features_in_")
     tree = d.get("tree_")
     if isinstance(tree, Tree) and n_in is not None and tree.n_features != n_in:
-        fail(f"tree_ has {tree.n_features} features but the model {n_in}", path)
+        fail(f"tree_ has {tree.n_features} features but the model {n_in}", f"{path}.tree_")
     if n_in is not None and "estimators_features_" not in d:
         for e in _trees_in(obj):
             if isinstance(e.tree_, Tree) and e.tree_.n_features != n_in:
-                fail(f"an inner tree has {e.tree_.n_features} features but the model {n_in}", path)
+                fail(f"an inner tree has {e.tree_.n_features} features but the model {n_in}",
+                     f"{path}.estimators_")
     preds = d.get("_predictors")
     if preds is not None:
         n_feat = d.get("_n_features", n_in)
@@ -255,9 +256,11 @@ def check_estimator(obj, path, fail):
                 inner = nodes["is_leaf"] == 0
                 f = nodes["feature_idx"][inner]
                 if n_feat is None or np.any(f >= n_feat):
-                    fail("a HistGradientBoosting split uses a feature the model does not have", path)
+                    fail("a HistGradientBoosting split uses a feature the model does not have",
+                         f"{path}._predictors")
                 cat = inner & (nodes["is_categorical"] != 0)
                 if np.any(cat):
                     if is_cat is None or len(is_cat) != n_feat or not np.all(np.asarray(is_cat)[
                             nodes["feature_idx"][cat]]):
-                        fail("a categorical split uses a feature not marked categorical", path)
+                        fail("a categorical split uses a feature not marked categorical",
+                             f"{path}._predictors")

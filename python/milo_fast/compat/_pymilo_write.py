@@ -52,7 +52,8 @@ def _function(v, path):
         module, name = getattr(v, "__module__", None), getattr(v, "__name__", None)
     mod = sys.modules.get(module) if isinstance(module, str) else None
     if mod is None or not isinstance(name, str) or getattr(mod, name, None) is not v:
-        _fail("a function that cannot be imported by its module and name", path, v)
+        _fail(f"the function {module}.{getattr(v, '__qualname__', name)}, which cannot be imported by that name",
+              path, v)
     return {"function_name": name, "function_module": module}
 
 

@@ -463,7 +463,8 @@ def assert_same(a, b, path="$", memo=None):
     if ta is np.ndarray:
         if a.dtype != b.dtype or a.shape != b.shape:
             _fail(path, f"array {a.dtype}{a.shape} != {b.dtype}{b.shape}")
-        if a.dtype.kind != "O" and a.size > 1 and a.strides != b.strides:
+        if a.dtype.kind != "O" and a.size > 1 and any(
+                n > 1 and sa != sb for n, sa, sb in zip(a.shape, a.strides, b.strides)):  # size-1 axes: no matter
             _fail(path, f"memory layout differs: strides {a.strides} != {b.strides}")
         if a.dtype.kind == "O":
             for i, (x, y) in enumerate(zip(a.flat, b.flat)):
@@ -516,6 +517,8 @@ def assert_same(a, b, path="$", memo=None):
         if i > 2:
             xa = None if xa is None else list(xa)
             xb = None if xb is None else list(xb)
+        elif type(xa) is dict and type(xb) is dict:  # attribute order is not state
+            xa, xb = dict(sorted(xa.items())), dict(sorted(xb.items()))
         assert_same(xa, xb, f"{path}.<{name}>", memo)
 
 

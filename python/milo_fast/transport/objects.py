@@ -17,7 +17,7 @@ from __future__ import annotations
 import copyreg
 
 from ..errors import ExportError, ValidationError
-from ._core import Transporter, expect, key_path, qualified_name
+from ._core import ObjectHandler, Transporter, expect, key_path, qualified_name
 
 _name_cache: dict = {}
 
@@ -111,7 +111,7 @@ class ObjectT(Transporter):
         handler = dec.tables.handlers.get(qn)
         if handler is not None:
             for k in node:
-                if k in ("list", "items") or (k in ("args", "state") and k not in handler.aux):
+                if k in self.aux and k not in handler.aux:
                     raise ValidationError(f"unexpected key {k!r} in a {qn} node at {path}")
             return handler.construct(cls, node, dec, path)
         if not default_reduce(cls):
@@ -155,5 +155,45 @@ class ObjectT(Transporter):
         return obj
 
 
+class BunchHandler(ObjectHandler):
+    """sklearn.utils.Bunch (named_estimators_ ...): a dict subclass whose __setstate__ ignores its __dict__.
+
+    Written like any dict subclass (items, and __dict__ as state) but rebuilt with ``Bunch()`` and the __dict__
+    restored, so that its bookkeeping of deprecated keys survives (pickle loses it).
+    """
+
+    classes = ("sklearn.utils._bunch.Bunch",)
+    aux = frozenset({"state", "items"})
+
+    def encode(self, obj, enc, path, node):
+        if obj.__dict__:
+            node["state"] = enc.encode(dict(obj.__dict__), key_path(path, "state"))
+        p = key_path(path, "items")
+        node["items"] = [[enc.encode(k, f"{p}[{i}][0]"), enc.encode(v, f"{p}[{i}][1]")]
+                         for i, (k, v) in enumerate(dict.items(obj))]
+
+    def construct(self, cls, node, dec, path):
+        obj = cls()
+        obj.__dict__.clear()
+        dec.register(node, obj, path)
+        if "state" in node:
+            p = key_path(path, "state")
+            st = dec.decode(node["state"], p)
+            expect(type(st) is dict and all(type(k) is str for k in st), p, "a dict of attributes")
+            obj.__dict__.update(st)
+        p = key_path(path, "items")
+        items = node.get("items")
+        expect(type(items) is list, p, "a list of [key, value] pairs")
+        for i, kv in enumerate(items):
+            expect(type(kv) is list and len(kv) == 2, f"{p}[{i}]", "a [key, value] pair")
+            k = dec.decode(kv[0], f"{p}[{i}][0]")
+            try:
+                hash(k)
+            except TypeError:
+                raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
+            dict.__setitem__(obj, k, dec.decode(kv[1], f"{p}[{i}][1]"))
+        return obj
+
+
 TRANSPORTERS = [ObjectT()]
-HANDLERS: list = []
+HANDLERS: list = [BunchHandler()]

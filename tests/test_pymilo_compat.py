@@ -27,7 +27,9 @@ from sklearn import compose, preprocessing as pp, feature_extraction as fe  # no
 from sklearn.feature_extraction import text as fet, image as fei  # noqa: E402
 
 from milo_fast import DecodeError, ExportError, UntrustedTypeError, ValidationError, codec, trust  # noqa: E402
-from milo_fast.compat import export_document, import_document, is_pymilo_document, supported_models  # noqa: E402
+from milo_fast.compat import (  # noqa: E402
+    export_document, import_document, is_pymilo_document, supported_models, untrusted_names,
+)
 from milo_fast.compat import _pymilo_tables as T  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -354,6 +356,7 @@ def test_reads_pymilo_file_parsed_by_json_module(fitted):
 def test_pymilo_reads_our_file(name, fitted):
     model, Xt = fitted(name)
     text = codec.encode(export_document(model), arrays="text").decode()
+    assert "milo-ndarray" not in text and "milo-float-bits" not in text  # only PyMilo's envelopes
     copy = pymilo.Import(json_dump=text).to_model()
     assert_same_outputs(model, copy, Xt)
     # and milo_fast reads its own PyMilo files back too
@@ -440,6 +443,9 @@ def test_every_offending_name_is_listed_and_nothing_is_built(monkeypatch):
     doc["data"]["func"] = {"function_name": "system", "function_module": "os"}
     doc["data"]["inverse_func"] = {"function_name": "<lambda>", "function_module": "__main__"}
     doc["data"]["regressor"]["pymilo-inner-model-type"] = "Popen"
+    assert sorted(untrusted_names(doc, trusted=PENDING)) == sorted([
+        ("os.system", "$.data.func"), ("__main__.<lambda>", "$.data.inverse_func"),
+        ("Popen", "$.data.regressor.pymilo-inner-model-type")])
     built = []
     real = trust.resolve
     monkeypatch.setattr(trust, "resolve", lambda *a, **k: built.append(a[0]) or real(*a, **k))

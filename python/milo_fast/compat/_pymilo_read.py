@@ -773,7 +773,8 @@ class _UnknownModelN(Node):
 
 # ------------------------------------------------------------------------------------------------ entry point
 
-def read(doc, *, trust, trusted, path, source):
+def parse(doc, *, path, source):
+    """Phase 1 only: (node tree, [(qualified name, JSON path)]); nothing the document names is imported."""
     fail = _Fail(source)
     if not isinstance(doc, dict):
         fail("a PyMilo document must be a JSON object", path)
@@ -783,8 +784,14 @@ def read(doc, *, trust, trusted, path, source):
         fail("a PyMilo document needs the keys 'data' and 'model_type'", path)
     tree = parser.parse_model(model_type, doc["data"], path, "model_type", "data", 0,
                               T.TOP_LEVEL + ("PREPROCESSING", "FEATURE_EXTRACTION"))
+    return tree, parser.names
+
+
+def read(doc, *, trust, trusted, path, source):
+    fail = _Fail(source)
+    tree, names = parse(doc, path=path, source=source)
     trusted = frozenset(trusted)
-    trust.audit(parser.names, trusted)
+    trust.audit(names, trusted)
     ctx = _Ctx(trust, trusted, fail)
     model = tree.build(ctx)
     ctx.finish()

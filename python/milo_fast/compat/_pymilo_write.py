@@ -487,6 +487,8 @@ class _Writer:
         if dt.names is None and dt.kind in "biuf" and dt.subdtype is None:
             if a.ndim == 0:
                 _fail("a 0-dimensional array", p, a)
+            if a.size == 0:  # written here, so that no codec setting can pick another envelope for it
+                return {ENV_LIST: a.tolist(), ENV_DTYPE: str(dt), ENV_SHAPE: list(a.shape), ENV_DS: "numpy.ndarray"}
             return a  # milo_fast's codec writes it in PyMilo's envelope (text mode)
         if dt.names is not None:
             spec = str(dt)

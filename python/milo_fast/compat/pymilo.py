@@ -47,6 +47,18 @@ def import_document(doc: dict, *, trusted: Iterable[str] = (), path: str = "$", 
     return _pymilo_read.read(doc, trust=_trust(), trusted=trusted, path=path, source=source)
 
 
+def untrusted_names(doc: dict, *, trusted: Iterable[str] = (), path: str = "$",
+                    source: str | None = None) -> list[tuple[str, str]]:
+    """Every (qualified name, JSON path) the document names that the allow-list (plus ``trusted``) refuses,
+    found without importing or building anything.  Raises DecodeError / ValidationError on malformed input."""
+    from . import _pymilo_read
+
+    trust = _trust()
+    trusted = frozenset(trusted)
+    _, names = _pymilo_read.parse(doc, path=path, source=source)
+    return [(n, p) for n, p in names if not trust.is_trusted(n, trusted)]
+
+
 def export_document(model) -> dict:
     """The PyMilo 1.6 document of ``model`` (JSON-ready; numeric numpy arrays may be left in place).
 
@@ -62,4 +74,4 @@ def supported_models() -> list[str]:
     return _pymilo_tables.supported_names()
 
 
-__all__ = ["import_document", "export_document", "is_pymilo_document", "supported_models"]
+__all__ = ["import_document", "export_document", "untrusted_names", "is_pymilo_document", "supported_models"]

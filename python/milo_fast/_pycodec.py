@@ -219,16 +219,26 @@ def _convert(obj, path):
         return [_convert(v, f"{path}[{i}]") for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
         return obj
-    if T_LIST in obj and T_DTYPE in obj and T_SHAPE in obj:
+    if T_LIST in obj and T_DTYPE in obj and T_SHAPE in obj and set(obj) <= {T_LIST, T_DTYPE, T_SHAPE, T_DS}:
         try:
             dt = _dtypes.spec_to_dtype(obj[T_DTYPE])
         except ValueError as e:
             raise DecodeError(f"bad dtype at {path}.{T_DTYPE}: {e}", path=path) from None
         if dt is not None:
+            if T_DS in obj and obj[T_DS] not in ("numpy.ndarray", "numpy.generic"):
+                raise DecodeError(f"data-structure marker must be numpy.ndarray or numpy.generic at {path}", path=path)
             shape = _check_shape(obj[T_SHAPE], f"{path}.{T_SHAPE}")
+            if obj.get(T_DS) == "numpy.generic" and shape:
+                raise DecodeError(f"a numpy.generic envelope must have shape [] at {path}", path=path)
             arr = _fill(obj[T_LIST], shape, dt, f"{path}.{T_LIST}")
             return arr[()] if obj.get(T_DS) == "numpy.generic" and arr.ndim == 0 else arr
     if B_DATA in obj:
+        if not ({B_DATA, B_DTYPE, B_SHAPE} <= set(obj) <= {B_DATA, B_DTYPE, B_SHAPE, B_DS}):
+            raise DecodeError(f"malformed base64 array envelope at {path}", path=path)
+        if B_DS in obj and obj[B_DS] not in ("numpy.ndarray", "numpy.generic"):
+            raise DecodeError(f"data-structure marker must be numpy.ndarray or numpy.generic at {path}", path=path)
+        if not isinstance(obj[B_DATA], str):
+            raise DecodeError(f"base64 data must be a string at {path}", path=path)
         try:
             dt = _dtypes.spec_to_dtype(obj.get(B_DTYPE))
         except ValueError as e:
@@ -255,8 +265,18 @@ def _convert(obj, path):
             arr = np.frombuffer(bytes(buf), dtype=dt).reshape(shape).copy()
         return arr[()] if obj.get(B_DS) == "numpy.generic" and arr.ndim == 0 else arr
     if F_BITS in obj and len(obj) == 1:
-        return struct.unpack("<d", struct.pack("<Q", int(obj[F_BITS], 16)))[0]
+        v = obj[F_BITS]
+        if not (isinstance(v, str) and len(v) == 16 and all(c in "0123456789abcdef" for c in v)):
+            raise DecodeError(f'"{F_BITS}" must be 16 lowercase hex digits at {path}', path=path)
+        return struct.unpack("<d", struct.pack("<Q", int(v, 16)))[0]
     return {k: _convert(v, f"{path}.{k}") for k, v in obj.items()}
+
+
+def _finite_float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):  # a number literal beyond float64's range is an error, not infinity
+        raise DecodeError(f"number {s[:40]} out of the range of float64")
+    return v
 
 
 def decode(data, max_depth: int = 512, threads: int = 0):
@@ -265,7 +285,7 @@ def decode(data, max_depth: int = 512, threads: int = 0):
     except UnicodeDecodeError as e:
         raise DecodeError(f"invalid UTF-8 (byte {e.start})", offset=e.start) from None
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_float=_finite_float)
     except json.JSONDecodeError as e:
         raise DecodeError(f"JSON is malformed: {e.msg} (byte {len(text[:e.pos].encode())})", offset=e.pos) from None
     return _convert(obj, "$")

@@ -314,7 +314,11 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
     std::string full = msg + " at " + path + " (byte " + std::to_string(abs) + ", line " + std::to_string(line) +
                        ", column " + std::to_string(col) + ")";
     py::object cls = py::module_::import("milo_fast.errors").attr("DecodeError");
-    py::object exc = cls(full, py::arg("offset") = abs, py::arg("path") = path);
+    // The path can quote bytes of a malformed key: make the texts valid Python strings whatever they hold.
+    auto pystr = [](const std::string& s) {
+        return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace"));
+    };
+    py::object exc = cls(pystr(full), py::arg("offset") = abs, py::arg("path") = pystr(path));
     PyErr_SetObject(cls.ptr(), exc.ptr());
     throw py::error_already_set();
 }
@@ -365,7 +369,22 @@ private:
 
     py::object string(const Node& n) {
         PyObject* s = PyUnicode_DecodeUTF8(doc_.strings.data() + n.a, n.len, "surrogatepass");
-        if (!s) { PyErr_Clear(); raise_decode(full_, full_len_, n.src, "invalid UTF-8 in a string", base_); }
+        if (!s) {
+            // Point at the offending byte: exact when the source string has no escapes (then the arena
+            // holds the same bytes), else at the string's start.
+            uint64_t at = n.src;
+            py::error_already_set e;
+            if (e.matches(PyExc_UnicodeDecodeError)) {
+                Py_ssize_t start = 0;
+                if (PyUnicodeDecodeError_GetStart(e.value().ptr(), &start) == 0) {
+                    const char* src = full_ + base_ + n.src + 1;
+                    const std::size_t avail = full_len_ - (base_ + n.src + 1);
+                    if (avail >= n.len && std::memcmp(src, doc_.strings.data() + n.a, n.len) == 0)
+                        at = n.src + 1 + static_cast<uint64_t>(start);
+                }
+            }
+            raise_decode(full_, full_len_, at, "invalid UTF-8 in a string", base_);
+        }
         return py::reinterpret_steal<py::object>(s);
     }
 

@@ -877,6 +877,24 @@ bool allocate(ArrayJob& j) {
     return true;
 }
 
+// A bool holds 0 or 1: any other byte in a base64 bool field is rejected (numpy would keep it as is).
+bool check_bools(ArrayJob& j) {
+    const std::size_t item = j.layout.itemsize;
+    for (const Field& f : j.layout.fields) {
+        if (f.kind != ElemKind::Bool) continue;
+        for (uint64_t i = 0; i < j.count; ++i) {
+            const uint64_t at = i * item + f.offset;
+            if (j.data[at] > 1) {
+                j.failed = true;
+                j.err_offset = j.span_begin + at / 3 * 4;
+                j.err = "bool array holds byte " + std::to_string(j.data[at]) + " (only 0 and 1 are bools) at item " + std::to_string(i);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 bool decode_base64(const char* text, ArrayJob& j) {
     const uint64_t nbytes = j.count * j.layout.itemsize;
     const std::size_t len = j.span_end - j.span_begin;
@@ -893,6 +911,7 @@ bool decode_base64(const char* text, ArrayJob& j) {
             return false;
         }
     }
+    if (!check_bools(j)) return false;
     // The file holds little-endian bytes; big-endian fields are swapped into their declared order.
     for (const Field& f : j.layout.fields) {
         if (!f.big_endian) continue;
@@ -906,6 +925,27 @@ bool decode_base64(const char* text, ArrayJob& j) {
 }
 
 constexpr uint64_t kB64Piece = uint64_t(1) << 20;  // characters, a multiple of 4
+
+bool check_bools_piece(ArrayJob& j, uint64_t b0, uint64_t b1, ArrayText::Err& err) {
+    bool any = false;
+    for (const Field& f : j.layout.fields) any |= f.kind == ElemKind::Bool;
+    if (!any) return true;
+    const std::size_t item = j.layout.itemsize;
+    for (uint64_t i = b0 / item; i < j.count && i * item < b1; ++i) {
+        for (const Field& f : j.layout.fields) {
+            if (f.kind != ElemKind::Bool) continue;
+            const uint64_t at = i * item + f.offset;
+            if (at < b0 || at >= b1) continue;
+            if (j.data[at] > 1) {
+                err.failed = true;
+                err.offset = j.span_begin + at / 3 * 4;
+                err.message = "bool array holds byte " + std::to_string(j.data[at]) + " (only 0 and 1 are bools) at item " + std::to_string(i);
+                return false;
+            }
+        }
+    }
+    return true;
+}
 
 // One unit of phase-2 work: a whole array, or a piece of a large text array.
 struct Task {
@@ -933,6 +973,7 @@ bool run_task(const char* text, Document& doc, const Task& t, ArrayText::Err& er
             err.failed = true; err.offset = j.span_begin + c0 + bad; err.message = "invalid base64 character or padding";
             return false;
         }
+        if (!check_bools_piece(j, c0 / 4 * 3, c0 / 4 * 3 + n, err)) return false;
         return true;
     }
     if (j.base64) {

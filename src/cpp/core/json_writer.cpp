@@ -141,7 +141,7 @@ bool nan_field_scan(const uint8_t* p, const Field& f) {
 template <class Fn>
 bool for_each_item(const ArrayView& a, Fn&& fn) {
     const std::size_t nd = a.shape.size();
-    for (int64_t d : a.shape) if (d == 0) return true;
+    for (int64_t d : a.shape) if (d == 0) return false;  // no items: fn never stops the walk
     if (nd == 0) return fn(a.data);
     std::vector<int64_t> idx(nd, 0);
     const uint8_t* p = a.data;

@@ -517,7 +517,8 @@ class _Parser:
             p = f"{path}.pymilo-generator.state"
             if state is None:
                 return GeneratorN(self.name(T.BIT_GENERATORS["PCG64"], p), None, path)
-            bg = self.need(state, "bit_generator", p, lambda x: x in T.BIT_GENERATORS, "a numpy bit generator name")
+            bg = self.need(state, "bit_generator", p, lambda x: isinstance(x, str) and x in T.BIT_GENERATORS,
+                           "a numpy bit generator name")
             return GeneratorN(self.name(T.BIT_GENERATORS[bg], f"{p}.bit_generator"),
                               self.parse_plain_dict(state, p, d1), path)
         if "pymilo-bunch" in v:
@@ -530,7 +531,7 @@ class _Parser:
             return CsrN(self.parse_plain_dict(inner, f"{path}.pymilo-csr_matrix", d1), path)
         if "pymilo-tree-type" in v:
             kind = v["pymilo-tree-type"]
-            if kind not in ("KDTree", "BallTree"):
+            if not isinstance(kind, str) or kind not in ("KDTree", "BallTree"):
                 self.fail("pymilo-tree-type must be 'KDTree' or 'BallTree'", f"{path}.pymilo-tree-type")
             qual = self.helper("kd_tree" if kind == "KDTree" else "ball_tree", f"{path}.pymilo-tree-type")
             return DeferredN("neighbors_tree", None, path, qual)
@@ -567,7 +568,7 @@ class _Parser:
             p = f"{path}.{k}"
             if isinstance(x, dict) and "np-type" in x and "key-value" in x:  # an integer key PyMilo tagged
                 tag = x["np-type"]
-                if tag not in T.NP_SCALAR_TYPES or tag == "numpy.float64":
+                if not isinstance(tag, str) or tag not in T.NP_SCALAR_TYPES or tag == "numpy.float64":
                     self.fail(f"unsupported key type {tag!r}", f"{p}.np-type")
                 try:
                     ival = int(k)
@@ -588,12 +589,15 @@ class _Parser:
     def parse_np(self, v, path):
         tag = v["np-type"]
         p = f"{path}.np-type"
+        if not isinstance(tag, str):
+            self.fail("np-type must be a string", p)
         if tag == "numpy.infinity":
             return ScalarN(self.name("numpy.float64", p), math.inf, path)
         if tag == "numpy.nan":
             return Lit(math.nan)
         if tag == "numpy.dtype":
-            val = self.need(v, "value", path, lambda x: x in T.NP_SCALAR_TYPES, "a numpy scalar type name")
+            val = self.need(v, "value", path, lambda x: isinstance(x, str) and x in T.NP_SCALAR_TYPES,
+                            "a numpy scalar type name")
             return TypeRefN(self.name(T.NP_SCALAR_TYPES[val], f"{path}.value"), path)
         if tag not in T.NP_SCALAR_TYPES:
             self.fail(f"unknown np-type {tag!r}", p)
@@ -637,7 +641,8 @@ class _Parser:
         if not isinstance(dt, str):
             self.fail("an array dtype must be a string", pd, DecodeError)
         if shape is not None:
-            if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape) or len(shape) > 32:
+            if (not isinstance(shape, list) or not all(_is_int(s) and 0 <= s <= 2 ** 40 for s in shape)
+                    or len(shape) > 32):
                 self.fail("an array shape must be a list of non-negative integers", ps, DecodeError)
             shape = tuple(shape)
         if dt == "object":

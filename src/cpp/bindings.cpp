@@ -12,6 +12,7 @@
 #include "floatfmt.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
+#include "tree_check.hpp"
 
 namespace py = pybind11;
 using namespace milo;
@@ -487,10 +488,71 @@ py::object decode(py::buffer data, int max_depth, int threads) {
     return b.build(doc.root);
 }
 
+// Field offset of a structured array's field, checking its kind and width.
+IntColumn int_column(const py::array& a, const char* name, char kind, int width) {
+    py::object fields = a.dtype().attr("fields");
+    if (fields.is_none() || !fields.contains(name)) throw py::value_error(std::string("node table has no field '") + name + "'");
+    py::tuple f = fields[name];
+    py::dtype fdt = f[0].cast<py::dtype>();
+    if (fdt.kind() != kind || fdt.itemsize() != width || fdt.byteorder() == '>')
+        throw py::value_error(std::string("node table field '") + name + "' has dtype " + std::string(py::str(fdt)));
+    IntColumn c;
+    c.ptr = static_cast<const uint8_t*>(a.data()) + f[1].cast<std::size_t>();
+    c.stride = a.ndim() == 1 ? a.strides(0) : 0;
+    c.width = static_cast<uint8_t>(width);
+    c.is_signed = kind == 'i';
+    return c;
+}
+
+py::object problem(const TreeProblem& p) {
+    if (p.ok) return py::none();
+    return py::make_tuple(p.node, p.what);
+}
+
+// sklearn Tree: None if the table is sound, else (node, reason).
+py::object check_tree(py::array nodes, int64_t n_nodes, int64_t n_features, int64_t values_rows) {
+    if (nodes.ndim() != 1) throw py::value_error("node table must be 1-d");
+    if (n_nodes < 0 || n_nodes > nodes.shape(0)) throw py::value_error("node_count outside the node table");
+    SkTreeNodes t;
+    t.n_nodes = static_cast<std::size_t>(n_nodes);
+    t.left = int_column(nodes, "left_child", 'i', 8);
+    t.right = int_column(nodes, "right_child", 'i', 8);
+    t.feature = int_column(nodes, "feature", 'i', 8);
+    TreeProblem p;
+    {
+        py::gil_scoped_release nogil;
+        p = check_sklearn_tree(t, n_features, values_rows);
+    }
+    return problem(p);
+}
+
+// HistGradientBoosting TreePredictor nodes: None if sound, else (node, reason).
+py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitsets) {
+    if (nodes.ndim() != 1) throw py::value_error("node table must be 1-d");
+    HistPredictorNodes t;
+    t.n_nodes = static_cast<std::size_t>(nodes.shape(0));
+    t.left = int_column(nodes, "left", 'u', 4);
+    t.right = int_column(nodes, "right", 'u', 4);
+    t.feature_idx = int_column(nodes, "feature_idx", 'i', 8);
+    t.is_leaf = int_column(nodes, "is_leaf", 'u', 1);
+    t.is_categorical = int_column(nodes, "is_categorical", 'u', 1);
+    t.bitset_idx = int_column(nodes, "bitset_idx", 'u', 4);
+    TreeProblem p;
+    {
+        py::gil_scoped_release nogil;
+        p = check_hist_predictor(t, n_features, n_bitsets);
+    }
+    return problem(p);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "milo_fast's compiled codec: JSON text <-> Python values with numpy arrays";
     m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
+    m.def("check_tree", &check_tree, py::arg("nodes"), py::arg("n_nodes"), py::arg("n_features"), py::arg("values_rows"),
+          "Validate an sklearn Tree node table: None if sound, else (node, reason).");
+    m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),
+          "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
 }

@@ -118,7 +118,9 @@ def encode_document(doc: dict, *, arrays: str = "text", indent: int | None = Non
                     compress: str | None = None) -> bytes:
     if compress not in (None, "zstd", "gzip"):
         raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
-    return compress_bytes(codec.encode(doc, arrays=arrays, indent=indent), compress)
+    with transport.deep_recursion():
+        text = codec.encode(doc, arrays=arrays, indent=indent)
+    return compress_bytes(text, compress)
 
 
 def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
@@ -127,7 +129,8 @@ def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = 
         blob = blob.encode("utf-8", "surrogatepass")
     text = decompress_bytes(blob, max_size=max_size, source=source)
     try:
-        return codec.decode(text, max_depth=max_depth)
+        with transport.deep_recursion():
+            return codec.decode(text, max_depth=max_depth)
     except MiloError as e:
         if source != "<bytes>":
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None

@@ -12,6 +12,7 @@ from typing import Iterable
 
 from .. import trust
 from ._core import Decoder, Encoder, collect_names, deep_recursion
+from .objects import encode_deferred
 from .registry import FAMILIES, tables
 
 _MAX_PASSES = 8
@@ -25,7 +26,8 @@ def to_tree(obj, *, trusted: Iterable[str] = (), root: str = "$"):
     with deep_recursion():
         for _ in range(_MAX_PASSES):
             enc = Encoder(tb, trusted, wrap)
-            tree = enc.encode(obj, root)
+            tree = enc.encode(obj, root)  # export paths are logical: without the graph's extra level
+            tree = encode_deferred(enc, tree, root)
             if not enc.needs_wrap:
                 return tree
             wrap = wrap | enc.needs_wrap  # shared lists / arrays found: write them wrapped, in another pass
@@ -46,4 +48,4 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$"):
         return Decoder(tb, trusted).decode(tree, root)
 
 
-__all__ = ["to_tree", "names", "from_tree", "FAMILIES"]
+__all__ = ["to_tree", "names", "from_tree", "FAMILIES", "deep_recursion"]

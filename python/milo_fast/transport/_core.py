@@ -128,6 +128,17 @@ class Encoder:
         self._memo: dict[int, _Entry] = {}
         self._next_id = 0
         self.needs_wrap: set[str] = set()
+        self.object_depth = 0           # objects being written around the current value
+        self.deferred: list = []        # objects written out of line (see objects.GraphT)
+
+    def defer(self, obj) -> dict:
+        """Write ``obj`` out of line (at the top level) and return a reference to it: long chains of objects
+        (Birch's linked leaves) would otherwise nest the document as deep as the chain is long."""
+        entry = _Entry(obj, None)
+        self._memo[id(obj)] = entry
+        ref = self._ref(entry)
+        self.deferred.append(entry)
+        return ref
 
     def encode(self, obj, path: str = "$"):
         t = type(obj)
@@ -159,6 +170,10 @@ class Encoder:
             if entry.node is not None:
                 self._attach(entry)
         return {REF: entry.ref}
+
+    def attach_deferred(self, entry: _Entry, node: dict, path: str) -> None:
+        entry.node, entry.path = node, path
+        node[ID] = entry.ref
 
     def _attach(self, entry: _Entry) -> None:
         if type(entry.node) is dict:

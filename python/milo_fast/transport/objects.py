@@ -35,6 +35,16 @@ def default_reduce(cls) -> bool:
             and getattr(cls, "__reduce__", None) is object.__reduce__)
 
 
+DEFER_DEPTH = 24  # objects nested deeper than this are written out of line when they can be (GraphT)
+
+
+def deferrable(cls) -> bool:
+    """Classes whose instances can be created empty and filled later: default reduce, no __setstate__,
+    not a container subclass. Their state is a plain attribute dict, so filling order cannot matter."""
+    return (default_reduce(cls) and getattr(cls, "__setstate__", None) is None
+            and not issubclass(cls, (list, dict, tuple, set, frozenset)) and cls.__new__ is object.__new__)
+
+
 def set_state(obj, state, path: str) -> None:
     """pickle's BUILD: ``__setstate__`` if defined, else update ``__dict__`` (and slots)."""
     setstate = getattr(obj, "__setstate__", None)
@@ -76,6 +86,16 @@ class ObjectT(Transporter):
         if handler is not None:
             handler.encode(obj, enc, path, node)
             return node
+        if enc.object_depth >= DEFER_DEPTH and deferrable(cls):
+            del enc._memo[id(obj)]  # it is memoized again, as a deferred entry
+            return enc.defer(obj)
+        enc.object_depth += 1
+        try:
+            return self._encode_generic(obj, cls, qn, enc, path, node)
+        finally:
+            enc.object_depth -= 1
+
+    def _encode_generic(self, obj, cls, qn, enc, path, node):
         if not default_reduce(cls):
             raise ExportError(f"an instance of {qn} at {path} cannot be written: it is a compiled or custom-pickled "
                               "type and milo_fast has no transporter for it")
@@ -195,5 +215,65 @@ class BunchHandler(ObjectHandler):
         return obj
 
 
-TRANSPORTERS = [ObjectT()]
+class GraphT(Transporter):
+    """The root of a tree whose deeply nested objects were written out of line:
+
+        {"milo:graph": <root node>, "objects": [{"milo:object": qn, "milo:id": n, "state": {...}}, ...]}
+
+    References ``{"milo:ref": n}`` anywhere in the tree may point to these entries. Import: every entry is
+    created empty first (``cls.__new__(cls)``; only classes that ``deferrable`` accepts), then the root is built,
+    then each entry's state is decoded and set. This keeps documents shallow whatever the length of a chain.
+    """
+
+    kind = "milo:graph"
+    aux = frozenset({"objects"})
+
+    def decode(self, node, dec, path):
+        entries = node.get("objects")
+        pe = key_path(path, "objects")
+        expect(type(entries) is list and entries, pe, "a non-empty list of objects")
+        shells = []
+        for i, e in enumerate(entries):
+            p = f"{pe}[{i}]"
+            expect(type(e) is dict and "milo:object" in e and "milo:id" in e
+                   and set(e) <= {"milo:object", "milo:id", "state"}, p, "an object with an id and a state")
+            qn = e["milo:object"]
+            cls = dec.resolve(qn, key_path(p, "milo:object"))
+            expect(isinstance(cls, type) and dec.tables.handlers.get(qn) is None and deferrable(cls), p,
+                   f"{qn} to be a class that can be written out of line")
+            obj = cls.__new__(cls)
+            dec.register(e, obj, p)
+            shells.append(obj)
+        root = dec.decode(node[self.kind], key_path(path, self.kind))
+        for i, (e, obj) in enumerate(zip(entries, shells)):
+            if "state" in e:
+                p = key_path(f"{pe}[{i}]", "state")
+                state = dec.decode(e["state"], p)
+                if state is not None:
+                    set_state(obj, state, p)
+        return root
+
+
+def encode_deferred(enc, root_node, root: str):
+    """Write the objects deferred while encoding ``root_node`` (and those they defer in turn)."""
+    if not enc.deferred:
+        return root_node
+    obj_t = enc.tables.kinds[ObjectT.kind]
+    entries = []
+    pe = key_path(root, "objects")
+    i = 0
+    while i < len(enc.deferred):
+        entry = enc.deferred[i]
+        p = f"{pe}[{i}]"
+        node = {ObjectT.kind: class_name(type(entry.obj))}
+        enc.attach_deferred(entry, node, p)
+        enc.object_depth = 1
+        obj_t._encode_generic(entry.obj, type(entry.obj), node[ObjectT.kind], enc, p, node)
+        enc.object_depth = 0
+        entries.append(node)
+        i += 1
+    return {GraphT.kind: root_node, "objects": entries}
+
+
+TRANSPORTERS = [ObjectT(), GraphT()]
 HANDLERS: list = [BunchHandler()]

@@ -1,0 +1,104 @@
+"""Benchmark configuration: collect bench_*.py, build the data sets once, print the issue's targets.
+
+Data sets (same for every contender):
+- f64: 2,000,000 float64 from a standard normal (seed 0);
+- i64: 2,000,000 int64 uniform in [-10^9, 10^9) (seed 0);
+- forest: the node tables of a 100-tree RandomForestClassifier fitted on
+  make_classification(n_samples=20000, n_features=20, random_state=0): for each tree its `nodes`
+  structured array (sklearn's NODE_DTYPE, 64-byte items) and its `values` float64 array, as a list of 200
+  arrays. Fitting takes a while, so the arrays are cached in pytest's cache directory (.pytest_cache).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(os.path.dirname(HERE), "python")
+if importlib.util.find_spec("milo_fast") is None and SRC not in sys.path:  # not installed: the source tree
+    sys.path.insert(0, SRC)
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+N = 2_000_000
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect bench_*.py when the directory is given (pytest itself collects a file named on the command line)."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and not parent.session.isinitpath(file_path):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.fixture(scope="session")
+def f64():
+    return np.random.default_rng(0).standard_normal(N)
+
+
+@pytest.fixture(scope="session")
+def i64():
+    return np.random.default_rng(0).integers(-10 ** 9, 10 ** 9, N, dtype=np.int64)
+
+
+def _fit_forest_tables():
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    X, y = make_classification(n_samples=20000, n_features=20, random_state=0)
+    rf = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(X, y)
+    out = []
+    for est in rf.estimators_:
+        state = est.tree_.__getstate__()
+        out += [np.ascontiguousarray(state["nodes"]), np.ascontiguousarray(state["values"])]
+    return out
+
+
+@pytest.fixture(scope="session")
+def forest(request):
+    cache = request.config.cache.mkdir("milo_fast_bench_forest")
+    path = os.path.join(cache, "forest_tables.npz")
+    if os.path.exists(path):
+        with np.load(path, allow_pickle=False) as z:
+            return [z[f"a{i}"] for i in range(len(z.files))]
+    arrays = _fit_forest_tables()
+    np.savez(path, **{f"a{i}": a for i, a in enumerate(arrays)})
+    return arrays
+
+
+# ----------------------------------------------------------------- the issue's targets, after the tables
+
+TARGETS = [  # (what, group, contender, baseline, the contender must be at least this many times faster)
+    ("text decode >= 5x faster than orjson.loads + np.asarray", "decode", "milo_text", "orjson", 5.0),
+    ("text encode no slower than orjson.dumps", "encode", "milo_text", "orjson", 1.0),
+    ("base64 decode no slower than pickle.loads", "decode", "milo_base64", "pickle", 1.0),
+]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not getattr(session, "benchmarks", None):
+        return
+    med = {}
+    for b in session.benchmarks:
+        if not b or not b.group or "-" not in b.group:
+            continue
+        data, op = b.group.split("-", 1)
+        contender = b.name.split("[")[0].rsplit("_", 1)[-1]
+        contender = {"text": "milo_text", "base64": "milo_base64"}.get(contender, contender)
+        med[(data, op, contender)] = b.get("median")
+    if not med:
+        return
+    tr = terminalreporter
+    tr.write_sep("-", "milo_fast codec targets (issue 2), medians")
+    for what, op, contender, baseline, need in TARGETS:
+        for data in ("f64", "i64", "forest"):
+            a, b = med.get((data, op, contender)), med.get((data, op, baseline))
+            if a is None or b is None:
+                continue
+            speedup = b / a
+            verdict = "met" if speedup >= need else "NOT met"
+            tr.write_line(f"{data:7s} {what}: {baseline} {b * 1e3:8.1f} ms / {contender} {a * 1e3:8.1f} ms = "
+                          f"{speedup:5.2f}x  -> {verdict}")

@@ -1,0 +1,174 @@
+// Unit tests of the JSON reader and array writer (src/cpp/core/json_reader, json_writer), no Python.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "json_reader.hpp"
+#include "json_writer.hpp"
+#include "test_util.hpp"
+
+using namespace milo;
+
+namespace {
+
+struct Parsed {
+    Document doc;
+    ParseError err;
+};
+
+Parsed parse(const std::string& s, int threads = 1) {
+    Parsed p;
+    Limits lim;
+    p.err = parse_document(s.data(), s.size(), lim, p.doc);
+    if (p.err.ok) p.err = decode_arrays(s.data(), s.size(), p.doc, threads);
+    return p;
+}
+
+bool fails_at(const std::string& s, uint64_t offset) {
+    Parsed p = parse(s);
+    return !p.err.ok && p.err.offset == offset;
+}
+
+ArrayView view_f64(const std::vector<double>& v) {
+    ArrayView a;
+    a.data = reinterpret_cast<const uint8_t*>(v.data());
+    a.shape = {static_cast<int64_t>(v.size())};
+    a.strides = {8};
+    a.layout.itemsize = 8;
+    Field f; f.kind = ElemKind::F64;
+    a.layout.fields = {f};
+    return a;
+}
+
+std::string envelope(const std::string& list, const std::string& dtype, const std::string& shape) {
+    return "{\"pymiloed-ndarray-list\":" + list + ",\"pymiloed-ndarray-dtype\":\"" + dtype +
+           "\",\"pymiloed-ndarray-shape\":" + shape + "}";
+}
+
+void test_scalars() {
+    Parsed p = parse("[1, -2, 1.5, true, false, null, \"a\\u00e9\\n\", NaN, -Infinity, 123456789012345678901234567890]");
+    CHECK(p.err.ok);
+    const Node& root = p.doc.nodes[p.doc.root];
+    CHECK(root.type == NodeType::List && root.len == 10);
+    auto child = [&](int i) -> const Node& { return p.doc.nodes[p.doc.children[root.a + i]]; };
+    CHECK(child(0).type == NodeType::Int && static_cast<int64_t>(child(0).a) == 1);
+    CHECK(child(1).type == NodeType::Int && static_cast<int64_t>(child(1).a) == -2);
+    CHECK(child(2).type == NodeType::Float);
+    CHECK(child(3).type == NodeType::True && child(4).type == NodeType::False && child(5).type == NodeType::Null);
+    CHECK(child(6).type == NodeType::String && child(6).len == 4);
+    CHECK(std::memcmp(p.doc.strings.data() + child(6).a, "a\xc3\xa9\n", 4) == 0);
+    double d; std::memcpy(&d, &child(7).a, 8); CHECK(std::isnan(d));
+    std::memcpy(&d, &child(8).a, 8); CHECK(std::isinf(d) && d < 0);
+    CHECK(child(9).type == NodeType::BigInt && child(9).len == 30);
+}
+
+void test_malformed_offsets() {
+    CHECK(fails_at("[1,2", 4));
+    CHECK(fails_at("[1,,2]", 3));
+    CHECK(fails_at("{\"a\" 1}", 5));
+    CHECK(fails_at("[01]", 2));        // leading zero: the number ends after 0, then ',' or ']' is expected
+    CHECK(fails_at("[1] x", 4));
+    CHECK(fails_at("\"abc", 4));
+    CHECK(fails_at("[\"a\x01\"]", 3));
+    CHECK(fails_at("[tru]", 1));
+    CHECK(fails_at("[1e400]", 1));     // beyond float64
+    CHECK(fails_at("", 0));
+    std::string deep(600, '[');
+    CHECK(!parse(deep).err.ok);
+}
+
+void test_text_arrays() {
+    Parsed p = parse(envelope("[[1,2,3],[4,5,6]]", "int32", "[2,3]"));
+    CHECK(p.err.ok);
+    CHECK(p.doc.arrays.size() == 1);
+    const ArrayJob& j = p.doc.arrays[0];
+    int32_t v[6]; std::memcpy(v, j.data.get(), 24);
+    CHECK(v[0] == 1 && v[5] == 6);
+    // keys in another order
+    Parsed q = parse("{\"pymiloed-ndarray-shape\":[2],\"pymiloed-ndarray-dtype\":\"float32\",\"pymiloed-ndarray-list\":[0.1,NaN]}");
+    CHECK(q.err.ok && q.doc.arrays.size() == 1);
+    float f[2]; std::memcpy(f, q.doc.arrays[0].data.get(), 8);
+    CHECK(f[0] == 0.1f && std::isnan(f[1]));
+    // shape mismatches and bad values
+    CHECK(!parse(envelope("[1,2]", "int64", "[3]")).err.ok);
+    CHECK(!parse(envelope("[1,2,3,4]", "int64", "[3]")).err.ok);
+    CHECK(!parse(envelope("[1.5]", "int64", "[1]")).err.ok);
+    CHECK(!parse(envelope("[256]", "uint8", "[1]")).err.ok);
+    CHECK(!parse(envelope("[-1]", "uint8", "[1]")).err.ok);
+    CHECK(!parse(envelope("[1]", "bool", "[1]")).err.ok);
+    CHECK(parse(envelope("[true]", "bool", "[1]")).err.ok);
+    // a huge declared shape is refused before any allocation
+    Parsed h = parse(envelope("[1]", "float64", "[1000000000000]"));
+    CHECK(!h.err.ok && h.doc.arrays.empty());
+    // unknown dtype: left as an ordinary object
+    Parsed u = parse(envelope("[\"a\"]", "<U1", "[1]"));
+    CHECK(u.err.ok && u.doc.arrays.empty() && u.doc.nodes[u.doc.root].type == NodeType::Object);
+}
+
+void test_base64_arrays() {
+    // 1.0, 2.0 as little-endian float64
+    Parsed p = parse("{\"milo-ndarray-b64\":\"AAAAAAAA8D8AAAAAAAAAQA==\",\"milo-ndarray-dtype\":\"float64\",\"milo-ndarray-shape\":[2]}");
+    CHECK(p.err.ok && p.doc.arrays.size() == 1);
+    double d[2]; std::memcpy(d, p.doc.arrays[0].data.get(), 16);
+    CHECK(d[0] == 1.0 && d[1] == 2.0);
+    CHECK(!parse("{\"milo-ndarray-b64\":\"AAAA\",\"milo-ndarray-dtype\":\"float64\",\"milo-ndarray-shape\":[1]}").err.ok);
+    CHECK(!parse("{\"milo-ndarray-b64\":\"AAAAAAAA8D8=\",\"milo-ndarray-dtype\":\"object\",\"milo-ndarray-shape\":[1]}").err.ok);
+    CHECK(!parse("{\"milo-ndarray-b64\":\"Ag==\",\"milo-ndarray-dtype\":\"bool\",\"milo-ndarray-shape\":[1]}").err.ok);
+}
+
+void test_writer_roundtrip_and_pieces() {
+    // A large array goes through the threaded writer and the piecewise reader; both must be exact.
+    std::vector<double> v(300000);
+    uint64_t x = 88172645463325252ull;
+    for (auto& e : v) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint64_t b = x;
+        std::memcpy(&e, &b, 8);
+        if (std::isnan(e)) e = 0.5;  // non-canonical NaNs are not text (the caller uses base64 for them)
+    }
+    ArrayView a = view_f64(v);
+    CHECK(!has_noncanonical_nan(a));
+    std::string list;
+    write_array_text(list, a, false, -1, 0);
+    for (int threads : {1, 2, 4}) {
+        Parsed p = parse(envelope(list, "float64", "[300000]"), threads);
+        CHECK_MSG(p.err.ok, "threads=%d: %s", threads, p.err.message.c_str());
+        if (!p.err.ok) continue;
+        CHECK(p.doc.arrays[0].splits.size() > 0);
+        CHECK(std::memcmp(p.doc.arrays[0].data.get(), v.data(), v.size() * 8) == 0);
+    }
+    // A malformed number deep inside a large list is reported at its offset, whichever piece holds it.
+    std::string broken = list;
+    std::size_t at = broken.size() * 3 / 4;
+    while (broken[at] != ',') ++at;
+    broken.insert(at + 1, "x");
+    std::string doc = envelope(broken, "float64", "[300000]");
+    Parsed p = parse(doc, 2);
+    CHECK(!p.err.ok && p.err.offset == std::strlen("{\"pymiloed-ndarray-list\":") + at + 1);
+    // base64 of the same array, decoded in 1 MiB pieces
+    std::string b64;
+    write_array_base64(b64, a);
+    Parsed q = parse("{\"milo-ndarray-b64\":" + b64 + ",\"milo-ndarray-dtype\":\"float64\",\"milo-ndarray-shape\":[300000]}", 2);
+    CHECK(q.err.ok && std::memcmp(q.doc.arrays[0].data.get(), v.data(), v.size() * 8) == 0);
+}
+
+void test_path() {
+    std::string s = "{\"a\": [1, {\"b c\": [true, oops]}]}";
+    Parsed p = parse(s);
+    CHECK(!p.err.ok);
+    std::string path = json_path_at(s.data(), s.size(), p.err.offset);
+    CHECK_MSG(path == "$.a[1][\"b c\"][1]", "path %s", path.c_str());
+}
+
+}  // namespace
+
+int main() {
+    test_scalars();
+    test_malformed_offsets();
+    test_text_arrays();
+    test_base64_arrays();
+    test_writer_roundtrip_and_pieces();
+    test_path();
+    return milo_test::summary("test_json");
+}

@@ -60,7 +60,7 @@ Decoded decode(const std::string& text) {
         r.result = base64_decode(src.get(), text.size(), nullptr);
         return r;
     }
-    std::unique_ptr<uint8_t[]> dst(new uint8_t[n + 1]);
+    std::unique_ptr<uint8_t[]> dst(new uint8_t[n]);  // exact size: ASan catches any overrun
     r.result = base64_decode(src.get(), text.size(), dst.get());
     r.bytes.assign(dst.get(), dst.get() + n);
     return r;

@@ -68,6 +68,21 @@ inline std::size_t first_invalid(const unsigned char* s) {
     return 0;  // not reached when the quantum was found invalid
 }
 
+// Store the low 48 bits of x big-endian at d, and 2 junk bytes after them.
+inline void store_be48(uint8_t* d, uint64_t x) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t be = __builtin_bswap64(x << 16);
+    std::memcpy(d, &be, 8);
+#else
+    d[0] = static_cast<uint8_t>(x >> 40);
+    d[1] = static_cast<uint8_t>(x >> 32);
+    d[2] = static_cast<uint8_t>(x >> 24);
+    d[3] = static_cast<uint8_t>(x >> 16);
+    d[4] = static_cast<uint8_t>(x >> 8);
+    d[5] = static_cast<uint8_t>(x);
+#endif
+}
+
 }  // namespace
 
 void base64_encode(const uint8_t* src, std::size_t n, char* dst) {
@@ -118,34 +133,28 @@ std::size_t base64_decode(const char* text, std::size_t len, uint8_t* dst) {
     const auto* s = reinterpret_cast<const unsigned char*>(text);
     const std::size_t body = len - 4;  // every quantum but the last has no padding
     std::size_t i = 0;
-    // Two quanta per step, storing 8 bytes (6 used) while dst has room for them.
-    for (; i + 8 <= body; i += 8) {
+    // Two quanta per step, with one 8-byte store (6 bytes used, the next 2
+    // overwritten by the next step) while dst has room for it: at least one more
+    // full quantum and the last one follow, so 6 + 3 + 1 bytes remain.
+    uint8_t* d = dst;
+    for (; i + 12 <= body; i += 8, d += 6) {
         const uint32_t a = quantum(s + i);
         const uint32_t b = quantum(s + i + 4);
         if ((a | b) & kInvalid) {
             if (a & kInvalid) return i + first_invalid(s + i);
             return i + 4 + first_invalid(s + i + 4);
         }
-        const uint64_t x = (uint64_t{a} << 24) | b;  // 48 bits
-        uint8_t* d = dst + i / 4 * 3;
-        d[0] = static_cast<uint8_t>(x >> 40);
-        d[1] = static_cast<uint8_t>(x >> 32);
-        d[2] = static_cast<uint8_t>(x >> 24);
-        d[3] = static_cast<uint8_t>(x >> 16);
-        d[4] = static_cast<uint8_t>(x >> 8);
-        d[5] = static_cast<uint8_t>(x);
+        store_be48(d, (uint64_t{a} << 24) | b);
     }
-    for (; i < body; i += 4) {
+    for (; i < body; i += 4, d += 3) {
         const uint32_t a = quantum(s + i);
         if (a & kInvalid) return i + first_invalid(s + i);
-        uint8_t* d = dst + i / 4 * 3;
         d[0] = static_cast<uint8_t>(a >> 16);
         d[1] = static_cast<uint8_t>(a >> 8);
         d[2] = static_cast<uint8_t>(a);
     }
     // The last quantum: "xxxx", "xxx=" or "xx==".
     const unsigned char* q = s + body;
-    uint8_t* d = dst + body / 4 * 3;
     std::size_t pad = 0;
     if (q[3] == '=') pad = q[2] == '=' ? 2 : 1;
     const std::size_t data = 4 - pad;

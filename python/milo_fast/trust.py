@@ -582,6 +582,16 @@ sklearn.metrics._regression.r2_score
 sklearn.metrics._regression.root_mean_squared_error
 sklearn.metrics._regression.root_mean_squared_log_error
 sklearn.metrics.cluster._bicluster.consensus_score
+sklearn.preprocessing._data.add_dummy_feature
+sklearn.preprocessing._data.binarize
+sklearn.preprocessing._data.maxabs_scale
+sklearn.preprocessing._data.minmax_scale
+sklearn.preprocessing._data.normalize
+sklearn.preprocessing._data.power_transform
+sklearn.preprocessing._data.quantile_transform
+sklearn.preprocessing._data.robust_scale
+sklearn.preprocessing._data.scale
+sklearn.utils.validation.check_array
 sklearn.metrics.cluster._supervised.adjusted_mutual_info_score
 sklearn.metrics.cluster._supervised.adjusted_rand_score
 sklearn.metrics.cluster._supervised.completeness_score

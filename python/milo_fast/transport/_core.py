@@ -35,7 +35,8 @@ def key_path(path: str, key) -> str:
     """JSON path of ``key`` under ``path``: ``$.a.b`` for identifiers, ``$["milo:tuple"]`` otherwise."""
     if type(key) is str and key and not key[0].isdigit() and _IDENT_OK.issuperset(key):
         return f"{path}.{key}"
-    return f"{path}[{json.dumps(key, ensure_ascii=False) if isinstance(key, str) else key!r}]"
+    text = json.dumps(key, ensure_ascii=False) if isinstance(key, str) else repr(key)
+    return f"{path}[{text}]"
 
 
 def qualified_name(obj) -> str:

@@ -76,12 +76,12 @@ class PartialHandler(ObjectHandler):
     classes = ("functools.partial",)
 
     def encode(self, obj, enc, path, node):
+        if obj.__reduce__()[2][3]:  # its __dict__, read without creating an empty one
+            raise ExportError(f"a functools.partial with attributes at {path} cannot be written")
         p = key_path(path, "state")
         node["state"] = {"func": enc.encode(obj.func, key_path(p, "func")),
                          "args": [enc.encode(a, f"{p}.args[{i}]") for i, a in enumerate(obj.args)],
                          "keywords": enc.encode(dict(obj.keywords), key_path(p, "keywords"))}
-        if obj.__dict__:
-            raise ExportError(f"a functools.partial with attributes at {path} cannot be written")
 
     def construct(self, cls, node, dec, path):
         st = node.get("state")

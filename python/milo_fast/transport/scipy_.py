@@ -45,6 +45,14 @@ def _state(node, path, keys):
     return st, p
 
 
+def _keep(m, attr: str, arr: np.ndarray) -> None:
+    """Put the decoded array itself back when scipy copied it without changing it (keeps shared arrays
+    shared, as in the original)."""
+    cur = getattr(m, attr)
+    if cur is not arr and cur.dtype == arr.dtype and cur.shape == arr.shape:
+        setattr(m, attr, arr)
+
+
 class CompressedHandler(ObjectHandler):
     classes = _names("csr", "csc", "bsr")
     aux = frozenset({"state"})
@@ -69,6 +77,8 @@ class CompressedHandler(ObjectHandler):
             raise ValidationError(f"inconsistent sparse matrix at {p}: {e}") from None
         if m.indices.dtype != indices.dtype or m.indptr.dtype != indptr.dtype:
             m.indices, m.indptr = indices, indptr  # same values, the saved index dtype
+        for attr, arr in (("data", data), ("indices", indices), ("indptr", indptr)):
+            _keep(m, attr, arr)
         return m
 
 
@@ -99,9 +109,13 @@ class CooHandler(ObjectHandler):
             m = cls((data, tuple(coords)), shape=shape, copy=False)
         except (ValueError, TypeError, IndexError) as e:
             raise ValidationError(f"inconsistent sparse matrix at {p}: {e}") from None
-        if any(a.dtype != c.dtype for a, c in zip(m.coords, coords)):
-            m.coords = tuple(coords)
+        if any(a is not c for a, c in zip(m.coords, coords)) and all(
+                a.dtype == c.dtype and a.shape == c.shape for a, c in zip(m.coords, coords)):
+            m.coords = tuple(coords)  # the decoded arrays themselves (shared ones stay shared)
+        elif any(a.dtype != c.dtype for a, c in zip(m.coords, coords)):
+            m.coords = tuple(coords)  # same values, the saved index dtype
         m.has_canonical_format = st["canonical"]
+        _keep(m, "data", data)
         return m
 
 

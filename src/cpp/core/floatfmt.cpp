@@ -55,6 +55,18 @@ inline uint16_t round_even(uint16_t trunc, Rem rem) {
     return static_cast<uint16_t>(trunc + (up ? 1 : 0));  // carries into the exponent / infinity
 }
 
+// A positive finite binary16 magnitude (or 0x7c00, standing for 2^16) in units of 2^-25.
+inline uint64_t half_units(unsigned a) {
+    if (a >= 0x7c00U) return uint64_t{1} << 41;
+    const unsigned e = a >> 10, m = a & 0x3ffU;
+    if (e == 0) return uint64_t{m} << 1;  // m * 2^-24
+    return uint64_t{m | 0x400U} << e;     // (1024 + m) * 2^(e - 25)
+}
+
+constexpr uint64_t kPow10[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+                               100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+                               10000000000000ULL, 100000000000000ULL};
+
 // ------------------------------------------------------------- text rendering
 
 // value = (-1)^neg * d[0].d[1]d[2]... * 10^exp10, ndig >= 1, d[0] != '0' unless the value is 0.
@@ -358,56 +370,47 @@ std::size_t format_f16(uint16_t bits, char* buf) {
     const bool neg = (bits & 0x8000U) != 0;
     if (a >= 0x7c00U) return format_shortest(half_to_float(bits), buf);  // NaN / Infinity tokens
     if (a == 0) return render(neg, "0", 1, 0, buf);
-    const float mag = half_to_float(static_cast<uint16_t>(a));
 
-    char digits[8];
-    int exp10 = 0;
-    // For p = 1, 2, ... significant digits, the only p-digit decimals that can
-    // read back as `a` are the ones just below and just above the exact value:
-    // the nearest (to_chars, correctly rounded) and its neighbour on the other
-    // side. Five digits always suffice for binary16.
-    for (int p = 1; p <= 5; ++p) {
-        char tmp[32];
-        const auto r = std::to_chars(tmp, tmp + sizeof tmp, mag, std::chars_format::scientific, p - 1);
-        const int n = split_sci(tmp, r.ptr, digits, exp10);
-        (void)n;  // == p
-        uint32_t pow_lo = 1;
-        for (int i = 1; i < p; ++i) pow_lo *= 10;  // 10^(p-1)
-        const uint32_t pow_hi = pow_lo * 10;        // 10^p
-        uint32_t nearest = 0;
-        for (int i = 0; i < p; ++i) nearest = nearest * 10 + static_cast<uint32_t>(digits[i] - '0');
+    // Exact integer arithmetic in units of 2^-25: every binary16 value and every
+    // midpoint between neighbours is such a multiple, below 2^41.
+    const uint64_t v = half_units(a);
+    const uint64_t lo = (half_units(a - 1) + v) / 2;  // the decimals reading back as `a`
+    const uint64_t hi = (v + half_units(a + 1)) / 2;  // lie in [lo, hi] (ties go to even)
+    const bool closed = (a & 1) == 0;                 // ... or (lo, hi) for an odd mantissa
 
-        // candidates: nearest, the p-digit neighbour below, the p-digit neighbour above
-        for (int k = 0; k < 3; ++k) {
-            uint32_t m = nearest;
-            int e = exp10;
-            if (k == 1) {
-                if (m == pow_lo) { m = pow_hi - 1; e -= 1; } else { m -= 1; }
-            } else if (k == 2) {
-                if (m + 1 == pow_hi) { m = pow_lo; e += 1; } else { m += 1; }
-            }
-            char cand_digits[8];
-            for (int i = p - 1; i >= 0; --i) { cand_digits[i] = static_cast<char>('0' + m % 10); m /= 10; }
-            // Text for the parser: "D.DDDDe<exp>"
-            char text[24];
-            char* q = text;
-            *q++ = cand_digits[0];
-            if (p > 1) { *q++ = '.'; std::memcpy(q, cand_digits + 1, p - 1); q += p - 1; }
-            *q++ = 'e';
-            int ee = e;
-            if (ee < 0) { *q++ = '-'; ee = -ee; }
-            if (ee >= 10) *q++ = static_cast<char>('0' + ee / 10);
-            *q++ = static_cast<char>('0' + ee % 10);
-            uint16_t back = 0;
-            if (parse_f16(text, q, back) == q && back == a)
-                return render(neg, cand_digits, p, e, buf);
-        }
+    // The decimal with the fewest significant digits in the interval is a
+    // multiple of 10^k for the largest k that has a multiple there; take the
+    // multiple nearest to v. Scaling everything by 10^-k (k < 0) keeps it exact:
+    // a member is found by k = floor(log10 v) - 4, so the scaled values stay
+    // below 10^5 * 2^25.
+    for (int k = 5; k >= -14; --k) {
+        const uint64_t scale = k < 0 ? kPow10[-k] : 1;
+        const uint64_t step = k > 0 ? kPow10[k] << 25 : uint64_t{1} << 25;
+        const uint64_t L = lo * scale, H = hi * scale, V = v * scale;
+        uint64_t n_lo = L / step;
+        if (n_lo * step < L || (n_lo * step == L && !closed)) ++n_lo;
+        uint64_t n_hi = H / step;
+        if (n_hi * step == H && !closed) --n_hi;  // n_hi >= n_lo > 0 here, when it matters
+        if (n_lo > n_hi) continue;
+        uint64_t n = V / step;
+        const uint64_t rest = V - n * step;
+        if (2 * rest > step || (2 * rest == step && (n & 1))) ++n;
+        if (n < n_lo) n = n_lo;
+        if (n > n_hi) n = n_hi;
+        char digits[24];
+        int nd = 0;
+        for (uint64_t t = n; t > 0; t /= 10) digits[nd++] = static_cast<char>('0' + t % 10);
+        for (int i = 0; i < nd / 2; ++i) { const char c = digits[i]; digits[i] = digits[nd - 1 - i]; digits[nd - 1 - i] = c; }
+        return render(neg, digits, nd, k + nd - 1, buf);
     }
-    // Unreachable (five digits always round-trip); keep a safe answer anyway.
+    // Not reached (five significant digits always suffice); a safe answer anyway.
     char tmp[32];
-    const auto r = std::to_chars(tmp, tmp + sizeof tmp, mag, std::chars_format::scientific, 4);
-    const int n = split_sci(tmp, r.ptr, digits, exp10);
-    return render(neg, digits, n, exp10, buf);
+    char digits[24];
+    int exp10 = 0;
+    const auto r = std::to_chars(tmp, tmp + sizeof tmp, half_to_float(static_cast<uint16_t>(a)),
+                                 std::chars_format::scientific, 4);
+    const int nd = split_sci(tmp, r.ptr, digits, exp10);
+    return render(neg, digits, nd, exp10, buf);
 }
 
 // ---------------------------------------------------------------- parsing

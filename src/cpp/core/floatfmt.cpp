@@ -264,11 +264,20 @@ int compare_exact(const Scan& s, double m) {
     return 0;
 }
 
-// The sign of the decimal exponent of a non-zero scanned number: is |value| >= 1?
-bool magnitude_at_least_one(const Scan& s) {
+// libstdc++ (12+, fast_float inside) reports out_of_range exactly when the
+// correctly rounded result is +-infinity (overflow) or zero from a non-zero
+// input (underflow), and then leaves the value alone. Is this out_of_range an
+// underflow to zero? Overflow is a number >= 1; an underflow to zero is below
+// half the smallest subnormal (2.47e-324 for double, 7.0e-46 for float), so its
+// decimal exponent is at most max_zero_exp10. Anything else (a library that
+// flags subnormal results, as strtod may) is not trusted and becomes an error.
+bool underflows_to_zero(const Scan& s, int64_t max_zero_exp10) {
     DigitCursor c(s);
-    return !c.zero && c.sci_exp >= 0;
+    return !c.zero && c.sci_exp <= max_zero_exp10;
 }
+
+template <class F> constexpr int64_t kMaxZeroExp10 = -324;
+template <> constexpr int64_t kMaxZeroExp10<float> = -46;
 
 template <class F>
 const char* parse_std(const char* first, const char* last, F& out) {
@@ -278,9 +287,7 @@ const char* parse_std(const char* first, const char* last, F& out) {
     const auto r = std::from_chars(first, s.end, v, std::chars_format::general);
     if (r.ptr != s.end) return nullptr;  // cannot happen: the grammar is a subset of from_chars'
     if (r.ec == std::errc::result_out_of_range) {
-        // libstdc++ reports out_of_range when the correctly rounded result is
-        // +-infinity (overflow) or zero from a non-zero input (underflow).
-        if (magnitude_at_least_one(s)) return nullptr;
+        if (!underflows_to_zero(s, kMaxZeroExp10<F>)) return nullptr;
         v = s.neg ? -F(0) : F(0);
     } else if (r.ec != std::errc()) {
         return nullptr;
@@ -433,7 +440,7 @@ const char* parse_f16(const char* first, const char* last, uint16_t& out_bits) {
     if (r.ptr != s.end) return nullptr;
     const uint16_t sign = s.neg ? 0x8000 : 0;
     if (r.ec == std::errc::result_out_of_range) {
-        if (magnitude_at_least_one(s)) return nullptr;
+        if (!underflows_to_zero(s, kMaxZeroExp10<double>)) return nullptr;
         out_bits = sign;  // underflow far below binary16's range: a signed zero
         return s.end;
     }

@@ -12,6 +12,9 @@
 //                                  exponent signed and at least two digits).
 //   So the text always has a '.' or an 'e', and is a valid JSON number.
 //   For float64 the output is byte-identical to Python's repr(float).
+//
+// Built on <charconv> floating-point to_chars/from_chars (libstdc++ 12+, MSVC;
+// libc++ only from version 17 on).
 #pragma once
 #include <cstddef>
 #include <cstdint>

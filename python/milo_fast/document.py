@@ -184,7 +184,7 @@ def check_header(doc: dict, *, source: str = "<bytes>") -> dict:
 
 def audit_document(doc: dict, *, trusted: Iterable[str] = ()) -> None:
     """Phase 1 of a load: every name in the document against the allow-list (nothing imported before)."""
-    trust.audit(transport.names(doc[DATA], root=f"$.{DATA}"), trusted)
+    transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}")
 
 
 def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>"):
@@ -198,7 +198,7 @@ def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes
 
 def untrusted_names(doc: dict, *, trusted: Iterable[str] = ()) -> list[tuple[str, str]]:
     trusted = frozenset(trusted)
-    return [(n, p) for n, p in transport.names(doc[DATA], root=f"$.{DATA}") if not trust.is_trusted(n, trusted)]
+    return [(n, str(p)) for n, p in transport.names(doc[DATA], root=f"$.{DATA}") if not trust.is_trusted(n, trusted)]
 
 
 # ---------------------------------------------------------------------------------- PyMilo (compat)

@@ -637,6 +637,7 @@ _lock = threading.Lock()
 _installed_estimators: frozenset | None = None
 _ufuncs: frozenset | None = None
 _special_ufuncs: frozenset | None = None
+_resolved: dict = {}  # qualified name -> object, for names already checked and imported
 
 
 def _numpy_ufunc_names() -> frozenset:
@@ -696,7 +697,7 @@ def is_trusted(qualified_name: str, trusted: Iterable[str] = ()) -> bool:
 def audit(names: Iterable[tuple[str, str]], trusted: Iterable[str] = ()) -> None:
     """Check every ``(qualified_name, json_path)``; raise UntrustedTypeError listing EVERY offending one."""
     trusted = frozenset(trusted)
-    bad = [(n, p) for n, p in names if not is_trusted(n, trusted)]
+    bad = [(n, str(p)) for n, p in names if not is_trusted(n, trusted)]
     if bad:
         shown = "\n".join(f"  {n!s} at {p}" for n, p in bad[:50])
         more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
@@ -711,6 +712,9 @@ def resolve(qualified_name: str, path: str, trusted: Iterable[str] = ()) -> obje
     if not is_trusted(qualified_name, frozenset(trusted)):
         raise UntrustedTypeError(f"{qualified_name!s} at {path} is not on the allow-list; nothing was imported",
                                  names=[(qualified_name, path)])
+    obj = _resolved.get(qualified_name)
+    if obj is not None:
+        return obj
     parts = qualified_name.split(".")
     for i in range(len(parts) - 1, 0, -1):
         modname = ".".join(parts[:i])
@@ -726,6 +730,7 @@ def resolve(qualified_name: str, path: str, trusted: Iterable[str] = ()) -> obje
                 obj = getattr(obj, attr)
         except AttributeError:
             continue
+        _resolved[qualified_name] = obj
         return obj
     raise UntrustedTypeError(f"{qualified_name} at {path} is allowed but cannot be found in the installed packages",
                              names=[(qualified_name, path)])

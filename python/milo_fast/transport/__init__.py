@@ -36,7 +36,12 @@ def to_tree(obj, *, trusted: Iterable[str] = (), root: str = "$"):
 
 def names(tree, *, root: str = "$") -> list[tuple[str, str]]:
     """Every (qualified_name, json_path) a tree names, without importing or constructing anything."""
-    return collect_names(tree, tables(), root)
+    return [(n, str(p)) for n, p in collect_names(tree, tables(), root)]
+
+
+def audit(tree, *, trusted: Iterable[str] = (), root: str = "$") -> None:
+    """Check every name in ``tree`` against the allow-list; UntrustedTypeError lists every offender."""
+    trust.audit(collect_names(tree, tables(), root), frozenset(trusted))
 
 
 def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$"):
@@ -48,4 +53,4 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$"):
         return Decoder(tb, trusted).decode(tree, root)
 
 
-__all__ = ["to_tree", "names", "from_tree", "FAMILIES", "deep_recursion"]
+__all__ = ["to_tree", "names", "audit", "from_tree", "FAMILIES", "deep_recursion"]

@@ -31,12 +31,48 @@ RESERVED_PREFIXES = ("milo", "pymiloed")  # plain-dict keys starting so are esca
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def key_path(path: str, key) -> str:
-    """JSON path of ``key`` under ``path``: ``$.a.b`` for identifiers, ``$["milo:tuple"]`` otherwise."""
+def _key_text(key) -> str:
+    if type(key) is int:
+        return f"[{key}]"
     if type(key) is str and key and not key[0].isdigit() and _IDENT_OK.issuperset(key):
-        return f"{path}.{key}"
+        return f".{key}"
     text = json.dumps(key, ensure_ascii=False) if isinstance(key, str) else repr(key)
-    return f"{path}[{text}]"
+    return f"[{text}]"
+
+
+class Path:
+    """A JSON path built lazily: ``key_path`` only links a parent and a key; the text (``$.a.b[3]["milo:tuple"]``)
+    is made when an error message needs it. Renders through str() / f-strings; compares by its text."""
+
+    __slots__ = ("parent", "key")
+
+    def __init__(self, parent, key):
+        self.parent, self.key = parent, key
+
+    def __str__(self) -> str:
+        parts = []
+        p = self
+        while type(p) is Path:
+            parts.append(_key_text(p.key))
+            p = p.parent
+        parts.append(str(p))
+        return "".join(reversed(parts))
+
+    __repr__ = __str__
+
+    def __format__(self, spec) -> str:
+        return format(str(self), spec)
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def key_path(path, key) -> Path:
+    """JSON path of ``key`` (a str or an int index) under ``path``: ``$.a.b``, ``$.a[3]``, ``$["milo:tuple"]``."""
+    return Path(path, key)
 
 
 def qualified_name(obj) -> str:
@@ -157,7 +193,7 @@ class Encoder:
             return self._ref(entry)
         entry = self._memo[id(obj)] = _Entry(obj, path)  # keeps obj alive: ids are never reused mid-export
         node = tr.encode(obj, self, path)
-        if self._wrap and path in self._wrap and type(node) is not dict:
+        if self._wrap and type(node) is not dict and str(path) in self._wrap:
             node = {SHARED: node}
         entry.node = node
         if entry.ref is not None:  # referenced from inside itself (a cycle)
@@ -180,7 +216,7 @@ class Encoder:
         if type(entry.node) is dict:
             entry.node[ID] = entry.ref
         else:  # a shared list or array: written as {"milo:shared": ...} in another pass
-            self.needs_wrap.add(entry.path)
+            self.needs_wrap.add(str(entry.path))
 
     def is_trusted(self, qn: str) -> bool:
         from .. import trust
@@ -207,8 +243,9 @@ def classify(node: dict, kinds: dict, path: str):
     return tr
 
 
-def collect_names(tree, tables, root: str = "$") -> list[tuple[str, str]]:
-    """Every (qualified_name, json_path) the tree names, found without importing or constructing anything."""
+def collect_names(tree, tables, root: str = "$") -> list:
+    """Every (qualified_name, json_path) the tree names, found without importing or constructing anything.
+    The paths are lazy Path objects (str() gives the text)."""
     out: list[tuple[str, str]] = []
     kinds = tables.kinds
     stack = [(tree, root)]
@@ -222,13 +259,12 @@ def collect_names(tree, tables, root: str = "$") -> list[tuple[str, str]]:
             for k, v in node.items():
                 tv = type(v)
                 if tv is dict or tv is list:
-                    stack.append((v, key_path(path, k)))
+                    stack.append((v, Path(path, k)))
         elif t is list:
             for i, v in enumerate(node):
                 tv = type(v)
                 if tv is dict or tv is list:
-                    stack.append((v, f"{path}[{i}]"))
-    out.sort(key=lambda np_: np_[1])
+                    stack.append((v, Path(path, i)))
     return out
 
 
@@ -250,7 +286,7 @@ class Decoder:
                     self.register(node, out, path)
                 for k, v in node.items():
                     if k != ID:
-                        out[k] = self.decode(v, key_path(path, k))
+                        out[k] = self.decode(v, Path(path, k))
                 return out
             obj = tr.decode(node, self, path)
             if ID in node:
@@ -259,7 +295,7 @@ class Decoder:
                     self.register(node, obj, path)
             return obj
         if t is list:
-            return [self.decode(v, f"{path}[{i}]") for i, v in enumerate(node)]
+            return [self.decode(v, Path(path, i)) for i, v in enumerate(node)]
         return node
 
     def register(self, node: dict, obj, path: str) -> None:

@@ -26,20 +26,20 @@ from ._core import (REF, RESERVED_PREFIXES, SHARED, Transporter, expect, key_pat
 
 
 def _pairs(obj, enc, path):
-    return [[enc.encode(k, f"{path}[{i}][0]"), enc.encode(v, f"{path}[{i}][1]")]
+    return [[enc.encode(k, key_path(key_path(path, i), 0)), enc.encode(v, key_path(key_path(path, i), 1))]
             for i, (k, v) in enumerate(obj.items())]
 
 
 def _fill_pairs(target, pairs, dec, path):
     expect(type(pairs) is list, path, "a list of [key, value] pairs")
     for i, kv in enumerate(pairs):
-        expect(type(kv) is list and len(kv) == 2, f"{path}[{i}]", "a [key, value] pair")
-        k = dec.decode(kv[0], f"{path}[{i}][0]")
+        expect(type(kv) is list and len(kv) == 2, key_path(path, i), "a [key, value] pair")
+        k = dec.decode(kv[0], key_path(key_path(path, i), 0))
         try:
             hash(k)
         except TypeError:
             raise ValidationError(f"unhashable dict key at {path}[{i}][0]") from None
-        target[k] = dec.decode(kv[1], f"{path}[{i}][1]")
+        target[k] = dec.decode(kv[1], key_path(key_path(path, i), 1))
     return target
 
 
@@ -49,7 +49,7 @@ class ListT(Transporter):
 
     def encode(self, obj, enc, path):
         e = enc.encode
-        return [e(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+        return [e(v, key_path(path, i)) for i, v in enumerate(obj)]
 
 
 class DictT(Transporter):
@@ -120,13 +120,13 @@ class TupleT(Transporter):
     def encode(self, obj, enc, path):
         p = key_path(path, self.kind)
         e = enc.encode
-        return {self.kind: [e(v, f"{p}[{i}]") for i, v in enumerate(obj)]}
+        return {self.kind: [e(v, key_path(p, i)) for i, v in enumerate(obj)]}
 
     def decode(self, node, dec, path):
         items = node[self.kind]
         p = key_path(path, self.kind)
         expect(type(items) is list, p, "a list")
-        return tuple(dec.decode(v, f"{p}[{i}]") for i, v in enumerate(items))
+        return tuple(dec.decode(v, key_path(p, i)) for i, v in enumerate(items))
 
 
 def _hashables(node, kind, dec, path):
@@ -135,7 +135,7 @@ def _hashables(node, kind, dec, path):
     expect(type(items) is list, p, "a list")
     out = []
     for i, v in enumerate(items):
-        x = dec.decode(v, f"{p}[{i}]")
+        x = dec.decode(v, key_path(p, i))
         try:
             hash(x)
         except TypeError:
@@ -158,7 +158,7 @@ class SetT(Transporter):
 
     def encode(self, obj, enc, path):
         p = key_path(path, self.kind)
-        return {self.kind: [enc.encode(v, f"{p}[{i}]") for i, v in enumerate(_sorted_if_possible(obj))]}
+        return {self.kind: [enc.encode(v, key_path(p, i)) for i, v in enumerate(_sorted_if_possible(obj))]}
 
     def decode(self, node, dec, path):
         out: set = set()
@@ -221,14 +221,14 @@ class SliceT(Transporter):
 
     def encode(self, obj, enc, path):
         p = key_path(path, self.kind)
-        return {self.kind: [enc.encode(obj.start, f"{p}[0]"), enc.encode(obj.stop, f"{p}[1]"),
-                            enc.encode(obj.step, f"{p}[2]")]}
+        return {self.kind: [enc.encode(obj.start, key_path(p, 0)), enc.encode(obj.stop, key_path(p, 1)),
+                            enc.encode(obj.step, key_path(p, 2))]}
 
     def decode(self, node, dec, path):
         v = node[self.kind]
         p = key_path(path, self.kind)
         expect(type(v) is list and len(v) == 3, p, "[start, stop, step]")
-        return slice(*(dec.decode(x, f"{p}[{i}]") for i, x in enumerate(v)))
+        return slice(*(dec.decode(x, key_path(p, i)) for i, x in enumerate(v)))
 
 
 class RangeT(Transporter):
@@ -263,7 +263,7 @@ class SharedT(Transporter):
         if type(inner) is list:  # registered before its items are built: it may contain itself
             out: list = []
             dec.register(node, out, path)
-            out.extend(dec.decode(v, f"{p}[{i}]") for i, v in enumerate(inner))
+            out.extend(dec.decode(v, key_path(p, i)) for i, v in enumerate(inner))
             return out
         expect(type(inner) is not dict, p, "a list or array")
         return dec.decode(inner, p)

@@ -80,7 +80,7 @@ class PartialHandler(ObjectHandler):
             raise ExportError(f"a functools.partial with attributes at {path} cannot be written")
         p = key_path(path, "state")
         node["state"] = {"func": enc.encode(obj.func, key_path(p, "func")),
-                         "args": [enc.encode(a, f"{p}.args[{i}]") for i, a in enumerate(obj.args)],
+                         "args": [enc.encode(a, key_path(key_path(p, "args"), i)) for i, a in enumerate(obj.args)],
                          "keywords": enc.encode(dict(obj.keywords), key_path(p, "keywords"))}
 
     def construct(self, cls, node, dec, path):

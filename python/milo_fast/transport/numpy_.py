@@ -70,7 +70,7 @@ class ArrayT(Transporter):
         if k == "O":
             p = key_path(path, "items")
             e = enc.encode
-            node["items"] = [e(x, f"{p}[{i}]") for i, x in enumerate(obj.flat)]
+            node["items"] = [e(x, key_path(p, i)) for i, x in enumerate(obj.flat)]
         elif k == "U":
             node["items"] = obj.ravel().tolist()
         elif k == "S":
@@ -102,7 +102,7 @@ class ArrayT(Transporter):
             dec.register(node, res, path)  # before its items: an item may refer back to it
             flat = res.reshape(-1)  # a view: res is fresh and C-contiguous
             for i, x in enumerate(items):
-                flat[i] = dec.decode(x, f"{p}[{i}]")
+                flat[i] = dec.decode(x, key_path(p, i))
             return res
         expect(all(type(s) is str for s in items), p, "a list of strings")
         if k == "S":

@@ -108,16 +108,16 @@ class ObjectT(Transporter):
         args = rv[1][1:]
         if args:
             p = key_path(path, "args")
-            node["args"] = [enc.encode(a, f"{p}[{i}]") for i, a in enumerate(args)]
+            node["args"] = [enc.encode(a, key_path(p, i)) for i, a in enumerate(args)]
         state = rv[2] if len(rv) > 2 else None
         if state is not None:
             node["state"] = enc.encode(state, key_path(path, "state"))
         if len(rv) > 3 and rv[3] is not None:
             p = key_path(path, "list")
-            node["list"] = [enc.encode(v, f"{p}[{i}]") for i, v in enumerate(rv[3])]
+            node["list"] = [enc.encode(v, key_path(p, i)) for i, v in enumerate(rv[3])]
         if len(rv) > 4 and rv[4] is not None:
             p = key_path(path, "items")
-            node["items"] = [[enc.encode(k, f"{p}[{i}][0]"), enc.encode(v, f"{p}[{i}][1]")]
+            node["items"] = [[enc.encode(k, key_path(key_path(p, i), 0)), enc.encode(v, key_path(key_path(p, i), 1))]
                              for i, (k, v) in enumerate(rv[4])]
         return node
 
@@ -141,7 +141,7 @@ class ObjectT(Transporter):
         if "args" in node:
             p = key_path(path, "args")
             expect(type(node["args"]) is list, p, "a list")
-            args = tuple(dec.decode(a, f"{p}[{i}]") for i, a in enumerate(node["args"]))
+            args = tuple(dec.decode(a, key_path(p, i)) for i, a in enumerate(node["args"]))
         try:
             obj = cls.__new__(cls, *args)
         except Exception as e:
@@ -160,18 +160,18 @@ class ObjectT(Transporter):
         if "list" in node:
             p = key_path(path, "list")
             expect(type(node["list"]) is list and isinstance(obj, list), p, "list items for a list subclass")
-            obj.extend(dec.decode(v, f"{p}[{i}]") for i, v in enumerate(node["list"]))
+            obj.extend(dec.decode(v, key_path(p, i)) for i, v in enumerate(node["list"]))
         if "items" in node:
             p = key_path(path, "items")
             expect(type(node["items"]) is list and isinstance(obj, dict), p, "dict items for a dict subclass")
             for i, kv in enumerate(node["items"]):
-                expect(type(kv) is list and len(kv) == 2, f"{p}[{i}]", "a [key, value] pair")
-                k = dec.decode(kv[0], f"{p}[{i}][0]")
+                expect(type(kv) is list and len(kv) == 2, key_path(p, i), "a [key, value] pair")
+                k = dec.decode(kv[0], key_path(key_path(p, i), 0))
                 try:
                     hash(k)
                 except TypeError:
                     raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
-                obj[k] = dec.decode(kv[1], f"{p}[{i}][1]")
+                obj[k] = dec.decode(kv[1], key_path(key_path(p, i), 1))
         return obj
 
 
@@ -189,7 +189,7 @@ class BunchHandler(ObjectHandler):
         if obj.__dict__:
             node["state"] = enc.encode(dict(obj.__dict__), key_path(path, "state"))
         p = key_path(path, "items")
-        node["items"] = [[enc.encode(k, f"{p}[{i}][0]"), enc.encode(v, f"{p}[{i}][1]")]
+        node["items"] = [[enc.encode(k, key_path(key_path(p, i), 0)), enc.encode(v, key_path(key_path(p, i), 1))]
                          for i, (k, v) in enumerate(dict.items(obj))]
 
     def construct(self, cls, node, dec, path):
@@ -205,13 +205,13 @@ class BunchHandler(ObjectHandler):
         items = node.get("items")
         expect(type(items) is list, p, "a list of [key, value] pairs")
         for i, kv in enumerate(items):
-            expect(type(kv) is list and len(kv) == 2, f"{p}[{i}]", "a [key, value] pair")
-            k = dec.decode(kv[0], f"{p}[{i}][0]")
+            expect(type(kv) is list and len(kv) == 2, key_path(p, i), "a [key, value] pair")
+            k = dec.decode(kv[0], key_path(key_path(p, i), 0))
             try:
                 hash(k)
             except TypeError:
                 raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
-            dict.__setitem__(obj, k, dec.decode(kv[1], f"{p}[{i}][1]"))
+            dict.__setitem__(obj, k, dec.decode(kv[1], key_path(key_path(p, i), 1)))
         return obj
 
 
@@ -234,7 +234,7 @@ class GraphT(Transporter):
         expect(type(entries) is list and entries, pe, "a non-empty list of objects")
         shells = []
         for i, e in enumerate(entries):
-            p = f"{pe}[{i}]"
+            p = key_path(pe, i)
             expect(type(e) is dict and "milo:object" in e and "milo:id" in e
                    and set(e) <= {"milo:object", "milo:id", "state"}, p, "an object with an id and a state")
             qn = e["milo:object"]
@@ -247,7 +247,7 @@ class GraphT(Transporter):
         root = dec.decode(node[self.kind], key_path(path, self.kind))
         for i, (e, obj) in enumerate(zip(entries, shells)):
             if "state" in e:
-                p = key_path(f"{pe}[{i}]", "state")
+                p = key_path(key_path(pe, i), "state")
                 state = dec.decode(e["state"], p)
                 if state is not None:
                     set_state(obj, state, p)
@@ -264,7 +264,7 @@ def encode_deferred(enc, root_node, root: str):
     i = 0
     while i < len(enc.deferred):
         entry = enc.deferred[i]
-        p = f"{pe}[{i}]"
+        p = key_path(pe, i)
         node = {ObjectT.kind: class_name(type(entry.obj))}
         enc.attach_deferred(entry, node, p)
         enc.object_depth = 1

@@ -89,7 +89,7 @@ class CooHandler(ObjectHandler):
     def encode(self, obj, enc, path, node):
         p = key_path(path, "state")
         node["state"] = {"shape": list(obj.shape), "data": enc.encode(obj.data, key_path(p, "data")),
-                         "coords": [enc.encode(c, f"{p}.coords[{i}]") for i, c in enumerate(obj.coords)],
+                         "coords": [enc.encode(c, key_path(key_path(p, "coords"), i)) for i, c in enumerate(obj.coords)],
                          "canonical": bool(obj.has_canonical_format)}
 
     def construct(self, cls, node, dec, path):

@@ -21,26 +21,35 @@ from ._core import ObjectHandler, expect, key_path
 TREE = "sklearn.tree._tree.Tree"
 
 
-def check_tree_nodes(nodes: np.ndarray, n_features: int, path: str) -> None:
-    """Raise ValidationError unless ``nodes`` is a well-formed binary tree rooted at node 0."""
+def check_tree_nodes(nodes: np.ndarray, n_features: int, path) -> None:
+    """Raise ValidationError unless ``nodes`` is a well-formed binary tree rooted at node 0.
+
+    With ``m`` internal nodes (left child != -1) out of ``n``: every internal node's children lie in
+    (its index, n); leaves have both children -1; the 2m children are distinct and 2m == n - 1, so every node
+    but the root has exactly one parent. Internal nodes split on a feature in [0, n_features).
+    """
     n = nodes.shape[0]
-    left = nodes["left_child"].astype(np.int64, copy=False)
-    right = nodes["right_child"].astype(np.int64, copy=False)
-    leaf = left == -1
-    if not np.array_equal(leaf, right == -1):
+    left, right = nodes["left_child"], nodes["right_child"]
+    internal = np.flatnonzero(left != -1)
+    m = internal.size
+    if np.count_nonzero(right == -1) != n - m:
         raise ValidationError(f"a tree node has exactly one child at {path}")
-    idx = np.arange(n, dtype=np.int64)
-    internal = ~leaf
+    if 2 * m != n - 1:
+        raise ValidationError(f"a tree of {n} nodes must have {(n - 1) // 2} internal nodes, not {m}, at {path}")
+    if not m:
+        return
     li, ri = left[internal], right[internal]
-    if li.size and (li.min() < 0 or ri.min() < 0 or li.max() >= n or ri.max() >= n):
-        raise ValidationError(f"a tree node's child index is out of range at {path}")
-    if np.any(li <= idx[internal]) or np.any(ri <= idx[internal]):
+    if not ((li > internal).all() and (ri > internal).all()):
         raise ValidationError(f"a tree node's child index is not greater than its own at {path}")
-    parents = np.bincount(np.concatenate([li, ri]), minlength=n) if n else np.zeros(0, np.int64)
-    if n and (parents[0] != 0 or np.any(parents[1:] != 1)):
-        raise ValidationError(f"a tree node does not have exactly one parent at {path}")
+    if li.max() >= n or ri.max() >= n:
+        raise ValidationError(f"a tree node's child index is out of range at {path}")
+    seen = np.zeros(n, dtype=np.bool_)
+    seen[li] = True
+    seen[ri] = True
+    if np.count_nonzero(seen) != 2 * m:
+        raise ValidationError(f"a tree node has two parents at {path}")
     feat = nodes["feature"][internal]
-    if feat.size and (feat.min() < 0 or feat.max() >= n_features):
+    if feat.min() < 0 or feat.max() >= n_features:
         raise ValidationError(f"a tree node splits on a feature outside [0, {n_features}) at {path}")
 
 
@@ -52,7 +61,7 @@ class TreeHandler(ObjectHandler):
         red = obj.__reduce__()
         n_features, n_classes, n_outputs = red[1]
         p = key_path(path, "args")
-        node["args"] = [int(n_features), enc.encode(np.asarray(n_classes), f"{p}[1]"), int(n_outputs)]
+        node["args"] = [int(n_features), enc.encode(np.asarray(n_classes), key_path(p, 1)), int(n_outputs)]
         st = red[2]
         ps = key_path(path, "state")
         node["state"] = {"max_depth": int(st["max_depth"]), "node_count": int(st["node_count"]),
@@ -65,11 +74,11 @@ class TreeHandler(ObjectHandler):
         pa, ps = key_path(path, "args"), key_path(path, "state")
         args = node.get("args")
         expect(type(args) is list and len(args) == 3, pa, "[n_features, n_classes, n_outputs]")
-        n_features, n_classes, n_outputs = args[0], dec.decode(args[1], f"{pa}[1]"), args[2]
-        expect(type(n_features) is int and 0 < n_features < 2**31, f"{pa}[0]", "a positive int")
-        expect(type(n_outputs) is int and 0 < n_outputs < 2**31, f"{pa}[2]", "a positive int")
+        n_features, n_classes, n_outputs = args[0], dec.decode(args[1], key_path(pa, 1)), args[2]
+        expect(type(n_features) is int and 0 < n_features < 2**31, key_path(pa, 0), "a positive int")
+        expect(type(n_outputs) is int and 0 < n_outputs < 2**31, key_path(pa, 2), "a positive int")
         expect(isinstance(n_classes, np.ndarray) and n_classes.dtype.kind in "iu" and n_classes.shape == (n_outputs,)
-               and (n_classes.size == 0 or (n_classes.min() >= 1 and n_classes.max() < 2**31)), f"{pa}[1]",
+               and (n_classes.size == 0 or (n_classes.min() >= 1 and n_classes.max() < 2**31)), key_path(pa, 1),
                "n_outputs positive class counts")
         st = node.get("state")
         expect(type(st) is dict and set(st) == {"max_depth", "node_count", "nodes", "values"}, ps,

@@ -83,6 +83,9 @@ def decompress_bytes(blob: bytes, *, max_size: int = DEFAULT_MAX_SIZE, source: s
     try:
         if mv.startswith(ZSTD_MAGIC):
             import zstandard
+            declared = zstandard.frame_content_size(bytes(blob[:18]))  # -1 when the frame does not say
+            if declared > max_size:
+                raise LoadError(f"{source}: the document declares {declared} bytes, more than max_size={max_size}")
             reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob), read_across_frames=True)
             chunks, total = [], 0
             while True:
@@ -95,6 +98,8 @@ def decompress_bytes(blob: bytes, *, max_size: int = DEFAULT_MAX_SIZE, source: s
                 chunks.append(chunk)
             if total > max_size:
                 raise LoadError(f"{source}: the decompressed document exceeds max_size={max_size} bytes")
+            if declared >= 0 and total != declared:
+                raise LoadError(f"{source}: truncated zstd data ({total} of {declared} bytes)")
             out = b"".join(chunks)
         elif mv.startswith(GZIP_MAGIC):
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)

@@ -284,7 +284,6 @@ sklearn.calibration._SigmoidCalibration
 sklearn.cluster._birch._CFNode
 sklearn.cluster._birch._CFSubcluster
 sklearn.cluster._bisect_k_means._BisectingTree
-sklearn.compose._column_transformer._RemainderColsList
 sklearn.ensemble._hist_gradient_boosting.binning._BinMapper
 sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor
 sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace

@@ -1,0 +1,511 @@
+"""The public API (PyMilo-compatible Export/Import, dump/dumps/load/loads), the document envelope, the allow-list
+audit, the value markers of the transporter chain, and crash-safe writes."""
+from __future__ import annotations
+
+import collections
+import functools
+import gzip
+import http.server
+import json
+import os
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import milo_fast
+from milo_fast import document, transport, trust
+from milo_fast.transport import registry
+from estimator_cases import D, assert_same
+
+
+@pytest.fixture(scope="module")
+def forest():
+    from sklearn.ensemble import RandomForestClassifier
+    return RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(D["X"], D["ys"])
+
+
+@pytest.fixture(scope="module")
+def linreg():
+    from sklearn.linear_model import LinearRegression
+    return LinearRegression().fit(D["X"], D["yr"])
+
+
+def same_predictions(a, b):
+    assert np.array_equal(a.predict(D["X_new"]), b.predict(D["X_new"]))
+
+
+# --------------------------------------------------------------------------------- dump / load
+
+@pytest.mark.parametrize("arrays", ["text", "base64"])
+@pytest.mark.parametrize("compress", [None, "zstd", "gzip"])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_dump_load_file(tmp_path, forest, arrays, compress, indent):
+    path = tmp_path / "model.json"
+    milo_fast.dump(forest, path, arrays=arrays, compress=compress, indent=indent)
+    raw = path.read_bytes()
+    if compress == "zstd":
+        assert raw[:4] == document.ZSTD_MAGIC
+    elif compress == "gzip":
+        assert raw[:2] == document.GZIP_MAGIC
+        raw = gzip.decompress(raw)
+    else:
+        doc = json.loads(raw)  # plain JSON
+        assert ("\n" in raw.decode()) == (indent is not None)
+        assert doc["milo_fast"]["model_type"] == "sklearn.ensemble._forest.RandomForestClassifier"
+    loaded = milo_fast.load(path)
+    assert_same(forest, loaded)
+    same_predictions(forest, loaded)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_dumps_loads_and_file_objects(tmp_path, forest):
+    blob = milo_fast.dumps(forest)
+    assert isinstance(blob, bytes) and b"milo-ndarray-b64" in blob  # dumps defaults to base64 arrays
+    assert_same(forest, milo_fast.loads(blob))
+    assert_same(forest, milo_fast.loads(blob.decode("utf-8")))  # str works too
+    with open(tmp_path / "m.json", "wb") as f:
+        milo_fast.dump(forest, f)
+    with open(tmp_path / "m.json", "rb") as f:
+        assert_same(forest, milo_fast.load(f))
+    assert b"pymiloed-ndarray-list" in (tmp_path / "m.json").read_bytes()  # dump defaults to text arrays
+
+
+def test_header(linreg):
+    import platform
+
+    import scipy
+    import sklearn
+    doc = json.loads(milo_fast.dumps(linreg, arrays="text"))
+    assert set(doc) == {"milo_fast", "data"}
+    assert doc["milo_fast"] == {
+        "format_version": 1, "milo_fast_version": milo_fast.__version__,
+        "python_version": platform.python_version(), "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__, "scipy_version": scipy.__version__,
+        "model_type": "sklearn.linear_model._base.LinearRegression"}
+    assert doc["data"]["milo:object"] == "sklearn.linear_model._base.LinearRegression"
+    assert doc["data"]["state"]["coef_"]["pymiloed-ndarray-shape"] == [5]
+
+
+def test_other_sklearn_version_warns_naming_both(linreg):
+    import sklearn
+    doc = json.loads(milo_fast.dumps(linreg, arrays="text"))
+    doc["milo_fast"]["sklearn_version"] = "0.99.0"
+    with pytest.warns(milo_fast.VersionWarning, match=rf"0\.99\.0.*{sklearn.__version__}"):
+        loaded = milo_fast.loads(json.dumps(doc))
+    same_predictions(linreg, loaded)
+
+
+@pytest.mark.parametrize("mutate, error, match", [
+    (lambda d: d["milo_fast"].update(format_version=2), milo_fast.LoadError, "format_version 2"),
+    (lambda d: d["milo_fast"].update(format_version="1"), milo_fast.ValidationError, "format_version"),
+    (lambda d: d["milo_fast"].pop("model_type"), milo_fast.ValidationError, "model_type"),
+    (lambda d: d["milo_fast"].update(model_type="sklearn.tree._classes.DecisionTreeClassifier"),
+     milo_fast.ValidationError, "header says"),
+    (lambda d: d.update(extra=1), milo_fast.ValidationError, "exactly the keys"),
+    (lambda d: d.pop("milo_fast"), milo_fast.LoadError, "not a milo_fast document"),
+])
+def test_bad_envelopes(linreg, mutate, error, match):
+    doc = json.loads(milo_fast.dumps(linreg, arrays="text"))
+    mutate(doc)
+    with pytest.raises(error, match=match) as info:
+        milo_fast.loads(json.dumps(doc))
+    assert isinstance(info.value, ValueError) and isinstance(info.value, milo_fast.MiloError)
+
+
+def test_compressed_limits_and_corruption(linreg):
+    blob = milo_fast.dumps(linreg, compress="zstd")
+    with pytest.raises(milo_fast.LoadError, match="max_size"):
+        milo_fast.loads(blob, max_size=100)
+    with pytest.raises(milo_fast.LoadError, match="corrupt|truncated"):
+        milo_fast.loads(blob[:-10])
+    gz = milo_fast.dumps(linreg, compress="gzip")
+    with pytest.raises(milo_fast.LoadError, match="max_size"):
+        milo_fast.loads(gz, max_size=100)
+    with pytest.raises(milo_fast.LoadError):
+        milo_fast.loads(gz[:20])
+
+
+def test_bad_options(linreg):
+    with pytest.raises(ValueError):
+        milo_fast.dumps(linreg, arrays="hex")
+    with pytest.raises(ValueError):
+        milo_fast.dumps(linreg, compress="lz4")
+    with pytest.raises(ValueError):
+        milo_fast.dumps(linreg, format="pickle")
+
+
+# ------------------------------------------------------------------------------ Export / Import
+
+def test_export_import_pymilo_api(tmp_path, forest):
+    exp = milo_fast.Export(forest)
+    import sklearn
+    assert exp.version == sklearn.__version__ and exp.type == "RandomForestClassifier"
+    assert exp.model_type == "sklearn.ensemble._forest.RandomForestClassifier"
+    assert isinstance(exp.data, dict) and exp.data["milo:object"] == exp.model_type
+    text = exp.to_json()
+    assert isinstance(text, str) and json.loads(text)["milo_fast"]["model_type"] == exp.model_type
+    exp.save(str(tmp_path / "f.json"))
+    for imp in (milo_fast.Import(str(tmp_path / "f.json")), milo_fast.Import(file_adr=tmp_path / "f.json"),
+                milo_fast.Import(json_dump=text), milo_fast.Import(None, text)):
+        assert imp.version == sklearn.__version__ and imp.type == "RandomForestClassifier"
+        model = imp.to_model()
+        assert model is not imp.to_model()  # a new model each time
+        assert_same(forest, model)
+    with pytest.raises(milo_fast.MiloError):
+        milo_fast.Import()
+
+
+def test_import_url(tmp_path, forest):
+    (tmp_path / "m.json").write_bytes(milo_fast.dumps(forest, compress="zstd"))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/m.json"
+        assert_same(forest, milo_fast.Import(url=url).to_model())
+        with pytest.raises(milo_fast.LoadError, match="max_size"):
+            milo_fast.Import(url=url, max_size=1000)
+        with pytest.raises(milo_fast.LoadError, match="cannot download"):
+            milo_fast.Import(url=url.replace("m.json", "missing.json"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(milo_fast.LoadError, match="http"):
+        milo_fast.Import(url=(tmp_path / "m.json").as_uri())  # file:// is refused
+
+
+@pytest.mark.parametrize("run_parallel", [False, True])
+def test_batch_export_import(tmp_path, forest, linreg, run_parallel):
+    from sklearn.preprocessing import FunctionTransformer
+    models = [forest, linreg, FunctionTransformer(lambda x: x), linreg]
+    out = tmp_path / "batch"
+    assert milo_fast.Export.batch_export(models, str(out), run_parallel=run_parallel) == 3
+    assert sorted(os.listdir(out)) == ["model_0.json", "model_1.json", "model_3.json"]
+    count, loaded = milo_fast.Import.batch_import(str(out), run_parallel=run_parallel)
+    assert count == 3
+    assert_same(forest, loaded[0])
+    assert_same(linreg, loaded[1])
+    assert_same(linreg, loaded[2])  # files in numeric order (model_3 is third)
+    with pytest.raises(FileNotFoundError):
+        milo_fast.Import.batch_import(str(tmp_path / "nope"))
+
+
+# ------------------------------------------------------------------------------- crash-safe writes
+
+def test_failed_save_keeps_previous_file(tmp_path, forest, monkeypatch):
+    path = tmp_path / "model.json"
+    milo_fast.dump(forest, path)
+    before = path.read_bytes()
+
+    def boom(*a, **kw):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        milo_fast.dump(forest, path, arrays="base64")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_save_keeps_permissions(tmp_path, linreg):
+    path = tmp_path / "model.json"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o640)
+    milo_fast.dump(linreg, path)
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    fresh = tmp_path / "fresh.json"
+    milo_fast.dump(linreg, fresh)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (os.stat(fresh).st_mode & 0o777) == 0o666 & ~umask
+
+
+# ------------------------------------------------------------------------- audit before construct
+
+def _doc(data, model_type="builtins.dict"):
+    hdr = document.make_header(model_type)
+    return json.dumps({"milo_fast": hdr, "data": data})
+
+
+PLANTED = {
+    "a": {"milo:function": "os.system"},
+    "b": {"milo:object": "subprocess.Popen", "args": [["touch", "/tmp/pwned"]]},
+    "c": [{"milo:type": "builtins.eval"}, {"milo:object": "milo_test_never_imported.Evil", "state": {}}],
+    "d": {"milo:dict": [[{"milo:function": "builtins.exec"}, 1]]},
+    "e": {"milo:object": "functools.partial", "state": {"func": {"milo:function": "numpy.load"}, "args": [],
+                                                        "keywords": {}}},
+}
+
+
+def test_untrusted_names_all_listed_with_paths_and_nothing_imported():
+    sys.modules.pop("milo_test_never_imported", None)
+    with pytest.raises(milo_fast.UntrustedTypeError) as info:
+        milo_fast.loads(_doc(PLANTED))
+    err = info.value
+    assert isinstance(err, ValueError) and isinstance(err, milo_fast.MiloError)
+    assert sorted(err.names) == sorted([
+        ("os.system", '$.data.a["milo:function"]'),
+        ("subprocess.Popen", '$.data.b["milo:object"]'),
+        ("builtins.eval", '$.data.c[0]["milo:type"]'),
+        ("milo_test_never_imported.Evil", '$.data.c[1]["milo:object"]'),
+        ("builtins.exec", '$.data.d["milo:dict"][0][0]["milo:function"]'),
+        ("numpy.load", '$.data.e.state.func["milo:function"]'),
+    ])
+    for name, path in err.names:
+        assert name in str(err) and path in str(err)
+    assert "milo_test_never_imported" not in sys.modules
+    assert not os.path.exists("/tmp/pwned")
+    assert milo_fast.get_untrusted_types(_doc(PLANTED).encode()) == sorted(
+        ["builtins.eval", "builtins.exec", "milo_test_never_imported.Evil", "numpy.load", "os.system",
+         "subprocess.Popen"])
+
+
+def test_import_audits_in_init(tmp_path):
+    (tmp_path / "evil.json").write_text(_doc({"f": {"milo:function": "os.system"}}))
+    with pytest.raises(milo_fast.UntrustedTypeError, match="os.system"):
+        milo_fast.Import(str(tmp_path / "evil.json"))
+    assert milo_fast.get_untrusted_types(str(tmp_path / "evil.json")) == ["os.system"]
+
+
+def test_trusted_extends_by_exact_name_only():
+    doc = _doc({"f": {"milo:function": "operator.add"}})
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        milo_fast.loads(doc)
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        milo_fast.loads(doc, trusted=["operator", "operator.*", "operator.ad"])
+    import operator
+    assert milo_fast.loads(doc, trusted=["operator.add"]) == {"f": operator.add}
+
+
+def test_trust_api():
+    assert trust.is_trusted("sklearn.ensemble._forest.RandomForestClassifier")
+    assert trust.is_trusted("numpy.log1p") and trust.is_trusted("scipy.special.expit")
+    for bad in ("os.system", "builtins.eval", "builtins.exec", "subprocess.Popen", "numpy.load", "numpy.save",
+                "pickle.loads", "sklearn.utils._testing.assert_run_python_script_without_output",
+                "numpy.lib.npyio.load", "<lambda>", "", "sklearn.nonexistent.Thing"):
+        assert not trust.is_trusted(bad), bad
+    assert trust.is_trusted("os.system", trusted=["os.system"])  # the caller's explicit choice
+    trust.audit([("numpy.mean", "$.x")])
+    with pytest.raises(milo_fast.UntrustedTypeError) as info:
+        trust.audit([("numpy.mean", "$.x"), ("os.system", "$.y"), ("os.popen", "$.z")])
+    assert info.value.names == [("os.system", "$.y"), ("os.popen", "$.z")]
+    assert trust.resolve("numpy.mean", "$") is np.mean
+    from sklearn.tree._tree import Tree
+    assert trust.resolve("sklearn.tree._tree.Tree", "$") is Tree
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        trust.resolve("os.system", "$.p")
+
+
+def test_allow_list_names_all_exist():
+    """Every name on the static allow-lists designates an existing class or function (no drift)."""
+    names = (trust.SKLEARN_ESTIMATORS | trust.SKLEARN_HELPERS | trust.SKLEARN_KERNELS | trust.SKLEARN_SPLITTERS
+             | trust.VALUE_TYPES | trust.FUNCTIONS)
+    missing = []
+    for n in sorted(names):
+        try:
+            trust.resolve(n, "$")
+        except milo_fast.UntrustedTypeError:
+            missing.append(n)
+    assert missing == []
+
+
+def test_handlers_are_on_the_allow_list_and_tables_are_consistent():
+    tb = registry.tables()
+    assert set(registry.FAMILIES) == set(transport.FAMILIES)
+    assert sorted(h for h in tb.handlers if not trust.is_trusted(h)) == []
+    for fam in registry.FAMILIES:
+        assert hasattr(fam, "TRANSPORTERS") and hasattr(fam, "HANDLERS"), fam.__name__
+    assert registry.FAMILIES[-1].__name__.endswith(".objects")  # the generic fallback comes last
+    kinds = {tr.kind for fam in registry.FAMILIES for tr in fam.TRANSPORTERS if tr.kind}
+    assert all(k.startswith("milo:") for k in kinds)
+
+
+@pytest.mark.parametrize("node, match", [
+    ({"milo:object": "sklearn.tree._tree.Tree", "args": [1, {"milo:ref": 0}, 1]}, "milo:ref"),
+    ({"milo:tuple": [1], "milo:set": [2]}, "two marker keys"),
+    ({"milo:unknown": 1}, "unknown marker"),
+    ({"milo:tuple": [1], "extra": 2}, "unexpected key"),
+    ({"milo:object": "sklearn.linear_model._base.LinearRegression", "bogus": 1}, "unexpected key"),
+    ({"milo:object": "numpy.mean"}, "to be a class"),
+    ({"milo:function": "sklearn.linear_model._base.LinearRegression"}, "to be a function"),
+    ({"milo:object": "sklearn.tree._tree.Tree", "args": [2, [1], 1]}, "n_outputs positive class counts"),
+    ({"milo:ndarray": "<U3", "shape": [2], "items": ["a"]}, "2 items"),
+    ({"milo:ndarray": "object; import os", "shape": [1], "items": [1]}, "dtype spelling"),
+    ({"milo:strided": [1.0, 2.0], "strides": [8], "offset": 0}, "numeric array"),
+    ({"milo:ref": 7}, "does not refer"),
+    ({"a": {"milo:ref": 0}, "milo:id": 0}, None),  # a dict that contains itself: allowed
+])
+def test_malformed_nodes(node, match):
+    doc = _doc(node)
+    if match is None:
+        d = milo_fast.loads(doc)
+        assert d["a"] is d
+        return
+    with pytest.raises(milo_fast.LoadError, match=match):
+        milo_fast.loads(doc)
+
+
+def setf(nodes, i, field, value):
+    nodes[field][i] = value
+
+
+def _tree_doc(mutate):
+    from sklearn.tree import DecisionTreeRegressor
+    est = DecisionTreeRegressor(max_depth=3, random_state=0).fit(D["X"], D["yr"])
+    tree = transport.to_tree(est)
+    nodes = tree["state"]["tree_"]["state"]["nodes"]
+    mutate(nodes, tree["state"]["tree_"])
+    return json.dumps({"milo_fast": document.make_header(document.model_type_of(est)),
+                       "data": json.loads(milo_fast.codec.encode(tree))})
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda n, t: setf(n, 0, "left_child", 0), "not greater"),
+    (lambda n, t: setf(n, 0, "left_child", 10_000), "out of range|not greater|exactly one child"),
+    (lambda n, t: setf(n, 1, "left_child", -1), "exactly one child"),
+    (lambda n, t: setf(n, 0, "right_child", n["left_child"][0]), "two parents"),
+    (lambda n, t: setf(n, 0, "feature", 99), "feature"),
+    (lambda n, t: setf(n, 0, "feature", -5), "feature"),
+    (lambda n, t: t["state"].__setitem__("node_count", 3), "node table"),
+    (lambda n, t: t["state"].__setitem__("values", np.zeros((1, 1, 1))), "float64 array of shape"),
+])
+def test_crafted_tree_tables_are_rejected(mutate, match):
+    with pytest.raises(milo_fast.ValidationError, match=match):
+        milo_fast.loads(_tree_doc(mutate))
+
+
+# ---------------------------------------------------------------------------------- value kinds
+
+class _Holder:  # not on the allow-list: only used through transport with trusted=
+    pass
+
+
+def _values():
+    shared_list = [1, 2, 3]
+    shared_arr = np.arange(4.0)
+    F = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    big = np.arange(40.0).reshape(5, 8)
+    v = {
+        "none": None, "bool": True, "int": -(2 ** 80), "float": -0.0, "nan": float("nan"), "inf": float("-inf"),
+        "str": "é\u2603\x00", "tuple": (1, (2, "x"), ()), "list": [1, [2, [3]]], "set": {3, 1, 2},
+        "frozenset": frozenset({"a", "b"}), "bytes": b"\x00\xff", "bytearray": bytearray(b"ab"),
+        "complex": 1.5 - 2j, "slice": slice(1, None, -2), "range": range(0, 10, 3),
+        "odict": collections.OrderedDict([("b", 1), ("a", 2)]), "counter": collections.Counter("abracadabra"),
+        "defaultdict": collections.defaultdict(list, {"k": [1]}), "int_keys": {1: "a", (2, 3): "b", None: 0},
+        "colliding": {"milo:object": "os.system", "pymiloed-ndarray-list": [1], "milo-ndarray-b64": "x",
+                      "milo:id": 3, "normal": 1},
+        "types": [float, int, np.float64, np.int32, np.ndarray, dict],
+        "dtypes": [np.dtype("float32"), np.dtype(">i4"), np.dtype("<U7"), np.dtype("O"),
+                   np.dtype([("a", "<i4"), ("b", "<f8")])],
+        "functions": [np.log1p, np.mean, np.add, functools.partial(np.add, 1)],
+        "scalars": [np.float32(0.1), np.int64(-3), np.uint64(2 ** 64 - 1), np.bool_(True), np.str_("ab"),
+                    np.complex128(1 + 2j), np.datetime64("2024-01-02T03:04", "m"), np.float16(-0.0)],
+        "arrays": [np.array(["a", "bcd"]), np.array([b"x", b"yz"]), np.array([1, "a", None, (1,)], dtype=object),
+                   np.array([1 + 2j, 3 - 4j], dtype=np.complex64), np.array(["2020-01-01"], dtype="M8[D]"),
+                   np.array([5], dtype="m8[s]"), np.zeros((0, 3)), np.array(3.5), F, big[:, ::3], big[::-1, 1:3],
+                   np.arange(10, dtype=">i8"), np.array([[np.nan, -0.0]], dtype=np.float32)],
+        "masked": np.ma.MaskedArray([1.0, 2.0, 3.0], mask=[False, True, False], fill_value=-1.0),
+        "masked_obj": np.ma.MaskedArray(np.array(["a", 1], dtype=object), mask=[True, False]),
+        "sparse": sp.csr_matrix(np.eye(3)),
+        "rng": [np.random.RandomState(3), np.random.default_rng(4), np.random.Generator(np.random.Philox(5)),
+                np.random.RandomState(np.random.SFC64(6))],
+        "shared": [shared_list, shared_list, shared_arr, shared_arr, F, F],
+    }
+    v["rng"][0].rand(3)
+    v["rng"][0].standard_normal()  # has_gauss state
+    cyc: list = [1]
+    cyc.append(cyc)
+    v["cycle_list"] = cyc
+    d: dict = {"x": 1}
+    d["self"] = d
+    v["cycle_dict"] = d
+    return v
+
+
+@pytest.mark.parametrize("arrays", ["text", "base64"])
+def test_every_value_kind_round_trips(arrays):
+    v = _values()
+    tree = transport.to_tree(v)
+    assert json.loads(milo_fast.codec.encode(tree, arrays="text").decode().replace("NaN", "0")
+                      .replace("-Infinity", "0"))  # the tree is plain JSON
+    back = milo_fast.loads(milo_fast.dumps(v, arrays=arrays))
+    assert_same(v, back)
+    assert back["shared"][0] is back["shared"][1] and back["shared"][2] is back["shared"][3]
+    assert back["shared"][4] is back["shared"][5] and back["shared"][4].flags.f_contiguous
+    assert back["cycle_list"][1] is back["cycle_list"] and back["cycle_dict"]["self"] is back["cycle_dict"]
+    assert back["colliding"] == v["colliding"]  # user data that looks like markers stays data
+    assert back["defaultdict"]["new"] == [] and back["int_keys"][(2, 3)] == "b"
+    rs, rs2 = v["rng"][0], back["rng"][0]
+    assert np.array_equal(rs.rand(5), rs2.rand(5)) and rs.standard_normal() == rs2.standard_normal()
+    assert np.array_equal(v["rng"][1].random(5), back["rng"][1].random(5))
+    assert back["arrays"][10].strides == v["arrays"][10].strides  # a strided view keeps its layout
+
+
+def test_marker_collisions_are_escaped():
+    tree = transport.to_tree({"milo:tuple": 1, "ok": 2})
+    assert list(tree) == ["milo:dict"]
+    assert transport.from_tree(tree) == {"milo:tuple": 1, "ok": 2}
+    assert transport.to_tree({"plain": 1}) == {"plain": 1}
+
+
+def test_shared_list_is_written_once():
+    shared = [1, 2]
+    tree = transport.to_tree({"a": shared, "b": shared})
+    assert tree == {"a": {"milo:shared": [1, 2], "milo:id": 0}, "b": {"milo:ref": 0}}
+    back = transport.from_tree(tree)
+    assert back["a"] is back["b"]
+
+
+def test_user_class_needs_trusted_on_both_sides():
+    h = _Holder()
+    h.x = np.arange(3)
+    name = f"{__name__}._Holder"
+    with pytest.raises(milo_fast.ExportError, match=r"test_api\._Holder.*\$"):
+        transport.to_tree(h)
+    tree = transport.to_tree(h, trusted=[name])
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        transport.from_tree(tree)
+    assert np.array_equal(transport.from_tree(tree, trusted=[name]).x, h.x)
+
+
+def test_bound_methods_and_locals_are_refused():
+    from sklearn.linear_model import LinearRegression
+    with pytest.raises(milo_fast.ExportError, match="bound method"):
+        transport.to_tree({"f": LinearRegression().fit})
+
+    def local(x):
+        return x
+    with pytest.raises(milo_fast.ExportError, match="locally defined"):
+        transport.to_tree({"f": local})
+    with pytest.raises(milo_fast.ExportError, match="lambda"):
+        transport.to_tree({"f": lambda x: x})
+    with pytest.raises(milo_fast.ExportError, match="allow-list"):
+        transport.to_tree({"f": os.system})
+
+
+def test_loads_does_not_warn_for_own_documents(forest):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        milo_fast.loads(milo_fast.dumps(forest))
+
+
+def test_pymilo_format_dispatch(tmp_path, linreg):
+    """format="pymilo" goes through milo_fast.compat.pymilo; its files load back through Import and load."""
+    path = tmp_path / "p.json"
+    milo_fast.dump(linreg, path, format="pymilo")
+    doc = json.loads(path.read_text())
+    assert "milo_fast" not in doc and all(k in doc for k in document.PYMILO_KEYS)
+    same_predictions(linreg, milo_fast.load(path))
+    same_predictions(linreg, milo_fast.Import(str(path)).to_model())

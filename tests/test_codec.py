@@ -750,6 +750,64 @@ def test_many_arrays_with_threads():
             assert_identical(codec.decode(data, threads=threads), obj)
 
 
+def _big_document():
+    """Arrays above the reader's thresholds for splitting work across threads (text arrays are cut every few
+    hundred KB along axis 0, long base64 strings into pieces)."""
+    rng = np.random.default_rng(5)
+    return {
+        "f64": rng.standard_normal(30000),
+        "f32": rng.standard_normal((2000, 16)).astype(np.float32),
+        "i64": rng.integers(-2 ** 63, 2 ** 63 - 1, 20000, dtype=np.int64),
+        "bool": rng.integers(0, 2, 60000).astype(bool),
+        "nodes": make_struct(NODE_DTYPE, 3000, seed=5),
+        "f16": rng.standard_normal(40000).astype(np.float16),
+        "be": rng.standard_normal(15000).astype(">f8"),
+    }
+
+
+def test_large_arrays_any_thread_count():
+    obj = _big_document()
+    data = codec.encode(obj)
+    assert len(data) > 2 << 20
+    for threads in [1, 2, 3, 0]:
+        assert_identical(codec.decode(data, threads=threads), obj)
+    rng = np.random.default_rng(6)
+    b64 = {"le": rng.standard_normal(100000), "be": rng.standard_normal(100000).astype(">f8"),
+           "u8": rng.integers(0, 256, 1 << 21, dtype=np.uint8)}
+    data = codec.encode(b64, arrays="base64")
+    for threads in [1, 2, 3, 0]:
+        assert_identical(codec.decode(data, threads=threads), b64)
+
+
+def _int_env_with_bad_item(n, bad_at):
+    items = ["7777777"] * n
+    items[bad_at] = "1.5"  # well-formed JSON, wrong for an int64 array: found only when the items are read
+    return '{"pymiloed-ndarray-list": [%s], "pymiloed-ndarray-dtype": "int64", "pymiloed-ndarray-shape": [%d]}' % (
+        ",".join(items), n)
+
+
+def test_first_error_in_document_order_whatever_the_threads():
+    """With several bad arrays (or a bad item in several pieces of one array), the error reported is the first
+    in the document, the same with any number of threads."""
+    n = 60000  # ~480 KB of text per array: cut in pieces
+    doc = ('{"a": %s, "b": %s}' % (_int_env_with_bad_item(n, n - 3), _int_env_with_bad_item(n, 2))).encode()
+    items = ["7777777"] * n
+    items[45000] = items[20000] = "1.5"
+    two_pieces = ('{"a": {"pymiloed-ndarray-list": [%s], "pymiloed-ndarray-dtype": "int64", '
+                  '"pymiloed-ndarray-shape": [%d]}}' % (",".join(items), n)).encode()
+    for d, first_bad in [(doc, doc.index(b"1.5")), (two_pieces, two_pieces.index(b"1.5"))]:
+        seen = set()
+        for threads in [1, 2, 4, 2, 4, 2, 4]:
+            with pytest.raises(DecodeError) as ei:
+                codec.decode(d, threads=threads)
+            seen.add((ei.value.offset, ei.value.path))
+        assert len(seen) == 1, seen
+        offset, path = seen.pop()
+        assert path.startswith("$.a"), path
+        if offset is not None:
+            assert offset == first_bad
+
+
 # ----------------------------------------------------------------- output format: indent, strict, determinism
 
 def _outside_strings(text: str) -> str:

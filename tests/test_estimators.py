@@ -391,15 +391,32 @@ def test_text_vectorizer_in_pipeline():
     check(est, D["text_new"], D["ys_new"])
 
 
-def test_randomized_search_with_scipy_distributions_is_refused_clearly():
-    """scipy.stats distributions rebuild themselves with generated code: not allowed. The error says where."""
-    from scipy.stats import loguniform
+def test_randomized_search_with_scipy_distributions():
+    """scipy.stats frozen distributions are rebuilt by calling the named distribution (never from code)."""
+    from scipy import stats
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import RandomizedSearchCV
-    est = fit(RandomizedSearchCV(LogisticRegression(), {"C": loguniform(0.1, 10)}, n_iter=2, cv=2,
-                                 random_state=0), D["X"], D["ys"])
-    with pytest.raises(milo_fast.ExportError, match=r"param_distributions"):
-        milo_fast.dumps(est)
+    dists = {"C": stats.loguniform(0.1, 10), "intercept_scaling": stats.uniform(loc=1, scale=2),
+             "max_iter": stats.randint(50, 200)}
+    est = fit(RandomizedSearchCV(LogisticRegression(), dists, n_iter=3, cv=2, random_state=0), D["X"], D["ys"])
+    loaded = check(est, D["X_new"], D["ys_new"])
+    for k, d in dists.items():
+        d2 = loaded.param_distributions[k]
+        assert type(d2) is type(d) and d2.dist.name == d.dist.name and d2.args == d.args and d2.kwds == d.kwds
+        assert np.array_equal(d.rvs(5, random_state=1), d2.rvs(5, random_state=1))
+    rng_dist = stats.norm(2.0, 3.0)
+    rng_dist.random_state = np.random.RandomState(7)
+    back = roundtrip(rng_dist, "text")
+    assert np.array_equal(rng_dist.rvs(4), back.rvs(4))
+
+
+def test_scipy_distribution_names_are_checked():
+    from milo_fast import document
+    node = {"milo:object": "scipy.stats._distn_infrastructure.rv_continuous_frozen",
+            "state": {"dist": "os", "args": [], "kwds": {}, "random_state": None}}
+    doc = __import__("json").dumps({"milo_fast": document.make_header(node["milo:object"]), "data": node})
+    with pytest.raises(milo_fast.ValidationError, match="scipy.stats distribution"):
+        milo_fast.loads(doc)
 
 
 # ------------------------------------------------------------------------------ what cannot be written

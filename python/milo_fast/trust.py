@@ -446,6 +446,8 @@ numpy.random._pcg64.PCG64
 numpy.random._pcg64.PCG64DXSM
 numpy.random._philox.Philox
 numpy.random._sfc64.SFC64
+scipy.stats._distn_infrastructure.rv_continuous_frozen
+scipy.stats._distn_infrastructure.rv_discrete_frozen
 scipy.sparse._bsr.bsr_array
 scipy.sparse._bsr.bsr_matrix
 scipy.sparse._coo.coo_array

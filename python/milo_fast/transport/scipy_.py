@@ -195,5 +195,74 @@ class BSplineHandler(ObjectHandler):
         return obj
 
 
+def _stats_distribution(name, path):
+    """The scipy.stats distribution called ``name`` (scipy.stats.uniform ...), or ValidationError."""
+    import scipy.stats as st
+    expect(type(name) is str and name.isidentifier(), path, "a scipy.stats distribution name")
+    dist = getattr(st, name, None)
+    expect(isinstance(dist, (st.rv_continuous, st.rv_discrete)), path, f"a scipy.stats distribution, not {name!r}")
+    return dist
+
+
+def _number(x) -> bool:
+    return type(x) in (int, float) or isinstance(x, (np.integer, np.floating))
+
+
+class FrozenDistributionHandler(ObjectHandler):
+    """Frozen scipy.stats distributions (``loguniform(1e-3, 1e2)`` in RandomizedSearchCV's param_distributions).
+
+        {"milo:object": "scipy.stats._distn_infrastructure.rv_continuous_frozen",
+         "state": {"dist": "loguniform", "args": [0.001, 100.0], "kwds": {}, "random_state": null | <generator>}}
+
+    Pickle rebuilds these objects by generating and executing code from their state; here they are rebuilt by
+    calling the scipy.stats distribution named in ``dist`` (only scipy.stats's own distribution objects qualify)
+    with numeric arguments.
+    """
+
+    classes = ("scipy.stats._distn_infrastructure.rv_continuous_frozen",
+               "scipy.stats._distn_infrastructure.rv_discrete_frozen")
+    aux = frozenset({"state"})
+
+    def encode(self, obj, enc, path, node):
+        import scipy.stats as st
+        from ..errors import ExportError
+        dist = obj.dist
+        name = getattr(dist, "name", None)
+        if not isinstance(name, str) or type(getattr(st, name, None)) is not type(dist):
+            raise ExportError(f"the distribution at {path} is not one of scipy.stats's own; it cannot be written")
+        if not all(_number(a) for a in obj.args) or not all(
+                type(k) is str and _number(v) for k, v in obj.kwds.items()):
+            raise ExportError(f"the distribution at {path} has non-numeric parameters; it cannot be written")
+        rs = dist._random_state
+        p = key_path(path, "state")
+        node["state"] = {"dist": name, "args": [enc.encode(a, key_path(key_path(p, "args"), i))
+                                                for i, a in enumerate(obj.args)],
+                         "kwds": {k: enc.encode(v, key_path(key_path(p, "kwds"), k)) for k, v in obj.kwds.items()},
+                         "random_state": None if rs is np.random.mtrand._rand else enc.encode(
+                             rs, key_path(p, "random_state"))}
+
+    def construct(self, cls, node, dec, path):
+        st, p = _state(node, path, ("dist", "args", "kwds", "random_state"))
+        dist = _stats_distribution(st["dist"], key_path(p, "dist"))
+        args = dec.decode(st["args"], key_path(p, "args"))
+        kwds = dec.decode(st["kwds"], key_path(p, "kwds"))
+        rs = dec.decode(st["random_state"], key_path(p, "random_state"))
+        expect(type(args) is list and len(args) <= 8 and all(_number(a) for a in args), key_path(p, "args"),
+               "a list of numbers")
+        expect(type(kwds) is dict and len(kwds) <= 8 and all(_number(v) for v in kwds.values()),
+               key_path(p, "kwds"), "a dict of numbers")
+        expect(rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator)),
+               key_path(p, "random_state"), "null or a random generator")
+        try:
+            frozen = dist(*args, **kwds)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(f"bad parameters for scipy.stats.{st['dist']} at {p}: {e}") from None
+        expect(type(frozen) is cls, p, f"a {cls.__name__}")
+        if rs is not None:
+            frozen.random_state = rs
+        return frozen
+
+
 TRANSPORTERS: list = []
-HANDLERS = [CompressedHandler(), CooHandler(), DiaHandler(), ConvertedHandler(), BSplineHandler()]
+HANDLERS = [CompressedHandler(), CooHandler(), DiaHandler(), ConvertedHandler(), BSplineHandler(),
+            FrozenDistributionHandler()]

@@ -1119,6 +1119,48 @@ def test_encode_non_str_key():
         assert "$.x" in str(ei.value)
 
 
+_HEALTH_SCRIPT = r"""
+import sys
+from milo_fast import codec, EncodeError
+def depth(n):
+    return 0 if n == 0 else 1 + depth(n - 1)
+cyc = []
+cyc.append(cyc)
+deep = []
+for _ in range(100000):
+    deep = [deep]
+results = []
+for name, bad in [("unsupported", {"a": [{"b": object()}]}), ("key", {"a": [{1: 2}]}), ("cycle", cyc),
+                  ("deep", deep)]:
+    kinds = set()
+    for _ in range(600):
+        try:
+            codec.encode(bad)
+            kinds.add("ok")
+        except EncodeError:
+            kinds.add("EncodeError")
+        except RecursionError:
+            kinds.add("RecursionError")
+    try:
+        depth(400)
+        healthy = True
+    except RecursionError:
+        healthy = False
+    results.append(f"{name}:{'+'.join(sorted(kinds))}:{'healthy' if healthy else 'BROKEN'}")
+print(" ".join(results))
+"""
+
+
+def test_failed_encodes_leave_the_interpreter_healthy():
+    """Encoding errors raised inside nested containers (an unsupported value, a non-str key, a cycle, a very
+    deep nesting) are EncodeErrors, and after hundreds of them ordinary Python recursion still works (own
+    process: a leaked recursion counter breaks every later call)."""
+    proc = subprocess.run([sys.executable, "-c", _HEALTH_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["unsupported:EncodeError:healthy", "key:EncodeError:healthy",
+                                   "cycle:EncodeError:healthy", "deep:EncodeError:healthy"], proc.stdout
+
+
 @pytest.mark.parametrize("kw", [{"arrays": "xml"}, {"arrays": None}, {"indent": -1}, {"indent": 17},
                                 {"indent": 2.0}, {"indent": True}, {"indent": "2"}])
 def test_encode_bad_options(kw):
@@ -1417,6 +1459,18 @@ def test_huge_integer_literals():
         except DecodeError:
             continue
         assert got == [int("7" * n)]
+
+
+def test_huge_int_encode():
+    """A Python int too long for int->str (over sys.get_int_max_str_digits() digits) is written and read back,
+    or refused with an EncodeError naming the path; never a bare ValueError."""
+    x = 10 ** 5000
+    try:
+        data = codec.encode({"a": [x]})
+    except EncodeError as e:
+        assert "$.a[0]" in str(e)
+        return
+    assert codec.decode(data) == {"a": [x]}
 
 
 def test_big_int_and_big_float_literal_in_float_array():

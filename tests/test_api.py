@@ -374,8 +374,9 @@ def _tree_doc(mutate):
 @pytest.mark.parametrize("mutate, match", [
     (lambda n, t: setf(n, 0, "left_child", 0), "not greater"),
     (lambda n, t: setf(n, 0, "left_child", 10_000), "out of range|not greater|exactly one child"),
-    (lambda n, t: setf(n, 1, "left_child", -1), "exactly one child"),
-    (lambda n, t: setf(n, 0, "right_child", n["left_child"][0]), "two parents"),
+    (lambda n, t: setf(n, 1, "left_child", -1), "exactly one child|but right child is"),
+    (lambda n, t: setf(n, 0, "right_child", n["left_child"][0]), "two parents|same node"),
+    (lambda n, t: setf(n, 2, "right_child", n["right_child"][0]), "two parents|not greater"),
     (lambda n, t: setf(n, 0, "feature", 99), "feature"),
     (lambda n, t: setf(n, 0, "feature", -5), "feature"),
     (lambda n, t: t["state"].__setitem__("node_count", 3), "node table"),
@@ -384,6 +385,35 @@ def _tree_doc(mutate):
 def test_crafted_tree_tables_are_rejected(mutate, match):
     with pytest.raises(milo_fast.ValidationError, match=match):
         milo_fast.loads(_tree_doc(mutate))
+
+
+def test_python_tree_check_agrees_with_compiled():
+    """The pure-Python checks (MILO_FAST_PURE=1) and the compiled ones accept and reject the same tables."""
+    from milo_fast.transport import sklearn_trees as st
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.tree import DecisionTreeRegressor
+    if st._core is None:
+        pytest.skip("the compiled core is not in use")
+    rng = np.random.RandomState(0)
+    t = DecisionTreeRegressor(max_depth=5, random_state=0).fit(D["X"], D["yr"]).tree_.__getstate__()["nodes"]
+    h = HistGradientBoostingRegressor(max_iter=2, random_state=0).fit(D["X"], D["yr"])._predictors[0][0].nodes
+    for trial in range(300):
+        a, b = t.copy(), h.copy()
+        for arr, fields in ((a, ("left_child", "right_child", "feature")), (b, ("left", "right", "feature_idx"))):
+            f = fields[rng.randint(3)]
+            i = rng.randint(len(arr))
+            arr[f][i] = rng.choice([-2, -1, 0, 1, i, i + 1, len(arr) - 1, len(arr), 4, 5])
+        py_t = py_h = None
+        try:
+            st.check_tree_nodes(a, 5, "$")
+        except milo_fast.ValidationError as e:
+            py_t = e
+        try:
+            st.check_hist_nodes(b, 5, 0, "$")
+        except milo_fast.ValidationError as e:
+            py_h = e
+        assert (py_t is None) == (st._core.check_tree(a, len(a), 5, len(a)) is None), (trial, py_t)
+        assert (py_h is None) == (st._core.check_hist_tree(b, 5, 0) is None), (trial, py_h)
 
 
 # ---------------------------------------------------------------------------------- value kinds
@@ -509,3 +539,44 @@ def test_pymilo_format_dispatch(tmp_path, linreg):
     assert "milo_fast" not in doc and all(k in doc for k in document.PYMILO_KEYS)
     same_predictions(linreg, milo_fast.load(path))
     same_predictions(linreg, milo_fast.Import(str(path)).to_model())
+
+
+def _model_doc(est, mutate):
+    tree = milo_fast.codec.decode(milo_fast.codec.encode(transport.to_tree(est)))  # a copy: the tree shares arrays
+    mutate(tree)
+    return json.dumps({"milo_fast": document.make_header(document.model_type_of(est)),
+                       "data": json.loads(milo_fast.codec.encode(tree))})
+
+
+@pytest.fixture(scope="module")
+def hgb():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    X = np.column_stack([np.arange(60) % 4, D["X"][:, :2]])
+    return HistGradientBoostingClassifier(max_iter=3, categorical_features=[0], random_state=0).fit(X, D["y2"])
+
+
+def _pred_nodes(tree):
+    return tree["state"]["_predictors"][0][0]["state"]["nodes"]
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda t: setf(_pred_nodes(t), 0, "feature_idx", 3), "feature"),
+    (lambda t: setf(_pred_nodes(t), 0, "left", 0), "out of range|not greater"),
+    (lambda t: setf(_pred_nodes(t), 0, "right", 10**6), "out of range"),
+    (lambda t: setf(_pred_nodes(t), 0, "is_categorical", 1) or setf(_pred_nodes(t), 0, "bitset_idx", 99), "bitset"),
+    (lambda t: t["state"].__setitem__("n_features_in_", 2), "feature|is_categorical_"),
+    (lambda t: t["state"]["_predictors"][0][0]["state"].__setitem__(
+        "raw_left_cat_bitsets", np.zeros((1, 3), np.uint32)), "bitset"),
+], ids=["feature", "child-cycle", "child-range", "bitset", "n_features", "bitset-shape"])
+def test_crafted_hist_gradient_boosting_is_rejected(hgb, mutate, match):
+    with pytest.raises(milo_fast.ValidationError, match=match):
+        milo_fast.loads(_model_doc(hgb, mutate))
+
+
+def test_tree_width_must_match_the_estimator(forest):
+    from sklearn.tree import DecisionTreeClassifier
+    dt = DecisionTreeClassifier(max_depth=2).fit(D["X"], D["ys"])
+    with pytest.raises(milo_fast.ValidationError, match="n_features_in_"):
+        milo_fast.loads(_model_doc(dt, lambda t: t["state"].__setitem__("n_features_in_", 9)))
+    with pytest.raises(milo_fast.ValidationError, match="estimators_"):
+        milo_fast.loads(_model_doc(forest, lambda t: t["state"].__setitem__("n_features_in_", 9)))

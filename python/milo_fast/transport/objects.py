@@ -172,6 +172,9 @@ class ObjectT(Transporter):
                 except TypeError:
                     raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
                 obj[k] = dec.decode(kv[1], key_path(key_path(p, i), 1))
+        check = dec.tables.validators.get(qn)
+        if check is not None:
+            check(obj, path)
         return obj
 
 

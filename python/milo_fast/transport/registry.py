@@ -1,7 +1,8 @@
 """THE list of transporter families, in chain order. Used by the package and by the tests alike.
 
 Each family module exports ``TRANSPORTERS`` (value kinds: exact types written, marker keys read, fallback
-predicates) and ``HANDLERS`` (how the classes it knows are written inside ``milo:object`` nodes). Adding a supported
+predicates), ``HANDLERS`` (how the classes it knows are written inside ``milo:object`` nodes) and optionally
+``VALIDATORS`` (checks run on generically rebuilt objects, e.g. that a forest's trees match its input width). Adding a supported
 type touches one family module; adding a family touches this list.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Tables:
         self.by_type: dict = {}
         self.kinds: dict = {}
         self.handlers: dict = {}
+        self.validators: dict = {}
         self._fallbacks = []
         self._lock = threading.Lock()
         for fam in self.families:
@@ -38,6 +40,10 @@ class Tables:
                     self.kinds[tr.kind] = tr
                 if tr.fallback:
                     self._fallbacks.append(tr)
+            for qn, check in getattr(fam, "VALIDATORS", {}).items():
+                if qn in self.validators:
+                    raise RuntimeError(f"{qn} has two validators ({fam.__name__})")
+                self.validators[qn] = check
             for h in fam.HANDLERS:
                 for qn in h.classes:
                     if qn in self.handlers:

@@ -171,6 +171,25 @@ def test_array_roundtrip(pair, mode, strict, indent):
         tc.loads_strict(data)
 
 
+numpy_dtypes = st.one_of(hnp.boolean_dtypes(), hnp.integer_dtypes(endianness="?"),
+                         hnp.unsigned_integer_dtypes(endianness="?"), hnp.floating_dtypes(endianness="?"))
+
+
+@PROPS
+@given(arr=hnp.arrays(numpy_dtypes, shapes), mode=modes, strict=st.booleans(), fortran=st.booleans())
+def test_hypothesis_numpy_arrays_roundtrip(arr, mode, strict, fortran):
+    """hypothesis.extra.numpy's own arrays and values (subnormals, -0.0, NaN, +-inf, extremes)."""
+    want = arr.copy()
+    if fortran:
+        arr = np.array(arr, order="F", copy=True)
+    data = codec.encode(arr, arrays=mode, strict=strict)
+    tc.assert_array_identical(codec.decode(data), want)
+    if mode == "text" and not _has_noncanonical_nan(want):
+        assert tc.T_LIST in json.loads(data)
+        if want.dtype.kind == "f":
+            tc.check_text_tokens(want, data, strict)
+
+
 @PROPS
 @given(pair=arrays(st.sampled_from([np.dtype(d) for d in ["f2", "f4", "f8", ">f4", ">f8"]])), strict=st.booleans())
 def test_float_text_is_shortest_and_plain_json(pair, strict):

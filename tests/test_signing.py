@@ -334,6 +334,8 @@ MALFORMED = {
     "NaN": lambda d: json.dumps(d)[:-1].encode() + b', "x": NaN}',
     "too large": lambda d: json.dumps({**d, "pad": " " * (70 << 10)}).encode(),
     "deep": lambda d: b"[" * 100000 + b"]" * 100000,
+    "deep within the size limit": lambda d: b"[" * 30000 + b"]" * 30000,
+    "size with 5000 digits": lambda d: json.dumps(d).replace(str(d["file_size"]), "9" * 5000, 1).encode(),
 }
 
 

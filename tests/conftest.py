@@ -10,6 +10,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "python")
 if importlib.util.find_spec("milo_fast") is None and SRC not in sys.path:  # not installed: the source tree
     sys.path.insert(0, SRC)
+    # ... for subprocesses the tests start too
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 

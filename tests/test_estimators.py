@@ -60,6 +60,45 @@ def test_fitted_roundtrip(name, cls, arrays):
     assert compared or not any(hasattr(est, m) for m in ("predict", "transform", "score_samples")), compared
 
 
+def _walk_json_ready(node, path, kinds, out):
+    """Contract of every transporter: what it writes is JSON-ready for the codec, and every marker is known."""
+    from milo_fast.transport import numpy_
+    stack = [(node, path)]
+    while stack:
+        x, p = stack.pop()
+        t = type(x)
+        if t is dict:
+            assert all(type(k) is str for k in x), p
+            marks = [k for k in x if k.startswith("milo:") and k != "milo:id"]
+            assert len(marks) <= 1 and all(m in kinds for m in marks), (p, marks)
+            if not marks:
+                assert not any(k.startswith(("milo", "pymiloed")) for k in x if k != "milo:id"), p
+            out.update(marks)
+            stack.extend((v, f"{p}.{k}") for k, v in x.items())
+        elif t is list:
+            stack.extend((v, f"{p}[{i}]") for i, v in enumerate(x))
+        elif isinstance(x, (np.ndarray, np.generic)):
+            assert type(x) is np.ndarray or isinstance(x, np.generic), p
+            assert numpy_.codec_dtype(x.dtype), (p, x.dtype)
+        else:
+            assert x is None or t in (str, int, float, bool), (p, t)
+
+
+@pytest.mark.parametrize("name, cls", _params())
+def test_tree_contract(name, cls):
+    """The transported tree of each fitted estimator is plain JSON-ready data with known markers only, and every
+    name it holds is on the allow-list."""
+    from milo_fast import transport
+    from milo_fast.transport import registry
+    _, est = fitted(name)
+    tree = transport.to_tree(est)
+    seen: set = set()
+    _walk_json_ready(tree, "$", registry.tables().kinds, seen)
+    assert "milo:object" in seen
+    bad = [(n, p) for n, p in transport.names(tree) if not trust.is_trusted(n)]
+    assert bad == []
+
+
 @pytest.mark.parametrize("name, cls", _params())
 def test_unfitted_roundtrip(name, cls):
     case = case_for(name, cls)

@@ -326,6 +326,8 @@ def _cases() -> dict[str, Callable[[], Case]]:
             cv=2, alphas=3)),
         "FunctionTransformer": lambda: unsup(lambda: preprocessing.FunctionTransformer(
             np.log1p, inverse_func=np.expm1), X="Xp"),
+        "EllipticEnvelope": lambda: Case(lambda: __import__("sklearn.covariance").covariance.EllipticEnvelope(
+            random_state=0), D["X"], None, D["X_new"], np.where(np.abs(D["X_new"]).max(axis=1) > 2, -1, 1)),
         "SGDOneClassSVM": lambda: unsup(lambda: linear_model.SGDOneClassSVM(random_state=0)),
         "OneClassSVM": lambda: unsup(svm.OneClassSVM),
         "PowerTransformer": lambda: unsup(preprocessing.PowerTransformer),

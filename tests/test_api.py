@@ -580,3 +580,22 @@ def test_tree_width_must_match_the_estimator(forest):
         milo_fast.loads(_model_doc(dt, lambda t: t["state"].__setitem__("n_features_in_", 9)))
     with pytest.raises(milo_fast.ValidationError, match="estimators_"):
         milo_fast.loads(_model_doc(forest, lambda t: t["state"].__setitem__("n_features_in_", 9)))
+
+
+def test_pymilo_document_with_planted_function_is_refused_in_import(tmp_path):
+    """PyMilo files name functions too (FunctionTransformer): audited before anything is built."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    path = tmp_path / "p.json"
+    model = make_pipeline(FunctionTransformer(np.log1p), LinearRegression()).fit(D["Xp"], D["yr"])
+    milo_fast.dump(model, path, format="pymilo")
+    text = path.read_text()
+    assert "log1p" in text
+    path.write_text(text.replace('"log1p"', '"system"').replace('"numpy"', '"os"'))
+    bad = milo_fast.get_untrusted_types(str(path))
+    assert bad and all("system" in n or n.startswith("os") for n in bad), bad
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        milo_fast.Import(str(path))
+    with pytest.raises(milo_fast.UntrustedTypeError):
+        milo_fast.load(path)

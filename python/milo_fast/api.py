@@ -25,7 +25,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Literal
 
-from . import document
+from . import document, trust
 from .document import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE
 from .errors import LoadError, MiloError
 
@@ -161,7 +161,7 @@ def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = No
 def _load_tree(obj, *, trusted, source):
     kind = document.kind_of(obj)
     if kind == "pymilo":
-        return document.compat_module().import_document(obj, trusted=tuple(trusted))
+        return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source)
     document.check_header(obj, source=source)
     return document.build_model(obj, trusted=trusted, source=source)
 
@@ -195,7 +195,7 @@ def get_untrusted_types(source, *, trusted: Iterable[str] = (), max_size: int = 
         obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
     if document.kind_of(obj) == "pymilo":
         compat = document.compat_module()
-        names = compat.untrusted_names(obj, trusted=tuple(trusted))
+        names = compat.untrusted_names(obj, trusted=tuple(trusted), source=str(source)[:200])
         return sorted({n for n, _ in names})
     return sorted({n for n, _ in document.untrusted_names(obj, trusted=trusted)})
 
@@ -281,6 +281,9 @@ class Import:
                                                    source=source if source != "<json_dump>" else "<bytes>")
         self._kind = document.kind_of(doc)
         if self._kind == "pymilo":
+            bad = document.compat_module().untrusted_names(doc, trusted=self._trusted, source=source)
+            if bad:  # audited here, as milo_fast documents are: nothing named is imported before this
+                trust.audit(bad, self._trusted)
             self.header = None
             self.data = doc["data"]
             self.version = doc["sklearn_version"]
@@ -297,7 +300,7 @@ class Import:
     def to_model(self):
         """A new model built from the document."""
         if self._kind == "pymilo":
-            return document.compat_module().import_document(self._doc, trusted=self._trusted)
+            return document.compat_module().import_document(self._doc, trusted=self._trusted, source=self._source)
         return document.build_model(self._doc, trusted=self._trusted, source=self._source)
 
     @staticmethod

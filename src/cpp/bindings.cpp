@@ -81,6 +81,19 @@ struct DtypeInfo {
     bool ok = false;
 };
 
+// Python's recursion counter around one nested container; released on every exit, exceptions included.
+struct RecursionGuard {
+    explicit RecursionGuard(const std::vector<PathElem>& path) {
+        if (Py_EnterRecursiveCall(" while encoding")) {
+            PyErr_Clear();
+            throw EncodeFail{"nesting too deep at " + format_path(path)};
+        }
+    }
+    ~RecursionGuard() { Py_LeaveRecursiveCall(); }
+    RecursionGuard(const RecursionGuard&) = delete;
+    RecursionGuard& operator=(const RecursionGuard&) = delete;
+};
+
 class Encoder {
 public:
     Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
@@ -153,14 +166,13 @@ private:
     }
 
     void dict(PyObject* o, int level) {
-        if (Py_EnterRecursiveCall(" while encoding")) { PyErr_Clear(); throw EncodeFail{"nesting too deep at " + format_path(path_)}; }
+        RecursionGuard guard(path_);
         PyObject *k, *v;
         Py_ssize_t pos = 0;
         bool first = true;
         out.push_back('{');
         while (PyDict_Next(o, &pos, &k, &v)) {
             if (!PyUnicode_Check(k)) {
-                Py_LeaveRecursiveCall();
                 py::str r(py::repr(py::handle(k)));
                 throw EncodeFail{"dict key " + std::string(r) + " (" + type_name(k) + ") at " + format_path(path_) + " is not a str"};
             }
@@ -175,11 +187,10 @@ private:
         }
         if (!first) write_newline(out, indent_, level);
         out.push_back('}');
-        Py_LeaveRecursiveCall();
     }
 
     void list(PyObject* o, int level) {
-        if (Py_EnterRecursiveCall(" while encoding")) { PyErr_Clear(); throw EncodeFail{"nesting too deep at " + format_path(path_)}; }
+        RecursionGuard guard(path_);
         const bool is_list = PyList_Check(o);
         const Py_ssize_t n = is_list ? PyList_GET_SIZE(o) : PyTuple_GET_SIZE(o);
         out.push_back('[');
@@ -192,7 +203,6 @@ private:
         }
         if (n) write_newline(out, indent_, level);
         out.push_back(']');
-        Py_LeaveRecursiveCall();
     }
 
     const DtypeInfo& dtype_info(PyObject* dt) {

@@ -227,7 +227,7 @@ def classify(node: dict, kinds: dict, path: str):
     """The transporter of a dict node, or None for a plain dict. Raises ValidationError on unknown markers."""
     kind = None
     for k in node:
-        if k.startswith(MARK) and k != ID:
+        if k[:5] == MARK and k != ID:
             if kind is not None:
                 raise ValidationError(f"a node has two marker keys {kind!r} and {k!r} at {path}")
             kind = k
@@ -245,26 +245,27 @@ def classify(node: dict, kinds: dict, path: str):
 
 def collect_names(tree, tables, root: str = "$") -> list:
     """Every (qualified_name, json_path) the tree names, found without importing or constructing anything.
-    The paths are lazy Path objects (str() gives the text)."""
-    out: list[tuple[str, str]] = []
-    kinds = tables.kinds
+
+    A name is the value of a naming kind key (``milo:object``, ``milo:type``, ``milo:function``: the kinds whose
+    transporter defines ``names``) wherever it appears in a dict — whether or not the rest of the node is well
+    formed, so nothing the decoder could resolve escapes the audit. Paths are lazy Path objects."""
+    out: list = []
+    name_kinds = tables.naming_kinds
     stack = [(tree, root)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, path = stack.pop()
-        t = type(node)
-        if t is dict:
-            tr = classify(node, kinds, path)
-            if tr is not None:
-                out.extend(tr.names(node, path))
-            for k, v in node.items():
-                tv = type(v)
-                if tv is dict or tv is list:
-                    stack.append((v, Path(path, k)))
-        elif t is list:
-            for i, v in enumerate(node):
-                tv = type(v)
-                if tv is dict or tv is list:
-                    stack.append((v, Path(path, i)))
+        node, path = pop()
+        if type(node) is dict:
+            for nk in name_kinds:
+                if nk in node:
+                    out.append((node[nk], Path(path, nk)))
+            items = node.items()
+        else:
+            items = enumerate(node)
+        for k, v in items:
+            tv = type(v)
+            if tv is dict or tv is list:
+                push((v, Path(path, k)))
     return out
 
 
@@ -285,8 +286,11 @@ class Decoder:
                 if ID in node:
                     self.register(node, out, path)
                 for k, v in node.items():
-                    if k != ID:
+                    tv = type(v)
+                    if tv is dict or tv is list:
                         out[k] = self.decode(v, Path(path, k))
+                    elif k != ID:
+                        out[k] = v  # scalars and arrays are final
                 return out
             obj = tr.decode(node, self, path)
             if ID in node:
@@ -295,7 +299,8 @@ class Decoder:
                     self.register(node, obj, path)
             return obj
         if t is list:
-            return [self.decode(v, Path(path, i)) for i, v in enumerate(node)]
+            dec = self.decode
+            return [dec(v, Path(path, i)) if type(v) is dict or type(v) is list else v for i, v in enumerate(node)]
         return node
 
     def register(self, node: dict, obj, path: str) -> None:

@@ -50,6 +50,9 @@ class Tables:
                         raise RuntimeError(f"{qn} has two handlers ({fam.__name__})")
                     self.handlers[qn] = h
         self._fallback_cache: dict = {}
+        from ._core import Transporter
+        # kinds whose nodes name a type or function: what the audit collects
+        self.naming_kinds = tuple(k for k, tr in self.kinds.items() if type(tr).names is not Transporter.names)
 
     def fallback_for(self, obj, t):
         """The first fallback transporter that accepts a value of type ``t`` (cached per type)."""

@@ -62,6 +62,26 @@ def check_tree_nodes(nodes: np.ndarray, n_features: int, path) -> None:
         raise ValidationError(f"a tree node splits on a feature outside [0, {n_features}) at {path}")
 
 
+_NODE_DTYPE = None
+_TREE_CLS = None
+
+
+def _node_dtype():
+    global _NODE_DTYPE
+    if _NODE_DTYPE is None:
+        from sklearn.tree._tree import NODE_DTYPE
+        _NODE_DTYPE = NODE_DTYPE
+    return _NODE_DTYPE
+
+
+def _tree_cls():
+    global _TREE_CLS
+    if _TREE_CLS is None:
+        from sklearn.tree._tree import Tree
+        _TREE_CLS = Tree
+    return _TREE_CLS
+
+
 class TreeHandler(ObjectHandler):
     classes = (TREE,)
     aux = frozenset({"args", "state"})
@@ -78,17 +98,16 @@ class TreeHandler(ObjectHandler):
                          "values": enc.encode(st["values"], key_path(ps, "values"))}
 
     def construct(self, cls, node, dec, path):
-        from sklearn.tree._tree import NODE_DTYPE
-
+        NODE_DTYPE = _node_dtype()
         pa, ps = key_path(path, "args"), key_path(path, "state")
         args = node.get("args")
         expect(type(args) is list and len(args) == 3, pa, "[n_features, n_classes, n_outputs]")
         n_features, n_classes, n_outputs = args[0], dec.decode(args[1], key_path(pa, 1)), args[2]
         expect(type(n_features) is int and 0 < n_features < 2**31, key_path(pa, 0), "a positive int")
         expect(type(n_outputs) is int and 0 < n_outputs < 2**31, key_path(pa, 2), "a positive int")
-        expect(isinstance(n_classes, np.ndarray) and n_classes.dtype.kind in "iu" and n_classes.shape == (n_outputs,)
-               and (n_classes.size == 0 or (n_classes.min() >= 1 and n_classes.max() < 2**31)), key_path(pa, 1),
-               "n_outputs positive class counts")
+        counts = n_classes.tolist() if isinstance(n_classes, np.ndarray) and n_classes.dtype.kind in "iu" else None
+        expect(counts is not None and n_classes.shape == (n_outputs,) and min(counts) >= 1 and max(counts) < 2**31,
+               key_path(pa, 1), "n_outputs positive class counts")
         st = node.get("state")
         expect(type(st) is dict and set(st) == {"max_depth", "node_count", "nodes", "values"}, ps,
                "{max_depth, node_count, nodes, values}")
@@ -99,7 +118,7 @@ class TreeHandler(ObjectHandler):
         expect(type(node_count) is int and 0 < node_count, key_path(ps, "node_count"), "a positive node count")
         expect(isinstance(nodes, np.ndarray) and nodes.dtype == NODE_DTYPE and nodes.shape == (node_count,),
                key_path(ps, "nodes"), f"a node table of {node_count} rows with sklearn's NODE_DTYPE")
-        max_n_classes = int(n_classes.max())
+        max_n_classes = max(counts)
         expect(isinstance(values, np.ndarray) and values.dtype == np.float64
                and values.shape == (node_count, n_outputs, max_n_classes), key_path(ps, "values"),
                f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
@@ -191,11 +210,10 @@ def validate_hist_gradient_boosting(est, path) -> None:
 
 def validate_tree_estimator(est, path) -> None:
     """A single decision tree: its Tree reads X's columns up to tree_.n_features."""
-    from sklearn.tree._tree import Tree
     tree = est.__dict__.get("tree_")
     if tree is None:
         return
-    expect(type(tree) is Tree, key_path(key_path(path, "state"), "tree_"), "an sklearn Tree")
+    expect(type(tree) is _tree_cls(), key_path(key_path(path, "state"), "tree_"), "an sklearn Tree")
     n = _fitted_int(est, "n_features_in_", path)
     expect(n == tree.n_features, key_path(key_path(path, "state"), "n_features_in_"),
            f"the tree's number of features ({tree.n_features})")

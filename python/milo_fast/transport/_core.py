@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterable
 
@@ -97,17 +98,31 @@ def lookup_by_name(qn: str):
     return None
 
 
+_recursion_lock = threading.Lock()
+_recursion_users = 0
+_recursion_saved: int | None = None
+
+
 @contextmanager
 def deep_recursion(limit: int = 20000):
-    """Let deeply nested models (Birch's leaf chains, long pipelines) through Python's recursion limit."""
-    old = sys.getrecursionlimit()
-    if old < limit:
-        sys.setrecursionlimit(limit)
+    """Let deeply nested models through Python's recursion limit while any export or load runs (shared by
+    threads: the limit is restored when the last one leaves)."""
+    global _recursion_users, _recursion_saved
+    with _recursion_lock:
+        if _recursion_users == 0:
+            old = sys.getrecursionlimit()
+            _recursion_saved = old if old < limit else None
+            if old < limit:
+                sys.setrecursionlimit(limit)
+        _recursion_users += 1
     try:
         yield
     finally:
-        if old < limit:
-            sys.setrecursionlimit(old)
+        with _recursion_lock:
+            _recursion_users -= 1
+            if _recursion_users == 0 and _recursion_saved is not None:
+                sys.setrecursionlimit(_recursion_saved)
+                _recursion_saved = None
 
 
 class Transporter:

@@ -21,6 +21,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterable
 
+from .. import trust
 from ..errors import ExportError, ValidationError
 
 MARK = "milo:"
@@ -234,7 +235,6 @@ class Encoder:
             self.needs_wrap.add(str(entry.path))
 
     def is_trusted(self, qn: str) -> bool:
-        from .. import trust
         return trust.is_trusted(qn, self.trusted)
 
 
@@ -335,7 +335,6 @@ class Decoder:
         return self._objs[n]
 
     def resolve(self, qn, path: str):
-        from .. import trust
         if not isinstance(qn, str):
             raise ValidationError(f"expected a qualified name (str) at {path}")
         return trust.resolve(qn, path, self.trusted)

@@ -116,12 +116,13 @@ class TreeHandler(ObjectHandler):
         values = dec.decode(st["values"], key_path(ps, "values"))
         expect(type(max_depth) is int and 0 <= max_depth < 2**31, key_path(ps, "max_depth"), "a depth")
         expect(type(node_count) is int and 0 < node_count, key_path(ps, "node_count"), "a positive node count")
-        expect(isinstance(nodes, np.ndarray) and nodes.dtype == NODE_DTYPE and nodes.shape == (node_count,),
-               key_path(ps, "nodes"), f"a node table of {node_count} rows with sklearn's NODE_DTYPE")
+        if not (isinstance(nodes, np.ndarray) and nodes.dtype == NODE_DTYPE and nodes.shape == (node_count,)):
+            expect(False, key_path(ps, "nodes"), f"a node table of {node_count} rows with sklearn's NODE_DTYPE")
         max_n_classes = max(counts)
-        expect(isinstance(values, np.ndarray) and values.dtype == np.float64
-               and values.shape == (node_count, n_outputs, max_n_classes), key_path(ps, "values"),
-               f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float64
+                and values.shape == (node_count, n_outputs, max_n_classes)):
+            expect(False, key_path(ps, "values"),
+                   f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
         if _core is not None:
             problem = _core.check_tree(nodes, node_count, n_features, node_count)
             if problem is not None:

@@ -599,3 +599,41 @@ def test_pymilo_document_with_planted_function_is_refused_in_import(tmp_path):
         milo_fast.Import(str(path))
     with pytest.raises(milo_fast.UntrustedTypeError):
         milo_fast.load(path)
+
+
+def test_load_in_a_fresh_process(tmp_path):
+    """A service that only imports milo_fast loads what a training process wrote (nothing relies on modules the
+    exporting process happened to import)."""
+    import subprocess
+
+    from estimator_cases import all_estimator_classes, case_for
+    names = ["HistGradientBoostingClassifier", "KNeighborsClassifier", "GaussianProcessRegressor", "Birch",
+             "HalvingGridSearchCV", "IterativeImputer", "SplineTransformer", "TransformedTargetRegressor",
+             "MLPClassifier", "StackingClassifier", "TfidfVectorizer", "SGDClassifier"]
+    classes = dict(all_estimator_classes())
+    expected = {}
+    for name in names:
+        case = case_for(name, classes[name])
+        est = case.fit(case.make())
+        milo_fast.dump(est, tmp_path / f"{name}.json", arrays="base64" if len(expected) % 2 else "text")
+        out = est.predict(case.X_new) if hasattr(est, "predict") else est.transform(case.X_new)
+        np.save(tmp_path / f"{name}.X.npy", np.asarray(case.X_new, dtype=object), allow_pickle=True)
+        expected[name] = out.toarray() if sp.issparse(out) else np.asarray(out)
+    script = r"""
+import sys, numpy as np, milo_fast
+d = sys.argv[1]
+for name in sys.argv[2:]:
+    est = milo_fast.load(f"{d}/{name}.json")
+    X = np.load(f"{d}/{name}.X.npy", allow_pickle=True)
+    X = list(X) if X.ndim == 1 and isinstance(X[0], str) else X.astype(float) if X.ndim == 2 else X
+    out = est.predict(X) if hasattr(est, "predict") else est.transform(X)
+    out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+    np.save(f"{d}/{name}.out.npy", out, allow_pickle=True)
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), *names], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+    for name, out in expected.items():
+        got = np.load(tmp_path / f"{name}.out.npy", allow_pickle=True)
+        assert got.dtype == out.dtype and np.array_equal(got, out), name

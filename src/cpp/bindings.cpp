@@ -142,8 +142,15 @@ private:
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (!overflow) { write_int64(out, v); return; }
-        py::str s = py::str(py::handle(o));  // beyond 64 bits: exact decimal digits
-        out += std::string(s);
+        PyObject* s = PyObject_Str(o);  // beyond 64 bits: exact decimal digits
+        if (!s) {  // e.g. more digits than sys.get_int_max_str_digits() allows
+            PyErr_Clear();
+            throw EncodeFail{"integer too large to write as decimal text (over sys.get_int_max_str_digits() digits) at " + format_path(path_)};
+        }
+        Py_ssize_t n;
+        const char* d = PyUnicode_AsUTF8AndSize(s, &n);
+        out.append(d, static_cast<std::size_t>(n));
+        Py_DECREF(s);
     }
 
     void pyfloat(double d, int level) {
@@ -349,7 +356,7 @@ public:
             case NodeType::BigInt: {
                 std::string digits(full_ + base_ + n.a, n.len);
                 PyObject* r = PyLong_FromString(digits.c_str(), nullptr, 10);
-                if (!r) { PyErr_Clear(); raise_decode(full_, full_len_, n.src, "malformed integer", base_); }
+                if (!r) { PyErr_Clear(); raise_decode(full_, full_len_, n.src, "integer literal too long to read (over sys.get_int_max_str_digits() digits)", base_); }
                 return py::reinterpret_steal<py::object>(r);
             }
             case NodeType::Float: { double d; std::memcpy(&d, &n.a, 8); return py::float_(d); }

@@ -1097,6 +1097,43 @@ def test_decode_input_types():
             codec.decode(bad)
 
 
+def test_decode_non_contiguous_memoryview():
+    """A strided memoryview is read as the bytes it shows (or refused with TypeError), never as the raw
+    memory under it: b"1234"[::2] is the document "13"."""
+    mv = memoryview(b"1234")[::2]
+    assert mv.tobytes() == b"13"
+    try:
+        got = codec.decode(mv)
+    except TypeError:
+        return
+    assert got == 13
+
+
+def test_memmap_and_readonly_arrays():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        mm = np.memmap(os.path.join(d, "m.dat"), dtype=">f4", mode="w+", shape=(2, 3))
+        mm[:] = [[1, 2, 3], [4, 5, np.nan]]
+        for mode in MODES:
+            assert_identical(codec.decode(codec.encode(mm, arrays=mode)), np.array(mm))
+        del mm
+    ro = np.arange(6.0).reshape(2, 3)
+    ro.setflags(write=False)
+    back = codec.decode(codec.encode(ro))
+    assert_identical(back, ro.copy())
+
+
+def test_masked_array_not_silently_unmasked():
+    """A masked array keeps its mask through the codec, or is refused: never written as if unmasked."""
+    m = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    for mode in MODES:
+        try:
+            back = codec.decode(codec.encode({"m": m}, arrays=mode))
+        except EncodeError:
+            continue
+        assert isinstance(back["m"], np.ma.MaskedArray) and back["m"].mask.tolist() == [False, True, False]
+
+
 def test_decode_whitespace_and_trailing():
     assert codec.decode(b" \t\r\n[1 , 2 ] \n") == [1, 2]
     assert codec.decode(b'\n{ "a" :\t1 }\n') == {"a": 1}
@@ -1549,6 +1586,34 @@ DIFF_OBJECTS = {
     "pyfloats": lambda: PY_FLOATS + [math.inf, -math.inf, math.nan],
     "strings": lambda: {s: s for s in STRINGS},
 }
+
+
+class _IntE(__import__("enum").IntEnum):
+    A = 3
+
+
+class _Str(str):
+    pass
+
+
+class _Float(float):
+    pass
+
+
+@needs_core
+@pytest.mark.parametrize("value", [__import__("collections").OrderedDict(a=1), _IntE.A, _Str("x"), _Float(1.5),
+                                   __import__("collections").defaultdict(int, a=1), np.str_("x"), np.bytes_(b"x"),
+                                   np.matrix([[1, 2]])], ids=lambda v: type(v).__name__)
+def test_differential_subclasses_of_builtins(value):
+    """Both implementations treat subclasses of dict/int/str/float (and numpy's str_, matrix) the same way:
+    both refuse them with EncodeError, or both write the same document."""
+    outcomes = []
+    for impl in (_core, _pycodec):
+        try:
+            outcomes.append(impl.encode({"v": value}, False, -1, False))
+        except EncodeError:
+            outcomes.append("EncodeError")
+    assert outcomes[0] == outcomes[1], f"core: {outcomes[0]!r}, reference: {outcomes[1]!r}"
 
 
 @needs_core

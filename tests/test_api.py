@@ -637,3 +637,29 @@ print("ok")
     for name, out in expected.items():
         got = np.load(tmp_path / f"{name}.out.npy", allow_pickle=True)
         assert got.dtype == out.dtype and np.array_equal(got, out), name
+
+
+def test_signed_and_encrypted_files_through_every_entry_point(tmp_path, forest):
+    """load / loads / Import check a signature before anything else and decrypt encrypted files."""
+    from milo_fast import crypto, signing
+    priv, pub = signing.generate_signing_key()
+    _, other = signing.generate_signing_key()
+    key = crypto.generate_encryption_key()
+    path = tmp_path / "m.enc"
+    milo_fast.dump(forest, path, encrypt_key=key, compress="zstd")
+    signing.sign(path, priv)
+    for loaded in (milo_fast.load(path, public_key=pub, decrypt_key=key),
+                   milo_fast.Import(str(path), public_key=pub, decrypt_key=key).to_model(),
+                   milo_fast.loads(path.read_bytes(), decrypt_key=key)):
+        assert_same(forest, loaded)
+    with pytest.raises(milo_fast.SignatureError):
+        milo_fast.load(path, public_key=other, decrypt_key=key)
+    with pytest.raises(milo_fast.SignatureError):
+        milo_fast.Import(str(path), public_key=other, decrypt_key=key)
+    with pytest.raises(milo_fast.SignatureError):
+        milo_fast.load(path)  # encrypted, no key
+    with pytest.raises(milo_fast.MiloError, match="signature_path"):
+        milo_fast.Import(json_dump=milo_fast.dumps(forest), public_key=pub)
+    blob = milo_fast.dumps(forest, encrypt_key="a passphrase")
+    assert crypto.is_encrypted(blob)
+    assert_same(forest, milo_fast.loads(blob, decrypt_key="a passphrase"))

@@ -126,8 +126,17 @@ def _check_arrays(arrays):
 
 
 def dumps(model, *, arrays: ArraysMode = "base64", compress: Compression = None, indent: int | None = None,
-          format: Format = "milo", trusted: Iterable[str] = ()) -> bytes:
-    """The document of ``model`` as bytes (UTF-8 JSON, or compressed)."""
+          format: Format = "milo", trusted: Iterable[str] = (), encrypt_key=None) -> bytes:
+    """The document of ``model`` as bytes (UTF-8 JSON, or compressed; encrypted with ``encrypt_key``: a 32-byte
+    key or a passphrase, see milo_fast.crypto)."""
+    data = _dumps_plain(model, arrays=arrays, compress=compress, indent=indent, format=format, trusted=trusted)
+    if encrypt_key is not None:
+        from . import crypto
+        data = crypto.encrypt_bytes(data, encrypt_key)
+    return data
+
+
+def _dumps_plain(model, *, arrays, compress, indent, format, trusted) -> bytes:
     _check_arrays(arrays)
     if compress not in (None, "zstd", "gzip"):
         raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
@@ -146,12 +155,13 @@ def dumps(model, *, arrays: ArraysMode = "base64", compress: Compression = None,
 
 
 def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = None, indent: int | None = None,
-         format: Format = "milo", trusted: Iterable[str] = ()) -> None:
+         format: Format = "milo", trusted: Iterable[str] = (), encrypt_key=None) -> None:
     """Write the document of ``model`` to ``file`` (a path, written atomically, or a binary file object).
 
     The whole document is built before the file is touched: when export fails, nothing is written.
     """
-    data = dumps(model, arrays=arrays, compress=compress, indent=indent, format=format, trusted=trusted)
+    data = dumps(model, arrays=arrays, compress=compress, indent=indent, format=format, trusted=trusted,
+                 encrypt_key=encrypt_key)
     if hasattr(file, "write"):
         file.write(data)
     else:
@@ -166,17 +176,37 @@ def _load_tree(obj, *, trusted, source):
     return document.build_model(obj, trusted=trusted, source=source)
 
 
+def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):
+    """The document bytes of what was read from ``source``: signature checked on the bytes as read (before
+    anything is decrypted or parsed), then decrypted if the file is encrypted."""
+    if public_key is not None:
+        from . import signing
+        signing.verify_loaded(data, source, public_key, signature_path=signature_path)
+    if decrypt_key is not None or (isinstance(data, (bytes, bytearray, memoryview)) and bytes(data[:8]) == b"MILOENC1"):
+        from . import crypto
+        data = crypto.decrypt_loaded(data, decrypt_key, source=source)
+    return data
+
+
 def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
-          max_depth: int = DEFAULT_MAX_DEPTH):
-    """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed)."""
+          max_depth: int = DEFAULT_MAX_DEPTH, decrypt_key=None):
+    """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed or encrypted)."""
+    data = _unwrap(data, source="<bytes>", decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth)
     return _load_tree(obj, trusted=trusted, source="<bytes>")
 
 
 def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
-         max_depth: int = DEFAULT_MAX_DEPTH):
-    """The model in ``file`` (a path or a binary file object)."""
+         max_depth: int = DEFAULT_MAX_DEPTH, public_key=None, signature_path=None, decrypt_key=None):
+    """The model in ``file`` (a path or a binary file object).
+
+    public_key: refuse the file (SignatureError) unless its detached signature (``<file>.sig``, or
+    ``signature_path``) verifies with this key; checked on the bytes read, before anything else.
+    decrypt_key: the key or passphrase of a file written with ``dump(..., encrypt_key=...)``.
+    """
     data, name = _read_source(file, max_size)
+    data = _unwrap(data, source=name, public_key=public_key, signature_path=signature_path,
+                   decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
     return _load_tree(obj, trusted=trusted, source=name)
 
@@ -266,7 +296,7 @@ class Import:
 
     def __init__(self, file_adr=None, json_dump=None, url=None, *, trusted: Iterable[str] = (),
                  max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
-                 timeout: float = URL_TIMEOUT):
+                 timeout: float = URL_TIMEOUT, public_key=None, signature_path=None, decrypt_key=None):
         self._trusted = tuple(trusted)
         if url is not None:
             raw, source = download(url, timeout=timeout, max_size=max_size), url
@@ -276,6 +306,10 @@ class Import:
             raw, source = _read_source(file_adr, max_size)
         else:
             raise MiloError("Import needs one of file_adr, json_dump or url")
+        if public_key is not None and (url is not None or source == "<json_dump>") and signature_path is None:
+            raise MiloError("checking the signature of a json_dump or a url needs signature_path=")
+        raw = _unwrap(raw if not isinstance(raw, str) else raw.encode("utf-8", "surrogatepass"), source=source,
+                      public_key=public_key, signature_path=signature_path, decrypt_key=decrypt_key)
         self._source = source
         self._doc = doc = document.decode_document(raw, max_size=max_size, max_depth=max_depth,
                                                    source=source if source != "<json_dump>" else "<bytes>")

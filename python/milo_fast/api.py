@@ -9,6 +9,7 @@
     blob = milo_fast.dumps(model, arrays="base64")
     model = milo_fast.load("model.json", trusted=())
     model = milo_fast.loads(blob, trusted=())
+    milo_fast.dump(model, "m.enc", encrypt_key=key); milo_fast.load("m.enc", public_key=pub, decrypt_key=key)
 
 Loading is two-phase: the document is parsed into a tree, every type and function it names is checked against the
 allow-list (milo_fast.trust) — UntrustedTypeError lists them all — and only then is anything imported or built.

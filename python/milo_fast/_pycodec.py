@@ -82,32 +82,35 @@ class _Writer:
         self.b64, self.indent, self.strict = b64, indent, strict
 
     def dump(self, obj, path, level) -> str:
+        # Exact types only (as the compiled core): subclasses (OrderedDict, IntEnum, numpy.str_ ...) are the
+        # transport layer's business, never silently written as their base type.
+        t = type(obj)
         if obj is None:
             return "null"
         if obj is True or obj is False:
             return "true" if obj else "false"
-        if isinstance(obj, int) and not isinstance(obj, np.integer):
-            return str(int(obj))
-        if isinstance(obj, float) and not isinstance(obj, np.floating):
+        if t is int:
+            return str(obj)
+        if t is float:
             if math.isnan(obj) and _bits64(obj) != CANON_NAN64:
                 return self._obj([(json.dumps(F_BITS), json.dumps(f"{_bits64(obj):016x}"))], level)
             if self.strict and not math.isfinite(obj):
                 return self._obj([(json.dumps(F_BITS), json.dumps(f"{_bits64(obj):016x}"))], level)
             return _fmt_float(obj, False)
-        if isinstance(obj, str):
+        if t is str:
             return json.dumps(obj, ensure_ascii=False)
-        if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
+        if t is np.ndarray or t is np.memmap or isinstance(obj, np.generic):
             return self._array(obj, path, level)
-        if isinstance(obj, dict):
+        if t is dict:
             items = []
             for k, v in obj.items():
-                if not isinstance(k, str):
+                if type(k) is not str:
                     raise EncodeError(f"dict key {k!r} at {path} is a {type(k).__name__}, not a str")
                 items.append((json.dumps(k, ensure_ascii=False), self.dump(v, f"{path}.{k}", level + 1)))
             return self._obj(items, level)
-        if isinstance(obj, (list, tuple)):
+        if t is list or t is tuple:
             return self._list([self.dump(v, f"{path}[{i}]", level + 1) for i, v in enumerate(obj)], level)
-        raise EncodeError(f"cannot encode a {type(obj).__module__}.{type(obj).__qualname__} at {path}")
+        raise EncodeError(f"cannot encode a {t.__module__}.{t.__qualname__} at {path}")
 
     def _nl(self, level):
         return "\n" + " " * (self.indent * level)

@@ -45,6 +45,8 @@ def decode(data: bytes | bytearray | memoryview | str, *, max_depth: int = 512, 
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
+    elif isinstance(data, memoryview) and not data.c_contiguous:
+        data = data.tobytes()  # the bytes it shows, not the memory under it
     elif not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
     return _impl.decode(data, int(max_depth), int(threads))

@@ -25,10 +25,11 @@ struct EncodeFail {
 
 // Cached Python objects, looked up once per call.
 struct PyEnv {
-    py::object np_ndarray, np_generic, np_asarray, dtype_spec, dtype_layout, spec_to_dtype;
+    py::object np_ndarray, np_memmap, np_generic, np_asarray, dtype_spec, dtype_layout, spec_to_dtype;
     PyEnv() {
         py::module_ np = py::module_::import("numpy");
         np_ndarray = np.attr("ndarray");
+        np_memmap = np.attr("memmap");
         np_generic = np.attr("generic");
         np_asarray = np.attr("asarray");
         py::module_ d = py::module_::import("milo_fast._dtypes");
@@ -110,7 +111,8 @@ public:
         if (t == &PyFloat_Type) { pyfloat(PyFloat_AS_DOUBLE(o), level); return; }
         if (t == &PyDict_Type) { dict(o, level); return; }
         if (t == &PyList_Type || t == &PyTuple_Type) { list(o, level); return; }
-        if (PyObject_IsInstance(o, env().np_ndarray.ptr()) == 1) { array(o, false, level); return; }
+        if (t == reinterpret_cast<PyTypeObject*>(env().np_ndarray.ptr()) ||
+            t == reinterpret_cast<PyTypeObject*>(env().np_memmap.ptr())) { array(o, false, level); return; }
         if (PyObject_IsInstance(o, env().np_generic.ptr()) == 1) {
             py::object a = env().np_asarray(py::handle(o));
             array(a.ptr(), true, level);
@@ -434,9 +436,27 @@ private:
 
     py::object dtype_of(const ArrayJob& j) {
         const Node& dn = doc_.nodes[j.dtype_node];
+        // Cache key: the simple spelling, or for a structured dtype its validated layout plus field names.
         std::string cache_key;
         if (dn.type == NodeType::String) {
             cache_key.assign(doc_.strings.data() + dn.a, dn.len);
+        } else {
+            cache_key = "{" + std::to_string(j.layout.itemsize);
+            for (const Field& f : j.layout.fields)
+                cache_key += "|" + std::to_string(f.offset) + ":" + std::to_string(static_cast<int>(f.kind)) + (f.big_endian ? ">" : "<");
+            for (uint32_t i = 0; i < dn.len; ++i) {
+                const Node& k = doc_.nodes[doc_.children[dn.a + 2 * i]];
+                if (k.len == 5 && std::memcmp(doc_.strings.data() + k.a, "names", 5) == 0) {
+                    const Node& names = doc_.nodes[doc_.children[dn.a + 2 * i + 1]];
+                    for (uint32_t n = 0; n < names.len; ++n) {
+                        const Node& nm = doc_.nodes[doc_.children[names.a + n]];
+                        cache_key += "|" + std::to_string(nm.len) + ":";
+                        cache_key.append(doc_.strings.data() + nm.a, nm.len);
+                    }
+                }
+            }
+        }
+        {
             auto it = dtype_cache_.find(cache_key);
             if (it != dtype_cache_.end()) return it->second;
         }
@@ -452,7 +472,7 @@ private:
         if (dt.is_none()) raise_decode(full_, full_len_, dn.src, "unsupported dtype", base_);
         if (dt.attr("itemsize").cast<std::size_t>() != j.layout.itemsize)
             raise_decode(full_, full_len_, dn.src, "dtype item size disagrees with its fields", base_);
-        if (!cache_key.empty()) dtype_cache_.emplace(cache_key, dt);
+        dtype_cache_.emplace(cache_key, dt);
         return dt;
     }
 
@@ -487,7 +507,7 @@ private:
 
 py::object decode(py::buffer data, int max_depth, int threads) {
     py::buffer_info info = data.request();
-    if (info.ndim > 1 || (info.ndim == 1 && info.itemsize != 1 && info.strides[0] != info.itemsize))
+    if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
         throw py::type_error("decode() needs a contiguous bytes-like object");
     const char* text = static_cast<const char*>(info.ptr);
     const std::size_t len = static_cast<std::size_t>(info.size * info.itemsize);

@@ -16,8 +16,14 @@ echo "== pip install .[test] (builds the C++ extension)"
 echo "== C++ unit tests"
 bash scripts/cpp_tests.sh
 
-echo "== Python tests"
-"$VENV/bin/python" -m pytest tests -q "$@"
+echo "== short fuzz runs (atheris; logs in $VENV/<target>.log)"
+for target in fuzz_decode
+do
+  if ! "$VENV/bin/python" tests/fuzz/$target.py -atheris_runs=20000 tests/fuzz/corpus > "$VENV/$target.log" 2>&1; then
+    tail -40 "$VENV/$target.log"; echo "fuzz run $target FAILED"; exit 1
+  fi
+  grep -E "^Done [0-9]+ " "$VENV/$target.log" | sed "s/^/  $target: /"
+done
 
-echo "== short fuzz run"
-"$VENV/bin/python" tests/fuzz/fuzz_decode.py -atheris_runs=20000 tests/fuzz/corpus
+echo "== Python tests"
+"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"

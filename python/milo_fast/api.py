@@ -126,7 +126,7 @@ def _check_arrays(arrays):
         raise ValueError(f"arrays must be 'text' or 'base64', not {arrays!r}")
 
 
-def dumps(model, *, arrays: ArraysMode = "base64", compress: Compression = None, indent: int | None = None,
+def dumps(model, *, arrays: ArraysMode = "text", compress: Compression = None, indent: int | None = None,
           format: Format = "milo", trusted: Iterable[str] = (), encrypt_key=None) -> bytes:
     """The document of ``model`` as bytes (UTF-8 JSON, or compressed; encrypted with ``encrypt_key``: a 32-byte
     key or a passphrase, see milo_fast.crypto)."""

@@ -64,7 +64,7 @@ def test_dump_load_file(tmp_path, forest, arrays, compress, indent):
 
 def test_dumps_loads_and_file_objects(tmp_path, forest):
     blob = milo_fast.dumps(forest)
-    assert isinstance(blob, bytes) and b"milo-ndarray-b64" in blob  # dumps defaults to base64 arrays
+    assert isinstance(blob, bytes) and b"pymiloed-ndarray-list" in blob and b"milo-ndarray-b64" not in blob  # text by default, as dump
     assert_same(forest, milo_fast.loads(blob))
     assert_same(forest, milo_fast.loads(blob.decode("utf-8")))  # str works too
     with open(tmp_path / "m.json", "wb") as f:

@@ -1,5 +1,11 @@
 // Unit tests of src/cpp/core/floatfmt: shortest text, correct rounding, JSON grammar,
-// binary16 conversions. Returns non-zero on failure.
+// binary16 conversions; the fast float64/float32 paths against the reference
+// implementation (float_reference.hpp: std::to_chars / std::from_chars) on random and
+// hard cases; the power-of-ten table of float_tables.hpp against exact big-integer
+// arithmetic. Returns non-zero on failure.
+//
+//   test_floatfmt                         run the tests
+//   test_floatfmt --print-float-tables    print src/cpp/core/float_tables.hpp (its generator)
 #include "floatfmt.hpp"
 
 #include <cfloat>
@@ -10,7 +16,10 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "float_reference.hpp"
+#include "float_tables.hpp"
 #include "test_util.hpp"
 
 using namespace milo;
@@ -754,10 +763,457 @@ void test_classify() {
     CHECK(!is_canonical_nan16(0x7c00));
 }
 
+// ------------------------------------ the power-of-ten table and its generator
+
+// A non-negative big integer, little-endian 32-bit limbs, just enough for the table.
+struct Big {
+    std::vector<uint32_t> w;
+    explicit Big(uint64_t v = 0) {
+        for (; v != 0; v >>= 32) w.push_back(static_cast<uint32_t>(v));
+    }
+    void mul_small(uint32_t m) {
+        uint64_t carry = 0;
+        for (uint32_t& x : w) {
+            const uint64_t t = uint64_t{x} * m + carry;
+            x = static_cast<uint32_t>(t);
+            carry = t >> 32;
+        }
+        if (carry != 0) w.push_back(static_cast<uint32_t>(carry));
+    }
+    void shl1(uint32_t in) {
+        for (uint32_t& x : w) {
+            const uint32_t out = x >> 31;
+            x = (x << 1) | in;
+            in = out;
+        }
+        if (in != 0) w.push_back(in);
+    }
+    int bits() const { return w.empty() ? 0 : static_cast<int>(32 * (w.size() - 1)) + 32 - __builtin_clz(w.back()); }
+    bool bit(int i) const {
+        if (i < 0) return false;
+        const size_t k = static_cast<size_t>(i) / 32;
+        return k < w.size() && ((w[k] >> (i % 32)) & 1) != 0;
+    }
+    void trim() { while (!w.empty() && w.back() == 0) w.pop_back(); }
+};
+
+int cmp(const Big& a, const Big& b) {
+    if (a.w.size() != b.w.size()) return a.w.size() < b.w.size() ? -1 : 1;
+    for (size_t i = a.w.size(); i-- > 0;)
+        if (a.w[i] != b.w[i]) return a.w[i] < b.w[i] ? -1 : 1;
+    return 0;
+}
+
+void sub_in_place(Big& a, const Big& b) {  // a -= b, a >= b
+    int64_t borrow = 0;
+    for (size_t i = 0; i < a.w.size(); ++i) {
+        int64_t t = int64_t{a.w[i]} - borrow - (i < b.w.size() ? int64_t{b.w[i]} : 0);
+        borrow = t < 0 ? 1 : 0;
+        if (t < 0) t += int64_t{1} << 32;
+        a.w[i] = static_cast<uint32_t>(t);
+    }
+    a.trim();
+}
+
+Big pow_small(uint32_t base, int n) {
+    Big r(1);
+    for (int i = 0; i < n; ++i) r.mul_small(base);
+    return r;
+}
+
+struct U128Parts {
+    uint64_t hi, lo;
+};
+
+// floor(10^p * 2^(127 - floor(log2 10^p))), by exact big-integer arithmetic.
+U128Parts pow10_significand(int p) {
+    U128Parts r{0, 0};
+    auto set_bit = [&](int i) {  // bit i of the 128-bit result
+        if (i >= 64) r.hi |= uint64_t{1} << (i - 64);
+        else r.lo |= uint64_t{1} << i;
+    };
+    if (p >= 0) {
+        const Big v = pow_small(10, p);
+        const int e = v.bits() - 1;  // leading bit: the top 128 bits from there down
+        for (int i = 0; i < 128; ++i)
+            if (v.bit(e - i)) set_bit(127 - i);
+        return r;
+    }
+    // 10^p = 1 / d with 2^(L-1) < d < 2^L: floor(log2 10^p) = -L, and the
+    // significand is floor(2^(127 + L) / d), by long division.
+    const Big d = pow_small(10, -p);
+    const int L = d.bits();
+    Big rem;
+    for (int i = 127 + L; i >= 0; --i) {
+        rem.shl1(i == 127 + L ? 1 : 0);
+        if (cmp(rem, d) >= 0) {
+            sub_in_place(rem, d);
+            if (i < 128) set_bit(i);
+        }
+    }
+    return r;
+}
+
+void test_pow10_table() {
+    using namespace milo::detail;
+    uint64_t bad = 0;
+    for (int p = kPow10Min; p <= kPow10Max; ++p) {
+        const U128Parts want = pow10_significand(p);
+        const uint64_t* got = kPow10Mant[p - kPow10Min];
+        if (got[0] != want.hi || got[1] != want.lo) {
+            ++bad;
+            CHECK_MSG(false, "kPow10Mant for 1e%d", p);
+        }
+        // normalized, and floatfmt's "+1" (an upper bound of the exact value) never carries out
+        CHECK_MSG((got[0] >> 63) == 1 && !(got[0] == ~uint64_t{0} && got[1] == ~uint64_t{0}), "1e%d", p);
+    }
+    CHECK(bad == 0);
+    // exact for 0 <= p <= 55 (the parser relies on it): 5^p < 2^128 fits whole
+    for (int p = 0; p <= 55; ++p) CHECK_MSG(pow_small(5, p).bits() <= 128, "5^%d", p);
+    CHECK(pow_small(5, 56).bits() > 128);
+
+    // The logarithm helpers, exactly, well beyond the ranges used.
+    std::vector<int> bits10(1300);  // bits of 10^m
+    {
+        Big t(1);
+        for (int m = 0; m < 1300; ++m) {
+            bits10[static_cast<size_t>(m)] = t.bits();
+            t.mul_small(10);
+        }
+    }
+    for (int p = -400; p <= 400; ++p) {
+        const int want = p >= 0 ? bits10[static_cast<size_t>(p)] - 1 : -bits10[static_cast<size_t>(-p)];
+        CHECK_MSG(floor_log2_pow10(p) == want, "floor_log2_pow10(%d)", p);
+    }
+    for (int q = -1200; q <= 1200; ++q) {
+        // largest k with 10^k <= 2^q: 10^k (k >= 1) is never a power of two
+        int want = 0;
+        if (q >= 0) {
+            while (bits10[static_cast<size_t>(want + 1)] <= q) ++want;
+        } else {
+            int m = 1;
+            while (bits10[static_cast<size_t>(m)] < -q + 1) ++m;  // smallest m with 10^m >= 2^-q
+            want = -m;
+        }
+        CHECK_MSG(floor_log10_pow2(q) == want, "floor_log10_pow2(%d)", q);
+        const int k3 = floor_log10_three_quarters_pow2(q);
+        // check 4 * 10^k3 <= 3 * 2^q < 4 * 10^(k3+1), all terms moved to be integers:
+        // 4 * 10^a * 2^b  vs  3 * 10^c * 2^d with non-negative exponents
+        auto side = [](uint32_t f, int p10, int p2) {
+            Big r = pow_small(10, p10);
+            r.mul_small(f);
+            for (int i = 0; i < p2; ++i) r.shl1(0);
+            return r;
+        };
+        auto le2 = [&](int k) {
+            const int a = k > 0 ? k : 0, c = k < 0 ? -k : 0;  // 4 * 10^a * 2^(-q if q<0)  <=  3 * 10^c * 2^(q if q>0)
+            return cmp(side(4, a, q < 0 ? -q : 0), side(3, c, q > 0 ? q : 0)) <= 0;
+        };
+        CHECK_MSG(le2(k3) && !le2(k3 + 1), "floor_log10_three_quarters_pow2(%d)", q);
+    }
+}
+
+// The generator of float_tables.hpp (run with --print-float-tables).
+void print_float_tables() {
+    using namespace milo::detail;
+    std::printf(
+        "// Generated file: do not edit. Regenerate from the repository root with\n"
+        "//   <build dir>/test_floatfmt --print-float-tables > src/cpp/core/float_tables.hpp\n"
+        "// tests/cpp/test_floatfmt.cpp holds the generator: it computes every entry with\n"
+        "// exact big-integer arithmetic and checks this file against it on every run.\n"
+        "//\n"
+        "// kPow10Mant[p - kPow10Min] = {hi, lo}: the significand of 10^p normalized to 128\n"
+        "// bits and truncated, floor(10^p * 2^(127 - floor(log2(10^p)))), in [2^127, 2^128),\n"
+        "// for kPow10Min <= p <= kPow10Max. Exact for 0 <= p <= 55 (5^55 < 2^128).\n"
+        "// Used by floatfmt.cpp: shortest formatting needs 10^p for -292 <= p <= 324,\n"
+        "// parsing for -342 <= p <= 308.\n"
+        "#pragma once\n"
+        "#include <cstdint>\n"
+        "\n"
+        "namespace milo {\n"
+        "namespace detail {\n"
+        "\n"
+        "constexpr int kPow10Min = -342;\n"
+        "constexpr int kPow10Max = 324;\n"
+        "\n"
+        "// floor(log2(10^p)), floor(log10(2^q)) and floor(log10(3/4 * 2^q)); the test checks\n"
+        "// them exactly for |p| <= 400 and |q| <= 1200 (beyond what floatfmt.cpp needs).\n"
+        "constexpr int floor_log2_pow10(int p) { return (p * 1741647) >> 19; }\n"
+        "constexpr int floor_log10_pow2(int q) { return (q * 315653) >> 20; }\n"
+        "constexpr int floor_log10_three_quarters_pow2(int q) { return (q * 315653 - 131237) >> 20; }\n"
+        "\n"
+        "alignas(64) inline constexpr uint64_t kPow10Mant[kPow10Max - kPow10Min + 1][2] = {\n");
+    for (int p = -342; p <= 324; ++p) {
+        const U128Parts m = pow10_significand(p);
+        std::printf("    {0x%016llxULL, 0x%016llxULL},  // 1e%d\n", static_cast<unsigned long long>(m.hi),
+                    static_cast<unsigned long long>(m.lo), p);
+    }
+    std::printf(
+        "};\n"
+        "\n"
+        "}  // namespace detail\n"
+        "}  // namespace milo\n");
+}
+
+// ------------------------------------------ fast paths against the reference
+
+namespace ref = milo::detail::reference;
+
+std::string ref_f64s(double v) { char b[kFloatBufSize]; return std::string(b, ref::format_f64(v, b)); }
+std::string ref_f32s(float v) { char b[kFloatBufSize]; return std::string(b, ref::format_f32(v, b)); }
+
+uint64_t g_diff_format64 = 0, g_diff_format32 = 0, g_diff_parse64 = 0, g_diff_parse32 = 0;
+
+void same_format64(uint64_t b) {
+    const double v = from_bits64(b);
+    const std::string got = f64s(v), want = ref_f64s(v);
+    ++g_diff_format64;
+    CHECK_MSG(got == want, "format_f64(%016llx): '%s', reference '%s'", static_cast<unsigned long long>(b),
+              got.c_str(), want.c_str());
+}
+void same_format32(uint32_t b) {
+    const float v = from_bits32(b);
+    const std::string got = f32s(v), want = ref_f32s(v);
+    ++g_diff_format32;
+    CHECK_MSG(got == want, "format_f32(%08x): '%s', reference '%s'", b, got.c_str(), want.c_str());
+}
+
+// The same end (or nullptr) and, when accepted, the same bits, for an exact-size
+// heap copy of s (so that ASan sees any read past `last`).
+void same_parse(const std::string& s) {
+    std::unique_ptr<char[]> copy(new char[s.size() + 1]);
+    std::memcpy(copy.get(), s.data(), s.size());
+    const char* first = copy.get();
+    const char* last = first + s.size();
+    {
+        double got = -1.5, want = -1.5;
+        const char* e1 = parse_f64(first, last, got);
+        const char* e2 = ref::parse_f64(first, last, want);
+        ++g_diff_parse64;
+        CHECK_MSG(e1 == e2 && (e1 == nullptr || bits64(got) == bits64(want)),
+                  "parse_f64('%s'): end %lld bits %016llx, reference end %lld bits %016llx", s.c_str(),
+                  e1 ? static_cast<long long>(e1 - first) : -1LL, static_cast<unsigned long long>(bits64(got)),
+                  e2 ? static_cast<long long>(e2 - first) : -1LL, static_cast<unsigned long long>(bits64(want)));
+    }
+    {
+        float got = -1.5f, want = -1.5f;
+        const char* e1 = parse_f32(first, last, got);
+        const char* e2 = ref::parse_f32(first, last, want);
+        ++g_diff_parse32;
+        CHECK_MSG(e1 == e2 && (e1 == nullptr || bits32(got) == bits32(want)),
+                  "parse_f32('%s'): end %lld bits %08x, reference end %lld bits %08x", s.c_str(),
+                  e1 ? static_cast<long long>(e1 - first) : -1LL, bits32(got),
+                  e2 ? static_cast<long long>(e2 - first) : -1LL, bits32(want));
+    }
+}
+
+void test_format_differential(uint64_t n_random) {
+    SplitMix64 rng{20240601};
+    // uniform random bit patterns (mostly huge or tiny magnitudes: scientific)
+    for (uint64_t i = 0; i < n_random; ++i) {
+        const uint64_t b = rng.next();
+        same_format64(b);
+        same_format32(static_cast<uint32_t>(b >> 32));
+    }
+    // ordinary magnitudes (positional), and values rounded to a few digits (short texts, trailing zeros)
+    for (uint64_t i = 0; i < n_random / 2; ++i) {
+        const double u = static_cast<double>(rng.next() >> 11) * 0x1p-53;
+        const int e = static_cast<int>(rng.next() % 44) - 22;
+        const double v = (u - 0.5) * std::pow(10.0, e);
+        same_format64(bits64(v));
+        same_format32(bits32(static_cast<float>(v)));
+        const double r = std::round(v * 1000.0) / 1000.0;
+        same_format64(bits64(r));
+        same_format32(bits32(static_cast<float>(r)));
+    }
+    // every binary exponent: the smallest, largest and a few random significands, and
+    // their neighbours (the irregular spacing at the bottom of each binade included)
+    for (uint64_t be = 0; be < 2047; ++be) {
+        const uint64_t base = be << 52;
+        const uint64_t fr[] = {0, 1, 2, 3, (uint64_t{1} << 52) - 1, (uint64_t{1} << 52) - 2, rng.next() >> 12,
+                               rng.next() >> 12, rng.next() >> 12, uint64_t{1} << 51};
+        for (uint64_t f : fr) {
+            same_format64(base | f);
+            same_format64((base | f) | 0x8000000000000000ULL);
+        }
+    }
+    for (uint32_t be = 0; be < 255; ++be) {
+        const uint32_t base = be << 23;
+        const uint32_t fr[] = {0, 1, 2, 3, (1u << 23) - 1, (1u << 23) - 2, static_cast<uint32_t>(rng.next() >> 41),
+                               1u << 22};
+        for (uint32_t f : fr) same_format32(base | f);
+    }
+    // around every power of ten (the positional / scientific switch at 1e-5 / 1e-4 and
+    // 1e15 / 1e16, digit-count changes) and of two
+    for (int e = -325; e <= 308; ++e) {
+        char t[16];
+        std::snprintf(t, sizeof t, "1e%d", e);
+        double p10 = 0;
+        std::from_chars(t, t + std::strlen(t), p10);
+        const uint64_t b = bits64(p10);
+        for (int d = -3; d <= 3; ++d) same_format64(b + static_cast<uint64_t>(static_cast<int64_t>(d)));
+        float p10f = 0;
+        if (e >= -46 && e <= 38) {
+            std::from_chars(t, t + std::strlen(t), p10f);
+            const uint32_t bf = bits32(p10f);
+            for (int d = -3; d <= 3; ++d) same_format32(bf + static_cast<uint32_t>(d));
+        }
+    }
+    for (int e = -1074; e <= 1023; ++e) {
+        const uint64_t b = bits64(std::ldexp(1.0, e));
+        for (int d = -2; d <= 2; ++d) same_format64(b + static_cast<uint64_t>(static_cast<int64_t>(d)));
+    }
+    // integers: small ones, around 2^53 (the end of the integer shortcut) and 10^15..10^17
+    for (int64_t i = -20000; i <= 20000; ++i) same_format64(bits64(static_cast<double>(i)));
+    for (int64_t d = -1000; d <= 1000; ++d) {
+        same_format64(bits64(static_cast<double>((int64_t{1} << 53) + d)));
+        same_format64(bits64(1e15 + static_cast<double>(d)));
+        same_format64(bits64(1e16 + static_cast<double>(d) * 2));
+        same_format32(bits32(static_cast<float>((1 << 24) + d)));
+    }
+    for (uint64_t i = 0; i < 100000; ++i) {
+        const uint64_t m = rng.next() >> (11 + rng.next() % 53);  // integers of every size below 2^53
+        same_format64(bits64(static_cast<double>(m)));
+        same_format64(bits64(static_cast<double>(m) * 0.5));
+        same_format32(bits32(static_cast<float>(m >> 29)));
+    }
+}
+
+void test_parse_differential(uint64_t n_random) {
+    SplitMix64 rng{777777};
+    // the texts the writer produces, and the same digits in other spellings
+    for (uint64_t i = 0; i < n_random; ++i) {
+        const uint64_t b = rng.next();
+        const double v = from_bits64(b);
+        if (classify64(b) != FloatClass::Finite) continue;
+        const std::string s = f64s(v);
+        same_parse(s);
+        if (i % 4 == 0) {
+            same_parse(f32s(static_cast<float>(v)));
+            same_parse(f64s(static_cast<double>(static_cast<float>(v * 1e-300))));
+        }
+    }
+    for (uint64_t i = 0; i < n_random / 2; ++i) {
+        const double u = static_cast<double>(rng.next() >> 11) * 0x1p-53;
+        const int e = static_cast<int>(rng.next() % 44) - 22;
+        const double v = (u - 0.5) * std::pow(10.0, e);
+        same_parse(f64s(v));
+        same_parse(f32s(static_cast<float>(v)));
+    }
+    // random digit strings: 1 to 25 digits, a point anywhere or none, an exponent or none
+    // (every decimal exponent range, > 19 digits, leading and trailing zeros, the slow path)
+    const char* exps[] = {"", "e", "E", "e+", "e-", "E-"};
+    for (uint64_t i = 0; i < n_random; ++i) {
+        const int nd = 1 + static_cast<int>(rng.next() % 25);
+        std::string d;
+        for (int k = 0; k < nd; ++k) d.push_back(static_cast<char>('0' + rng.next() % 10));
+        if (rng.next() % 4 == 0) d[0] = '0';
+        std::string s = rng.next() % 2 ? "-" : "";
+        const int point = static_cast<int>(rng.next() % static_cast<uint64_t>(nd + 1));
+        if (d[0] == '0' && point != 1 && nd > 1) d[0] = '1';  // keep it mostly valid JSON
+        s += d.substr(0, static_cast<size_t>(point == 0 ? 1 : point));
+        if (point != 0 && point < nd) s += "." + d.substr(static_cast<size_t>(point));
+        const int ek = static_cast<int>(rng.next() % 6);
+        if (ek > 0) s += exps[ek] + std::to_string(rng.next() % 700 - (ek >= 4 ? 0 : 350));
+        same_parse(s);
+    }
+    // 17 to 21 significant digits around exactly representable and halfway values
+    for (uint64_t i = 0; i < n_random / 4; ++i) {
+        const uint64_t b = rng.next() & 0x7fefffffffffffffULL;
+        char tmp[64];
+        const auto r = std::to_chars(tmp, tmp + sizeof tmp, from_bits64(b), std::chars_format::scientific, 20);
+        std::string s(tmp, r.ptr);
+        same_parse(s);
+        const size_t epos = s.find('e');
+        for (size_t cut : {18u, 19u, 20u, 21u}) same_parse(s.substr(0, cut) + s.substr(epos));
+        // the midpoint with the next double, written out exactly when long double can hold it
+#if LDBL_MANT_DIG >= 64
+        const long double lo = from_bits64(b), hi = from_bits64(b + 1);
+        char mt[1200];
+        const auto rm = std::to_chars(mt, mt + sizeof mt, (lo + hi) / 2, std::chars_format::scientific, 1100);
+        const Around a = around(sci(mt, rm.ptr), false);
+        same_parse(a.exact);
+        same_parse(a.below);
+        same_parse(a.above);
+#endif
+    }
+    // exact dyadic values written with a fraction ("0.5", "1.375", "0.0078125", ...): n / 2^m
+    for (int m = 1; m <= 40; ++m) {
+        for (int j = 0; j < 50; ++j) {
+            const uint64_t n = (j < 5 ? static_cast<uint64_t>(j * 2 + 1) : rng.next() >> (12 + rng.next() % 40)) | 1;
+            const double v = std::ldexp(static_cast<double>(n), -m);
+            char t[1200];
+            const auto r = std::to_chars(t, t + sizeof t, v, std::chars_format::fixed, m);
+            same_parse(std::string(t, r.ptr));
+            const auto r2 = std::to_chars(t, t + sizeof t, v, std::chars_format::scientific, 60);
+            same_parse(std::string(t, r2.ptr));
+        }
+    }
+    // 0.1 in many spellings; powers of ten; subnormal and overflow boundaries
+    const char* cases[] = {
+        "0.1", "0.10", "0.100000000000000000000", "1e-1", "10e-2", "0.01e1", "0.1000000000000000055511151231257827",
+        "0.1000000000000000055511151231257827021181583404541015625",
+        "0.09999999999999999167332731531132594682276248931884765625", "0.30000000000000004", "0.3",
+        "2.2250738585072011e-308", "2.2250738585072012e-308", "2.2250738585072014e-308", "2.225073858507201e-308",
+        "4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324", "4.94e-324", "5e-324",
+        "1e-323", "3e-324", "2.5e-324", "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308",
+        "1.797693134862315807937289714053e308", "1.797693134862315807937289714054e308", "179769313486231570000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "1.4e-45",
+        "1.401298464324817e-45", "7.006492321624085e-46", "7.006492321624086e-46", "7e-46", "1.1754943508222875e-38",
+        "1.1754942e-38", "1.17549435e-38", "3.4028234663852886e38", "3.4028235677973366e38", "3.4028235677973367e38",
+        "3.4028236e38", "9007199254740993", "9007199254740993.0000000001", "9007199254740992.9999999999",
+        "9007199254740995", "18446744073709551615", "18446744073709551616", "18446744073709551617e-5",
+        "10000000000000000000", "9999999999999999999", "99999999999999999999", "12345678901234567890123",
+        "0.000000000000000000000000000000000000000000001", "123456789e-350", "123456789e-330", "1e22", "1e23",
+        "8.589973e9", "0e0", "-0e-0", "0.0e999999999999999999999", "1e-99999999999999999999", "-1e+99999999999",
+        "5e-1", "0.5", "0.25", "0.125", "1.5", "0.75", "2.5e-1", "7.450580596923828125e-9", "1.1920928955078125e-07",
+        "3.0517578125e-05", "0.000030517578125", "4.656612873077392578125e-10", "1.4901161193847656e-08",
+    };
+    for (const char* c : cases) {
+        same_parse(c);
+        same_parse(std::string("-") + c);
+    }
+    for (int e = -400; e <= 400; ++e) {
+        same_parse("1e" + std::to_string(e));
+        same_parse("9.999999999999999e" + std::to_string(e));
+        same_parse("5e" + std::to_string(e));
+        same_parse("123456789012345678e" + std::to_string(e));
+    }
+    for (int z = 0; z <= 30; ++z) {
+        same_parse("1" + std::string(static_cast<size_t>(z), '0'));
+        same_parse("0." + std::string(static_cast<size_t>(z), '0') + "1");
+        same_parse("0." + std::string(static_cast<size_t>(z), '0') + "12345678901234567");
+        same_parse("1." + std::string(static_cast<size_t>(z), '0') + "1");
+    }
+    // grammar: random short strings over the number alphabet; whole-token rejection
+    const char alphabet[] = "0123456789.eE+-x ,";
+    for (uint64_t i = 0; i < n_random; ++i) {
+        const int len = static_cast<int>(rng.next() % 12);
+        std::string s;
+        for (int k = 0; k < len; ++k) s.push_back(alphabet[rng.next() % (sizeof alphabet - 1)]);
+        same_parse(s);
+    }
+    // a number directly followed by another char, every ASCII char
+    for (int c = 0; c < 256; ++c) {
+        for (const char* base : {"1", "0", "-0.5", "1e5", "123456789012345678901", "0.1"}) {
+            std::string s = base;
+            s.push_back(static_cast<char>(c));
+            same_parse(s);
+        }
+    }
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    if (argc == 2 && std::strcmp(argv[1], "--print-float-tables") == 0) {
+        print_float_tables();
+        return 0;
+    }
     const auto t0 = std::chrono::steady_clock::now();
+    test_pow10_table();
     test_known_strings();
     test_special_values();
     test_powers_of_two();
@@ -771,6 +1227,12 @@ int main() {
     test_halfway_f64(20000);
     test_random_f64(2000000);
     test_random_f32(1000000);
+    test_format_differential(1500000);
+    test_parse_differential(600000);
+    std::printf("differential checks against the reference: format_f64 %llu, format_f32 %llu, parse_f64 %llu, "
+                "parse_f32 %llu\n",
+                static_cast<unsigned long long>(g_diff_format64), static_cast<unsigned long long>(g_diff_format32),
+                static_cast<unsigned long long>(g_diff_parse64), static_cast<unsigned long long>(g_diff_parse32));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("test_floatfmt: %.2f s\n", secs);
     return milo_test::summary("test_floatfmt");

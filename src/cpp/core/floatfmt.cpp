@@ -1,19 +1,28 @@
 // Float <-> shortest round-trip decimal text (see floatfmt.hpp for the contract).
 //
-// The digits come from std::to_chars (shortest round-trip for float/double, exact
-// digits at a given precision) and the conversions from std::from_chars (correctly
-// rounded); this file adds the JSON grammar, the text style, binary16 (which the
-// standard library does not know), and the out-of-range policy.
+// float64 / float32: formatting by a Schubfach-style shortest-decimal search and
+// parsing by Clinger's exact path or a 128-bit Eisel-Lemire style product, both on
+// the power-of-ten table of float_tables.hpp (see "fast paths" below for the
+// method and why it is exact); parsing falls back to std::from_chars (correctly
+// rounded) in the rare cases the fast path cannot decide, and everything falls
+// back to <charconv> on compilers without unsigned __int128 or on big-endian
+// targets. binary16 (which the standard library does not know) works by exact
+// integer arithmetic and std::from_chars. float_reference.hpp keeps the original
+// <charconv>-only float64/float32 implementation, the oracle of the tests.
 #include "floatfmt.hpp"
 
+#include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <system_error>
 
+#include "float_tables.hpp"
+
 namespace milo {
 
 namespace {
+
 
 // ---------------------------------------------------------------- bit helpers
 
@@ -296,6 +305,623 @@ const char* parse_std(const char* first, const char* last, F& out) {
     return s.end;
 }
 
+// ============================================================ fast paths
+//
+// Formatting (shortest round trip): a Schubfach-style search. For v = c * 2^q,
+// the decimals that read back as v are those in the rounding interval
+// [v - 2^(q-1), v + 2^(q-1)] (only [v - 2^(q-2), v + 2^(q-1)] when c is the
+// smallest significand of a binade above the first one), closed when c is even
+// (round-to-nearest-even then reads the bounds back as v), open when c is odd.
+// With 10^k <= width < 10^(k+1), the interval holds at least one multiple of
+// 10^k and at most one of 10^(k+1). If it holds a multiple of 10^(k+1), that one
+// is the shortest decimal (any other candidate has more significant digits, or
+// the interval straddles a power of ten, which then is that multiple); otherwise
+// the answer is the multiple of 10^k nearest to v: s = floor(v / 10^k) or s + 1,
+// whichever is in the interval, the nearer one when both are (an exact tie is
+// impossible: it would need a binary ulp below 10^k).
+//
+// The comparisons are exact with integers. In units of 10^k / 4 the interval
+// bounds and v are T = (4c + d) * 2^q / 10^k for d in {-2 or -1, 0, +2}; with g
+// the 128-bit significand of 10^-k from float_tables.hpp plus one (so g is above
+// the exact value by less than one unit) and the shift h chosen so that
+// T = (4c + d) * 2^h * g / 2^128 up to that excess, `round_to_odd` computes
+// floor(T) with the lowest bit forced to 1 when T is not an integer. Against the
+// even integers 4n and 4n + 2 that round-to-odd value compares exactly as T does.
+// The excess moves the product up by less than cp / 2^128 < 2^-69 (cp < 2^59);
+// an exact search over every binary exponent of binary64 (counting, for each q,
+// the c whose T has a fraction in a given range, with floor sums) shows that a
+// non-integer T has a fraction in [2^-65.4, 1 - 2^-60.5]: so floor(T) is never
+// disturbed, and bits 61..127 of the low product are zero exactly when T is an
+// integer. For binary32 (64-bit g, cp < 2^30, excess < 2^-34) the fractions lie in
+// [2^-32, 1 - 2^-34]; the exhaustive float32 test checks that case fully as well.
+//
+// Parsing: the digits are read eight at a time; w * 10^q with w < 10^19 (at most
+// 19 significant digits) is converted by Clinger's exact path when w and 10^|q|
+// are exact doubles (floats), else by a 64 x 128-bit product with the truncated
+// 10^q significand (an Eisel-Lemire style conversion): the exact product lies in
+// [P, P + 2^64), and when the rounding of the whole window is the same, that is the
+// correctly rounded result. An undecided window (a result within 2^-74 of a
+// rounding boundary: exact dyadic values written with a fraction, like "0.5" when
+// 10^-1 is truncated, or real near-ties) is settled exactly when w * 10^q is a
+// dyadic rational (q >= -27 and 5^-q divides w); anything else, and more than 19
+// significant digits, or an exponent outside the table, goes to std::from_chars.
+
+#if defined(__SIZEOF_INT128__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MILO_FLOAT_FAST 1
+#else
+#define MILO_FLOAT_FAST 0
+#endif
+
+#if MILO_FLOAT_FAST
+
+using u128 = unsigned __int128;
+using detail::kPow10Mant;
+using detail::kPow10Min;
+using detail::kPow10Max;
+
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+inline void write2(char* p, uint32_t x) { std::memcpy(p, kDigitPairs + 2 * x, 2); }
+
+inline uint64_t load8(const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+
+constexpr uint64_t kPow10U64[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+                                  100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+                                  1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+                                  1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+                                  1000000000000000000ULL, 10000000000000000000ULL};
+
+// Number of decimal digits of 0 < v < 10^19.
+inline int decimal_length(uint64_t v) {
+    const int t = ((64 - __builtin_clzll(v)) * 1233) >> 12;
+    return t + (v >= kPow10U64[t] ? 1 : 0);
+}
+
+// value = digits * 10^exp10
+struct Decimal {
+    uint64_t digits;
+    int exp10;
+};
+
+// floor(g * cp / 2^128) for the 128-bit g = (g_hi, g_lo), its lowest bit set when
+// the quotient is not an integer (see above: bits 61..127 of the product decide).
+inline uint64_t round_to_odd(uint64_t g_hi, uint64_t g_lo, uint64_t cp) {
+    const u128 a = static_cast<u128>(g_hi) * cp;
+    const u128 b = static_cast<u128>(g_lo) * cp;
+    uint64_t mid;
+    const bool carry = __builtin_add_overflow(static_cast<uint64_t>(a), static_cast<uint64_t>(b >> 64), &mid);
+    const uint64_t hi = static_cast<uint64_t>(a >> 64) + (carry ? 1 : 0);
+    return hi | ((mid | (static_cast<uint64_t>(b) >> 61)) != 0 ? 1 : 0);
+}
+
+// The same with a 64-bit g, for binary32 (cp < 2^30): bits 32..63 decide.
+inline uint64_t round_to_odd(uint64_t g, uint64_t cp) {
+    const u128 p = static_cast<u128>(g) * cp;
+    return static_cast<uint64_t>(p >> 64) | ((static_cast<uint64_t>(p) >> 32) != 0 ? 1 : 0);
+}
+
+// The choice among the candidates, from the round-to-odd values of the lower
+// bound, v and the upper bound in units of 10^k / 4; `out` is 1 when the bounds
+// are excluded. Branch-free: which case applies is data-dependent and unpredictable.
+inline Decimal choose(uint64_t vbl, uint64_t vb, uint64_t vbr, uint64_t out, int k) {
+    // Conditions as 0/1 integers combined with & and |, so that the compiler does
+    // not turn them into branches.
+    const uint64_t s = vb >> 2;
+    const uint64_t sp = s / 10;
+    const uint64_t lo10_in = vbl + out <= sp * 40;      // 10 * sp is in the interval
+    const uint64_t hi10_in = sp * 40 + 40 + out <= vbr;  // 10 * (sp + 1) is
+    const uint64_t s_in = vbl + out <= s * 4;
+    const uint64_t t_in = s * 4 + 4 + out <= vbr;
+    const uint64_t mid = s * 4 + 2;
+    const uint64_t t_nearer = static_cast<uint64_t>(vb > mid) | (static_cast<uint64_t>(vb == mid) & s);
+    const uint64_t d = s + (t_in & ((s_in ^ 1) | t_nearer));
+    const uint64_t short10 = lo10_in | hi10_in;
+    const uint64_t mask = uint64_t{0} - short10;
+    // The multiple of 10 is returned as such, with the same exponent k: for a
+    // normal double the digits are then always in [10^15, 10^17) (s is, being
+    // c * 2^q / 10^k with 2^52 <= c < 2^53 and 1 <= 2^q / 10^k < 10 (4/3 to 40/3
+    // in the irregular case)), which render_decimal64 takes advantage of.
+    return {(((sp + hi10_in) * 10) & mask) | (d & ~mask), k};
+}
+
+// Shortest decimal of the positive finite double with the given bits (not zero).
+inline Decimal shortest64(uint64_t bits) {
+    const uint64_t frac = bits & ((uint64_t{1} << 52) - 1);
+    const int biased = static_cast<int>(bits >> 52);
+    uint64_t c;
+    int q;
+    if (biased == 0) {
+        c = frac;
+        q = -1074;
+    } else {
+        c = frac | (uint64_t{1} << 52);
+        q = biased - 1075;
+        // An integer below 2^53: its own digits are the shortest (and exact) text.
+        // (One test, not a branch per condition: |v| >= 1 is unpredictable in real data.)
+        const unsigned sh = static_cast<unsigned>(-q);
+        const uint64_t low_bits = c & ((uint64_t{1} << (sh & 63)) - 1);
+        if (static_cast<unsigned>(sh <= 52) & static_cast<unsigned>(low_bits == 0)) return {c >> sh, 0};
+    }
+    const bool irregular = frac == 0 && biased > 1;
+    const int k = irregular ? detail::floor_log10_three_quarters_pow2(q) : detail::floor_log10_pow2(q);
+    const int h = q + detail::floor_log2_pow10(-k) + 1;  // 1..4
+    const uint64_t* gp = kPow10Mant[-k - kPow10Min];
+    const uint64_t g_lo = gp[1] + 1;
+    const uint64_t g_hi = gp[0] + (g_lo == 0 ? 1 : 0);
+    const uint64_t cp = c << (h + 2);        // (4c) << h
+    const uint64_t half_ulp = uint64_t{2} << h;  // (2 << h): the regular bounds are 4c -+ 2
+    const uint64_t vb = round_to_odd(g_hi, g_lo, cp);
+    const uint64_t vbl = round_to_odd(g_hi, g_lo, cp - (half_ulp >> (irregular ? 1 : 0)));
+    const uint64_t vbr = round_to_odd(g_hi, g_lo, cp + half_ulp);
+    return choose(vbl, vb, vbr, c & 1, k);
+}
+
+inline Decimal shortest32(uint32_t bits) {
+    const uint32_t frac = bits & ((uint32_t{1} << 23) - 1);
+    const int biased = static_cast<int>(bits >> 23);
+    uint64_t c;
+    int q;
+    if (biased == 0) {
+        c = frac;
+        q = -149;
+    } else {
+        c = frac | (uint32_t{1} << 23);
+        q = biased - 150;
+        const unsigned sh = static_cast<unsigned>(-q);
+        const uint64_t low_bits = c & ((uint64_t{1} << (sh & 63)) - 1);
+        if (static_cast<unsigned>(sh <= 23) & static_cast<unsigned>(low_bits == 0)) return {c >> sh, 0};
+    }
+    const bool irregular = frac == 0 && biased > 1;
+    const int k = irregular ? detail::floor_log10_three_quarters_pow2(q) : detail::floor_log10_pow2(q);
+    const int h = q + detail::floor_log2_pow10(-k) + 1;  // 1..4
+    const uint64_t g = kPow10Mant[-k - kPow10Min][0] + 1;
+    const uint64_t cb = c << 2;
+    const uint64_t vb = round_to_odd(g, cb << h);
+    const uint64_t vbl = round_to_odd(g, (cb - (irregular ? 1 : 2)) << h);
+    const uint64_t vbr = round_to_odd(g, (cb + 2) << h);
+    return choose(vbl, vb, vbr, c & 1, k);
+}
+
+inline std::size_t write_nonfinite(bool nan, bool neg, char* buf) {
+    if (nan) { std::memcpy(buf, "NaN", 3); return 3; }
+    if (neg) { std::memcpy(buf, "-Infinity", 9); return 9; }
+    std::memcpy(buf, "Infinity", 8);
+    return 8;
+}
+
+// The eight digits of x < 10^8 as byte values 0..9, the first digit in the lowest
+// byte (memory order on a little-endian target): 4 + 4 digits in 32-bit lanes,
+// then 2 + 2 in 16-bit lanes, then 1 + 1 in bytes. floor(x / 10^4) =
+// (x * 109951163) >> 40 for x < 10^8, floor(x / 100) = (x * 10486) >> 20 for
+// x < 10^4 and floor(x / 10) = (x * 103) >> 10 for x < 100; no lane overflows.
+// Each step forms (quotient | remainder << lane/2) as (x << lane/2) + quotient *
+// (1 - divisor << lane/2), exact modulo 2^64: one multiply on the critical path.
+inline uint64_t digits8(uint32_t x) {
+    const uint64_t q4 = (uint64_t{x} * 109951163) >> 40;
+    const uint64_t v4 = (uint64_t{x} << 32) + q4 * (uint64_t{1} - (uint64_t{10000} << 32));
+    const uint64_t q2 = ((v4 * 10486) >> 20) & 0x0000007f0000007fULL;
+    const uint64_t v2 = (v4 << 16) + q2 * (uint64_t{1} - (uint64_t{100} << 16));
+    const uint64_t q1 = ((v2 * 103) >> 10) & 0x000f000f000f000fULL;
+    return (v2 << 8) + q1 * (uint64_t{1} - (uint64_t{10} << 8));
+}
+
+// Writes (-)d.ddd x 10^E in the text style of floatfmt.hpp, from the 17-char
+// digit stream f, a1 (8 chars), a2 (8 chars) whose first n chars are the
+// significant digits (f != '0', the rest of the stream is '0's). Every char comes
+// from registers (whole 8/16-byte stores, overlapping where a later one corrects
+// an earlier one): nothing just written is read back, which would stall on a
+// failed store-to-load forwarding. The two positional layouts, "0.000ddd"
+// (E < 0) and "ddd.ddd" (E >= 0), are both written, the one not wanted into a
+// scratch buffer: which one applies is unpredictable in real data (|v| < 1 or
+// not), and a mispredicted branch costs more. Uses up to 34 bytes of buf.
+inline std::size_t render_stream(bool neg, char f, uint64_t a1, uint64_t a2, int n, int E, char* buf) {
+    char* p = buf;
+    *p = '-';
+    p += neg ? 1 : 0;
+    if (static_cast<unsigned>(E + 4) < 20u) {  // positional: -4 <= E < 16
+        char scratch[48];
+        const bool small = E < 0;
+        // "0." then -E-1 zeros then the digits
+        char* const pa = small ? p : scratch;
+        const int ea = small ? E : -1;
+        std::memcpy(pa, "0.000000", 8);
+        char* const qa = pa + 1 - ea;
+        *qa = f;
+        std::memcpy(qa + 1, &a1, 8);
+        std::memcpy(qa + 9, &a2, 8);
+        // L = E + 1 digits, '.', the digits from index L on: at least one, the
+        // stream's '0' padding giving "ddd.0" for an integer.
+        char* const pb = small ? scratch : p;
+        const int L = small ? 1 : E + 1;
+        *pb = f;
+        std::memcpy(pb + 1, &a1, 8);
+        std::memcpy(pb + 9, &a2, 8);
+        const u128 rest = ((static_cast<u128>(a2) << 64) | a1) >> (8 * (L - 1));  // stream chars L..16
+        std::memcpy(pb + L + 1, &rest, 16);
+        pb[L] = '.';
+        const int len = small ? 1 - E + n : (n > L ? n : L + 1) + 1;
+        return static_cast<std::size_t>(p + len - buf);
+    }
+    *p = f;
+    std::memcpy(p + 1, &a1, 8);
+    std::memcpy(p + 9, &a2, 8);
+    const u128 rest = (static_cast<u128>(a2) << 64) | a1;  // the digits after the first
+    std::memcpy(p + 2, &rest, 16);
+    p[1] = '.';
+    p += n > 1 ? n + 1 : 1;  // "5e-324": no point after a single digit
+    unsigned ae;
+    if (E < 0) {
+        std::memcpy(p, "e-", 2);
+        ae = static_cast<unsigned>(-E);
+    } else {
+        std::memcpy(p, "e+", 2);
+        ae = static_cast<unsigned>(E);
+    }
+    p += 2;
+    if (ae >= 100) {
+        *p++ = static_cast<char>('0' + ae / 100);
+        ae %= 100;
+    }
+    write2(p, ae);
+    return static_cast<std::size_t>(p + 2 - buf);
+}
+
+// Number of significant chars of the digit stream f, d1, d2 (d1, d2: digit values
+// 0..9 per byte, first digit in the lowest byte): the index after the last non-zero.
+inline int stream_length(uint64_t d1, uint64_t d2) {
+    const int n2 = 17 - (__builtin_clzll(d2 | 1) >> 3);
+    const int n1 = 9 - (__builtin_clzll(d1 | 1) >> 3);
+    return d2 != 0 ? n2 : d1 != 0 ? n1 : 1;
+}
+
+constexpr uint64_t kZeros = 0x3030303030303030ULL;
+
+// Renders digits * 10^exp10 (0 < digits < 10^17) with trailing zeros dropped.
+inline std::size_t render_decimal64(bool neg, Decimal dec, char* buf) {
+    int nd;
+    uint64_t D;  // the digits scaled to exactly 17, the first non-zero
+    if (dec.digits >= 1000000000000000ULL) {
+        // 16 or 17 digits: every double but the subnormals and the small integers
+        // (see shortest64). Cheaper than decimal_length, on the critical path.
+        const bool d16 = dec.digits < 10000000000000000ULL;
+        nd = d16 ? 16 : 17;
+        D = d16 ? dec.digits * 10 : dec.digits;
+    } else {
+        nd = decimal_length(dec.digits);
+        D = dec.digits * kPow10U64[17 - nd];
+    }
+    // 1 + 8 + 8 digits, the divisions side by side
+    const uint64_t top = D / 100000000;                                   // [10^8, 10^9)
+    const uint32_t f = static_cast<uint32_t>(D / 10000000000000000ULL);  // 1..9
+    const uint64_t d1 = digits8(static_cast<uint32_t>(top - uint64_t{f} * 100000000));
+    const uint64_t d2 = digits8(static_cast<uint32_t>(D - top * 100000000));
+    return render_stream(neg, static_cast<char>('0' + f), d1 + kZeros, d2 + kZeros, stream_length(d1, d2),
+                         dec.exp10 + nd - 1, buf);
+}
+
+// The same for 0 < digits < 10^9.
+inline std::size_t render_decimal32(bool neg, Decimal dec, char* buf) {
+    const int nd = decimal_length(dec.digits);
+    const uint32_t D = static_cast<uint32_t>(dec.digits * kPow10U64[9 - nd]);  // 9 digits
+    const uint32_t f = D / 100000000;
+    const uint64_t d1 = digits8(D - f * 100000000);
+    return render_stream(neg, static_cast<char>('0' + f), d1 + kZeros, kZeros, stream_length(d1, 0),
+                         dec.exp10 + nd - 1, buf);
+}
+
+inline std::size_t format_fast64(double v, char* buf) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    const bool neg = (bits >> 63) != 0;
+    const uint64_t a = bits & 0x7fffffffffffffffULL;
+    if (a >= 0x7ff0000000000000ULL) return write_nonfinite(a != 0x7ff0000000000000ULL, neg, buf);
+    if (a == 0) {
+        char* p = buf;
+        *p = '-';
+        p += neg ? 1 : 0;
+        std::memcpy(p, "0.0", 3);
+        return static_cast<std::size_t>(p + 3 - buf);
+    }
+    return render_decimal64(neg, shortest64(a), buf);
+}
+
+inline std::size_t format_fast32(float v, char* buf) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    const bool neg = (bits >> 31) != 0;
+    const uint32_t a = bits & 0x7fffffffU;
+    if (a >= 0x7f800000U) return write_nonfinite(a != 0x7f800000U, neg, buf);
+    if (a == 0) {
+        char* p = buf;
+        *p = '-';
+        p += neg ? 1 : 0;
+        std::memcpy(p, "0.0", 3);
+        return static_cast<std::size_t>(p + 3 - buf);
+    }
+    return render_decimal32(neg, shortest32(a), buf);
+}
+
+// ------------------------------------------------------------------ parsing
+
+// Bytes of x (digits minus '0' where they are digits) with the high bit set
+// where the byte of the source was not a digit: no carry crosses a byte.
+inline uint64_t non_digit_mask(uint64_t x) {
+    return (((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+}
+
+// The eight digit values in the bytes of x (first digit in the lowest byte) as a number.
+inline uint32_t parse8(uint64_t x) {
+    x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffULL;        // pairs
+    x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffULL;      // quads
+    return static_cast<uint32_t>((x * 10000 + (x >> 32)) & 0xffffffffULL);
+}
+
+// Reads the digits at p, appending them to w (mod 2^64), returns the end. Eight
+// at a time while eight bytes are readable; the last, partial block (0 to 7
+// digits) without a branch on its length, which varies from number to number.
+inline const char* read_digits(const char* p, const char* last, uint64_t& w) {
+    while (last - p >= 8) {
+        const uint64_t x = load8(p) ^ 0x3030303030303030ULL;
+        const uint64_t nd = non_digit_mask(x);
+        if (nd == 0) {
+            w = w * 100000000 + parse8(x);
+            p += 8;
+            continue;
+        }
+        const int n = __builtin_ctzll(nd) >> 3;  // 0..7 leading digits
+        w = w * kPow10U64[n] + parse8((x << (63 - 8 * n)) << 1);
+        return p + n;
+    }
+    while (p < last && is_digit(*p)) {
+        w = w * 10 + static_cast<uint64_t>(*p - '0');
+        ++p;
+    }
+    return p;
+}
+
+enum class Conv { Ok, Overflow, Undecided };
+
+template <class F> struct Binary;
+template <> struct Binary<double> {
+    using Bits = uint64_t;
+    static constexpr int kMant = 52, kMinExp = -1022, kMaxExp = 1023;
+};
+template <> struct Binary<float> {
+    using Bits = uint32_t;
+    static constexpr int kMant = 23, kMinExp = -126, kMaxExp = 127;
+};
+
+// The bits of a correctly rounded m * 2^e2 (m < 2^(kMant+1) after rounding, with
+// E the exponent of the value before rounding) for the target format.
+template <class F>
+inline Conv pack(uint64_t m, int E, typename Binary<F>::Bits& out) {
+    using B = Binary<F>;
+    if (E < B::kMinExp) {  // subnormal (or the smallest normal after rounding up)
+        out = static_cast<typename B::Bits>(m);
+        return Conv::Ok;
+    }
+    if (m == (uint64_t{1} << (B::kMant + 1))) {
+        m >>= 1;
+        ++E;
+    }
+    if (E > B::kMaxExp) return Conv::Overflow;
+    out = static_cast<typename B::Bits>((static_cast<uint64_t>(E - B::kMinExp + 1) << B::kMant) |
+                                        (m & ((uint64_t{1} << B::kMant) - 1)));
+    return Conv::Ok;
+}
+
+// Correctly rounded n * 2^e2 (n > 0).
+template <class F>
+inline Conv round_dyadic(uint64_t n, int e2, typename Binary<F>::Bits& out) {
+    using B = Binary<F>;
+    const int E = 63 - __builtin_clzll(n) + e2;
+    const int shift = (E < B::kMinExp ? B::kMinExp : E) - B::kMant - e2;  // bits of n below the quantum
+    uint64_t m;
+    if (shift <= 0) {
+        m = n << -shift;  // exact (shift >= -kMant)
+    } else if (shift > 64) {
+        m = 0;  // below half the smallest subnormal
+    } else {
+        const uint64_t rest = shift == 64 ? n : n & ((uint64_t{1} << shift) - 1);
+        m = shift == 64 ? 0 : n >> shift;
+        const uint64_t half = uint64_t{1} << (shift - 1);
+        if (rest > half || (rest == half && (m & 1))) ++m;
+    }
+    return pack<F>(m, E, out);
+}
+
+// 5^n for n <= 27 (5^27 < 2^64).
+constexpr uint64_t kPow5U64[] = {1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL,
+                                 1953125ULL, 9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL,
+                                 6103515625ULL, 30517578125ULL, 152587890625ULL, 762939453125ULL,
+                                 3814697265625ULL, 19073486328125ULL, 95367431640625ULL, 476837158203125ULL,
+                                 2384185791015625ULL, 11920928955078125ULL, 59604644775390625ULL,
+                                 298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL};
+
+// w * 10^q correctly rounded to F, for 0 < w < 2^64 and kPow10Min <= q <= kPow10Max.
+template <class F>
+inline Conv decimal_to_binary(uint64_t w, int q, typename Binary<F>::Bits& out) {
+    using B = Binary<F>;
+    const int l = __builtin_clzll(w);
+    const uint64_t W = w << l;
+    const uint64_t* M = kPow10Mant[q - kPow10Min];
+    // P = W * M (192 bits) = Yh * 2^128 + Yl * 2^64 + x0; the exact product is in [P, P + 2^64).
+    const u128 a = static_cast<u128>(W) * M[0];
+    const u128 b = static_cast<u128>(W) * M[1];
+    const uint64_t x0 = static_cast<uint64_t>(b);
+    uint64_t Yl;
+    const bool carry = __builtin_add_overflow(static_cast<uint64_t>(a), static_cast<uint64_t>(b >> 64), &Yl);
+    const uint64_t Yh = static_cast<uint64_t>(a >> 64) + (carry ? 1 : 0);  // no overflow: a <= (2^64-1)^2
+    const int top = 190 + static_cast<int>(Yh >> 63);  // P >= 2^190: its leading bit
+    // value = P * 2^(floor(log2 10^q) - 127 - l): exponent of its leading bit
+    const int E = top + detail::floor_log2_pow10(q) - 127 - l;
+    // bits of P below the result's quantum: at least 138 (so all of x0 and Yl)
+    const int s = top - B::kMant + (E < B::kMinExp ? B::kMinExp - E : 0);
+    if (s > 191) return Conv::Undecided;  // far below the smallest subnormal's half: slow path
+    const int sh = s - 128;               // bits of Yh below the quantum: 10..63
+    const uint64_t m = Yh >> sh;
+    const uint64_t mask_h = (uint64_t{1} << sh) - 1;
+    const uint64_t half_h = uint64_t{1} << (sh - 1);
+    const uint64_t rest_h = Yh & mask_h;
+    // The rest of P below the quantum, r = rest_h * 2^64 + Yl, against half = half_h * 2^64:
+    // the exact product's rest lies in [r, r + 2^65). Unless rest_h is half_h - 1,
+    // half_h or mask_h, it rounds as r does, up when rest_h >= half_h (and the
+    // window cannot carry out of the quantum).
+    if (rest_h - (half_h - 1) <= 1 || rest_h == mask_h) {
+        const u128 r = (static_cast<u128>(rest_h) << 64) | Yl;
+        const u128 half = static_cast<u128>(half_h) << 64;
+        const u128 mask = (static_cast<u128>(mask_h) << 64) | ~uint64_t{0};
+        bool up;
+        if (q >= 0 && q <= 55) {  // 10^q is exact, and so is P: decide exactly, ties to even
+            up = r > half || (r == half && (x0 != 0 || (m & 1) != 0));
+        } else if (r + 2 <= half) {  // the whole window [P, P + 2^64) rounds down
+            up = false;
+        } else if (r > half && r < mask) {  // ... rounds up, without a carry out of the quantum
+            up = true;
+        } else {
+            // An exact dyadic value (or halfway point) written with a fraction lands here.
+            if (q < 0 && q >= -27 && w % kPow5U64[-q] == 0) return round_dyadic<F>(w / kPow5U64[-q], q, out);
+            return Conv::Undecided;
+        }
+        return pack<F>(m + (up ? 1 : 0), E, out);
+    }
+    return pack<F>(m + (rest_h >= half_h ? 1 : 0), E, out);
+}
+
+constexpr double kPow10Double[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+constexpr float kPow10Float[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+// Clinger: w and 10^|q| exact in F, one correctly rounded IEEE operation.
+// (Needs FLT_EVAL_METHOD == 0: no excess precision, true of x86-64 SSE and AArch64.)
+// Taken on the digit count, not on w itself (w <= 2^53 is a coin toss for
+// 16-digit numbers, a mispredicted branch): at most 15 digits for double, 7 for float.
+inline bool clinger(uint64_t w, int64_t n_digits, int64_t q, double& out) {
+#if FLT_EVAL_METHOD == 0
+    if (n_digits <= 15 && q >= -22 && q <= 22) {
+        const double d = static_cast<double>(w);
+        out = q < 0 ? d / kPow10Double[-q] : d * kPow10Double[q];
+        return true;
+    }
+#else
+    (void)w; (void)n_digits; (void)q; (void)out;
+#endif
+    return false;
+}
+inline bool clinger(uint64_t w, int64_t n_digits, int64_t q, float& out) {
+#if FLT_EVAL_METHOD == 0
+    if (n_digits <= 7 && q >= -10 && q <= 10) {
+        const float f = static_cast<float>(w);
+        out = q < 0 ? f / kPow10Float[-q] : f * kPow10Float[q];
+        return true;
+    }
+#else
+    (void)w; (void)n_digits; (void)q; (void)out;
+#endif
+    return false;
+}
+
+// The sign applied by bits (no branch on it).
+inline double with_sign(double v, bool neg) {
+    uint64_t b;
+    std::memcpy(&b, &v, 8);
+    b |= static_cast<uint64_t>(neg) << 63;
+    std::memcpy(&v, &b, 8);
+    return v;
+}
+inline float with_sign(float v, bool neg) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    b |= static_cast<uint32_t>(neg) << 31;
+    std::memcpy(&v, &b, 4);
+    return v;
+}
+
+template <class F>
+const char* parse_fast(const char* first, const char* last, F& out) {
+    const char* p = first;
+    if (p >= last) return nullptr;
+    const bool neg = *p == '-';
+    p += neg ? 1 : 0;
+    if (p >= last || !is_digit(*p)) return nullptr;
+    // The integer part: most often a single digit ("0.123", "1.5e-07").
+    const char* const int_begin = p;
+    uint64_t w = static_cast<uint64_t>(*p++ - '0');
+    if (p < last && is_digit(*p)) {
+        if (w == 0) return nullptr;  // "01": a leading zero stands alone
+        p = read_digits(p, last, w);
+    }
+    const char* const int_end = p;
+    const char* frac_begin = p;
+    int64_t n_frac = 0;
+    if (p < last && *p == '.') {
+        ++p;
+        frac_begin = p;
+        p = read_digits(p, last, w);
+        n_frac = p - frac_begin;
+        if (n_frac == 0) return nullptr;
+    }
+    int64_t e = 0;
+    if (p < last && (*p | 0x20) == 'e') {
+        ++p;
+        bool eneg = false;
+        if (p < last && (*p == '+' || *p == '-')) {
+            eneg = *p == '-';
+            ++p;
+        }
+        const char* const digits = p;
+        while (p < last && is_digit(*p)) {
+            if (e < kExpCap) e = e * 10 + (*p - '0');
+            ++p;
+        }
+        if (p == digits) return nullptr;
+        if (e > kExpCap) e = kExpCap;
+        if (eneg) e = -e;
+    }
+    if (p < last && bad_follower(*p)) return nullptr;
+
+    const int64_t n_digits = (int_end - int_begin) + n_frac;  // leading zeros included
+    if (n_digits > 19) {
+        // Count the significant digits: w is exact if there are at most 19.
+        int64_t sig = n_digits;
+        if (*int_begin == '0') {  // "0.000ddd": the fraction digits from the first non-zero one
+            const char* const frac_end = frac_begin + n_frac;
+            const char* z = frac_begin;
+            while (z < frac_end && *z == '0') ++z;
+            sig = frac_end - z;
+        }
+        if (sig > 19) return parse_std(first, last, out);
+    }
+    const int64_t q = e - n_frac;
+    F v;
+    if (clinger(w, n_digits, q, v)) {  // w == 0 included: +-0
+        out = with_sign(v, neg);
+        return p;
+    }
+    if (w == 0) {
+        out = with_sign(F(0), neg);
+        return p;
+    }
+    if (q < kPow10Min || q > kPow10Max) return parse_std(first, last, out);
+    typename Binary<F>::Bits bits;
+    switch (decimal_to_binary<F>(w, static_cast<int>(q), bits)) {
+        case Conv::Ok:
+            bits |= static_cast<typename Binary<F>::Bits>(neg) << (sizeof bits * 8 - 1);
+            std::memcpy(&out, &bits, sizeof bits);
+            return p;
+        case Conv::Overflow:
+            return nullptr;
+        case Conv::Undecided:
+            break;
+    }
+    return parse_std(first, last, out);
+}
+
+#endif  // MILO_FLOAT_FAST
+
 }  // namespace
 
 // ---------------------------------------------------------------- classify
@@ -369,8 +995,13 @@ uint16_t float_to_half(float f) {
 
 // -------------------------------------------------------------- formatting
 
+#if MILO_FLOAT_FAST
+std::size_t format_f64(double v, char* buf) { return format_fast64(v, buf); }
+std::size_t format_f32(float v, char* buf) { return format_fast32(v, buf); }
+#else
 std::size_t format_f64(double v, char* buf) { return format_shortest(v, buf); }
 std::size_t format_f32(float v, char* buf) { return format_shortest(v, buf); }
+#endif
 
 std::size_t format_f16(uint16_t bits, char* buf) {
     const unsigned a = bits & 0x7fffU;

@@ -13,16 +13,21 @@
 //   So the text always has a '.' or an 'e', and is a valid JSON number.
 //   For float64 the output is byte-identical to Python's repr(float).
 //
-// Built on <charconv> floating-point to_chars/from_chars (libstdc++ 12+, MSVC;
-// libc++ only from version 17 on).
+// float64 / float32 use their own shortest-digits search and parser (floatfmt.cpp,
+// on the power-of-ten table of float_tables.hpp), byte-for-byte and bit-for-bit
+// the same as the <charconv> implementation kept in float_reference.hpp, which they
+// fall back to for the rare inputs the fast parser cannot decide, and entirely on
+// compilers without unsigned __int128 or on big-endian targets. binary16 is built
+// on <charconv> from_chars (libstdc++ 12+, MSVC; libc++ only from version 17 on).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 namespace milo {
 
-// Enough room for any value written by the functions below (at most 24 chars
-// are ever written; no terminating NUL is written).
+// The size of the buffer the format functions below write to: the text is at
+// most 24 chars (no terminating NUL), but the whole buffer may be used as
+// scratch (the formatters write whole 8- and 16-byte blocks).
 constexpr std::size_t kFloatBufSize = 40;
 
 // Kinds of non-finite values. Writers never emit text for these: the caller
@@ -44,7 +49,8 @@ FloatClass classify16(uint16_t bits);
 // exactly the same bits, in the style described at the top of this file.
 // Meant for finite values (see classify*): a NaN (any payload) or an infinity
 // is written as the token NaN, Infinity or -Infinity.
-// Returns the number of chars written into buf (which has kFloatBufSize bytes).
+// Returns the length of the text written at buf (which has kFloatBufSize bytes,
+// any of which may be overwritten).
 std::size_t format_f64(double v, char* buf);
 std::size_t format_f32(float v, char* buf);
 std::size_t format_f16(uint16_t bits, char* buf);

@@ -233,7 +233,12 @@ void write_array_text(std::string& out, const ArrayView& a, bool strict, int ind
     // Reserve a rough estimate to limit reallocations.
     uint64_t count = 1;
     for (int64_t d : a.shape) count *= static_cast<uint64_t>(d);
-    const std::size_t per_item = a.layout.structured ? 12 * a.layout.fields.size() : is_float(a.layout.fields[0].kind) ? 20 : 8;
+    // Upper bound of an item's text (the separator included), so the output never grows by copying.
+    std::size_t per_item = a.layout.structured ? 2 : 0;
+    for (const Field& f : a.layout.fields) {
+        static const uint8_t widths[] = {6, 5, 7, 12, 21, 4, 6, 11, 21, 12, 17, 26};  // by ElemKind, with ','
+        per_item += widths[static_cast<int>(f.kind)];
+    }
     const int64_t n0 = a.shape[0];
     unsigned hw = std::thread::hardware_concurrency();
     int threads = static_cast<int>(std::min<uint64_t>({hw ? hw : 1, 8u, static_cast<uint64_t>(n0)}));

@@ -1060,8 +1060,13 @@ const char* scan_json_number(const char* first, const char* last, bool* is_integ
     return s.end;
 }
 
+#if MILO_FLOAT_FAST
+const char* parse_f64(const char* first, const char* last, double& out) { return parse_fast(first, last, out); }
+const char* parse_f32(const char* first, const char* last, float& out) { return parse_fast(first, last, out); }
+#else
 const char* parse_f64(const char* first, const char* last, double& out) { return parse_std(first, last, out); }
 const char* parse_f32(const char* first, const char* last, float& out) { return parse_std(first, last, out); }
+#endif
 
 const char* parse_f16(const char* first, const char* last, uint16_t& out_bits) {
     Scan s;

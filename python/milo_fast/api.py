@@ -27,8 +27,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Literal
 
 from . import document, trust
-from .document import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE
 from .errors import LoadError, MiloError
+from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE, Budget,
+                     check_limit_args)
 
 ArraysMode = Literal["text", "base64"]
 Compression = Literal[None, "zstd", "gzip"]
@@ -169,12 +170,22 @@ def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = No
         write_atomic(file, data)
 
 
-def _load_tree(obj, *, trusted, source):
+def _budget(obj, max_elements: int, max_alloc: int, source: str) -> Budget:
+    """A budget charged with the arrays the codec decoded (LoadError if they exceed a limit already)."""
+    budget = Budget(max_elements, max_alloc)
+    try:
+        budget.charge_arrays(obj, "$")
+    except LoadError as e:
+        raise LoadError(f"{source}: {e}") from None
+    return budget
+
+
+def _load_tree(obj, *, trusted, source, budget):
     kind = document.kind_of(obj)
     if kind == "pymilo":
-        return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source)
+        return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source, budget=budget)
     document.check_header(obj, source=source)
-    return document.build_model(obj, trusted=trusted, source=source)
+    return document.build_model(obj, trusted=trusted, source=source, budget=budget)
 
 
 def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):
@@ -189,27 +200,46 @@ def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_
     return data
 
 
+_LIMITS_DOC = """
+    Limits (docs/security.md, "Bounded resources"); exceeding one raises LoadError naming it:
+    max_size: bytes of document text (after decompression), default 4 GiB.
+    max_depth: JSON nesting, default 2048, at most 8192.
+    max_elements: array elements in the whole document, default 2**31.
+    max_alloc: bytes of arrays and buffers the load builds, default 8 GiB.
+"""
+
+
 def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
-          max_depth: int = DEFAULT_MAX_DEPTH, decrypt_key=None):
+          max_depth: int = DEFAULT_MAX_DEPTH, max_elements: int = DEFAULT_MAX_ELEMENTS,
+          max_alloc: int = DEFAULT_MAX_ALLOC, decrypt_key=None):
     """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed or encrypted)."""
+    check_limit_args(max_size, max_depth, max_elements, max_alloc)
     data = _unwrap(data, source="<bytes>", decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth)
-    return _load_tree(obj, trusted=trusted, source="<bytes>")
+    budget = _budget(obj, max_elements, max_alloc, "<bytes>")
+    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=budget)
 
 
 def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
-         max_depth: int = DEFAULT_MAX_DEPTH, public_key=None, signature_path=None, decrypt_key=None):
+         max_depth: int = DEFAULT_MAX_DEPTH, max_elements: int = DEFAULT_MAX_ELEMENTS,
+         max_alloc: int = DEFAULT_MAX_ALLOC, public_key=None, signature_path=None, decrypt_key=None):
     """The model in ``file`` (a path or a binary file object).
 
     public_key: refuse the file (SignatureError) unless its detached signature (``<file>.sig``, or
     ``signature_path``) verifies with this key; checked on the bytes read, before anything else.
     decrypt_key: the key or passphrase of a file written with ``dump(..., encrypt_key=...)``.
     """
+    check_limit_args(max_size, max_depth, max_elements, max_alloc)
     data, name = _read_source(file, max_size)
     data = _unwrap(data, source=name, public_key=public_key, signature_path=signature_path,
                    decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
-    return _load_tree(obj, trusted=trusted, source=name)
+    budget = _budget(obj, max_elements, max_alloc, name)
+    return _load_tree(obj, trusted=trusted, source=name, budget=budget)
+
+
+loads.__doc__ += _LIMITS_DOC
+load.__doc__ += _LIMITS_DOC
 
 
 def get_untrusted_types(source, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
@@ -218,6 +248,7 @@ def get_untrusted_types(source, *, trusted: Iterable[str] = (), max_size: int = 
 
     Returns the distinct qualified names, sorted; pass the ones you trust to ``load(..., trusted=...)``.
     """
+    check_limit_args(max_size, max_depth, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_ALLOC)
     if isinstance(source, (bytes, bytearray, memoryview)) or (isinstance(source, str) and source.lstrip()[:1] in "{["
                                                               and not os.path.exists(source)):
         obj = document.decode_document(source, max_size=max_size, max_depth=max_depth)
@@ -297,7 +328,9 @@ class Import:
 
     def __init__(self, file_adr=None, json_dump=None, url=None, *, trusted: Iterable[str] = (),
                  max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
+                 max_elements: int = DEFAULT_MAX_ELEMENTS, max_alloc: int = DEFAULT_MAX_ALLOC,
                  timeout: float = URL_TIMEOUT, public_key=None, signature_path=None, decrypt_key=None):
+        check_limit_args(max_size, max_depth, max_elements, max_alloc)
         self._trusted = tuple(trusted)
         if url is not None:
             raw, source = download(url, timeout=timeout, max_size=max_size), url
@@ -315,6 +348,7 @@ class Import:
         self._doc = doc = document.decode_document(raw, max_size=max_size, max_depth=max_depth,
                                                    source=source if source != "<json_dump>" else "<bytes>")
         self._kind = document.kind_of(doc)
+        self._budget = _budget(doc, max_elements, max_alloc, source)
         if self._kind == "pymilo":
             bad = document.compat_module().untrusted_names(doc, trusted=self._trusted, source=source)
             if bad:  # audited here, as milo_fast documents are: nothing named is imported before this
@@ -335,8 +369,10 @@ class Import:
     def to_model(self):
         """A new model built from the document."""
         if self._kind == "pymilo":
-            return document.compat_module().import_document(self._doc, trusted=self._trusted, source=self._source)
-        return document.build_model(self._doc, trusted=self._trusted, source=self._source)
+            return document.compat_module().import_document(self._doc, trusted=self._trusted, source=self._source,
+                                                            budget=self._budget.copy())
+        return document.build_model(self._doc, trusted=self._trusted, source=self._source,
+                                    budget=self._budget.copy())
 
     @staticmethod
     def batch_import(file_addr, run_parallel: bool = False):

@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 from . import __version__, codec, transport, trust
 from .errors import LoadError, MiloError, ValidationError
+from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE,  # noqa: F401
+                     Budget)
 
 FORMAT_VERSION = 1
 HEADER = "milo_fast"
@@ -32,8 +34,6 @@ HEADER_FIELDS = ("format_version", "milo_fast_version", "python_version", "sklea
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_MAX_SIZE = 4 << 30          # bytes of (decompressed) document text
-DEFAULT_MAX_DEPTH = 20000           # JSON nesting (Birch's leaf chains nest deeply)
 
 
 class VersionWarning(UserWarning):
@@ -192,9 +192,15 @@ def audit_document(doc: dict, *, trusted: Iterable[str] = ()) -> None:
     transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}")
 
 
-def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>"):
-    """Phase 2 of a load: audit (again: cheap), then construct. Checks the model has the header's type."""
-    model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}")
+def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None):
+    """Phase 2 of a load: audit (again: cheap), then construct and validate. Checks the model has the header's
+    type. ``budget``: what construction may still allocate (default limits)."""
+    try:
+        model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget)
+    except MiloError as e:
+        if source != "<bytes>" and not str(e).startswith(f"{source}: "):
+            raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None
+        raise
     expected = doc[HEADER]["model_type"]
     if model_type_of(model) != expected:
         raise ValidationError(f"{source}: the header says {expected} but $.{DATA} holds a {model_type_of(model)}")

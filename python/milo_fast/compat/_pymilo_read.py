@@ -190,6 +190,7 @@ class EstimatorN(Node):
         for k, n in later:
             d[k] = n.build_for(obj, ctx)
         V.check_estimator(obj, self.data_path, ctx.fail)
+        ctx.validate(obj, self.qual, self.data_path)
         return obj
 
 
@@ -370,6 +371,26 @@ class _Ctx:
         self.trust, self.trusted, self.fail = trust, trusted, fail
         self._resolved = {}
         self.cf_nodes, self.cf_filled, self.cf_paths = {}, set(), {}
+        self.checks = []
+        from ..transport import registry
+        self.tables = registry.tables()
+
+    def validate(self, obj, qual, data_path):
+        """Queue milo_fast's validators of ``qual`` for ``obj`` (run by ``run_checks`` once all is built); the
+        model's attributes are directly under ``data_path``."""
+        checks = self.tables.validators_for(qual, type(obj))
+        if checks:
+            from ..transport._core import AttrRoot
+            self.checks.append((checks, obj, qual, AttrRoot(data_path)))
+
+    def run_checks(self):
+        from ..transport._core import run_checks
+        try:
+            run_checks(self.checks)
+        except ValidationError as e:
+            if self.fail.source:
+                raise ValidationError(f"{e} in {self.fail.source}") from None
+            raise
 
     def resolve(self, qual, path):
         obj = self._resolved.get(qual)
@@ -402,8 +423,9 @@ def _is_num(v):
 
 
 class _Parser:
-    def __init__(self, fail):
+    def __init__(self, fail, budget):
         self.fail = fail
+        self.budget = budget
         self.names: list[tuple[str, str]] = []
 
     def name(self, qual, path):
@@ -644,6 +666,8 @@ class _Parser:
             if (not isinstance(shape, list) or not all(_is_int(s) and 0 <= s <= 2 ** 40 for s in shape)
                     or len(shape) > 32):
                 self.fail("an array shape must be a list of non-negative integers", ps, DecodeError)
+            if math.prod(s for s in shape if s) >= 1 << 56:
+                self.fail("an array shape too large to represent", ps, DecodeError)
             shape = tuple(shape)
         if dt == "object":
             if shape is None:  # PyMilo's ndarray of models: a flat list whose items may be nested arrays
@@ -652,6 +676,7 @@ class _Parser:
                 return ArrayN("object", None, None,
                               [self.parse(x, f"{pl}[{i}]", depth + 1) for i, x in enumerate(items)], path)
             leaves = V.flatten_to_shape(items, shape, pl, self.fail)
+            self.budget.charge(len(leaves), 8 * len(leaves), pl)
             return ArrayN("object", None, shape, [self.parse(x, p, depth + 1) for x, p in leaves], path)
         if shape is None:  # PyMilo leaves the shape out of arrays that went through its "arrays of models" path
             shape = V.infer_shape(items, pl, self.fail)
@@ -661,12 +686,16 @@ class _Parser:
             for x, p in leaves:
                 if not isinstance(x, str):
                     self.fail("expected a string", p, DecodeError)
-            arr = np.array([x for x, _ in leaves], dtype=np.dtype(f"<U{max(int(m.group(1)), 1)}"))
+            width = max(int(m.group(1)), 1)
+            self.budget.charge(len(leaves), 4 * width * len(leaves), pl)  # a short string can claim a wide dtype
+            arr = np.array([x for x, _ in leaves], dtype=np.dtype(f"<U{width}"))
             if any(len(x) > int(m.group(1)) for x, _ in leaves):
                 self.fail(f"a string is longer than the dtype {dt} allows", pl, DecodeError)
             return ArrayN("values", None, shape, arr.reshape(shape), path)
         if dt.startswith("["):
             dtype = self.structured_dtype(dt, pd)
+            n = math.prod(shape)
+            self.budget.charge(n, n * dtype.itemsize, pl)
             return ArrayN("values", None, shape, V.structured_array(items, shape, dtype, pl, self.fail), path)
         try:
             simple = _dtypes.spec_to_dtype(dt)
@@ -675,6 +704,7 @@ class _Parser:
         if simple is None:
             self.fail(f"unsupported array dtype {dt!r}", pd, DecodeError)
         leaves = V.flatten_to_shape(items, shape, pl, self.fail)
+        self.budget.charge(len(leaves), len(leaves) * simple.itemsize, pl)
         return ArrayN("values", None, shape, V.numeric_column([x for x, _ in leaves], simple, pl,
                                                               self.fail).reshape(shape), path)
 
@@ -778,12 +808,16 @@ class _UnknownModelN(Node):
 
 # ------------------------------------------------------------------------------------------------ entry point
 
-def parse(doc, *, path, source):
-    """Phase 1 only: (node tree, [(qualified name, JSON path)]); nothing the document names is imported."""
+def parse(doc, *, path, source, budget=None):
+    """Phase 1 only: (node tree, [(qualified name, JSON path)]); nothing the document names is imported.
+    Arrays built here from JSON lists are charged to ``budget`` (default limits) before they are allocated."""
     fail = _Fail(source)
     if not isinstance(doc, dict):
         fail("a PyMilo document must be a JSON object", path)
-    parser = _Parser(fail)
+    if budget is None:
+        from ..limits import Budget
+        budget = Budget()
+    parser = _Parser(fail, budget)
     model_type = doc.get("model_type")
     if "data" not in doc or "model_type" not in doc:
         fail("a PyMilo document needs the keys 'data' and 'model_type'", path)
@@ -792,12 +826,16 @@ def parse(doc, *, path, source):
     return tree, parser.names
 
 
-def read(doc, *, trust, trusted, path, source):
+def read(doc, *, trust, trusted, path, source, budget=None):
     fail = _Fail(source)
-    tree, names = parse(doc, path=path, source=source)
+    tree, names = parse(doc, path=path, source=source, budget=budget)
     trusted = frozenset(trusted)
     trust.audit(names, trusted)
     ctx = _Ctx(trust, trusted, fail)
-    model = tree.build(ctx)
-    ctx.finish()
+    try:
+        model = tree.build(ctx)
+        ctx.finish()
+        ctx.run_checks()
+    except RecursionError:
+        fail("the document nests too deeply to be built", path)
     return model

@@ -145,6 +145,11 @@ def parse_tree_spec(spec, path, fail):
         leaves = flatten_to_shape(values, shape, vp, fail)
         values = numeric_column([x for x, _ in leaves], np.dtype(np.float64), vp, fail).reshape(shape)
     check_tree_table(table, n_features, np_, fail)
+    from ..transport.sklearn_trees import tree_depth
+    depth = tree_depth(table["left_child"], table["right_child"])
+    if depth != max_depth:
+        fail(f"max_depth is {max_depth} but the node table is {depth} levels deep",
+             f"{path}.internal_state.max_depth")
     return {"n_features": n_features, "n_outputs": n_outputs, "n_classes": n_classes,
             "state": {"max_depth": max_depth, "node_count": node_count, "nodes": table, "values": values}}
 

@@ -27,13 +27,16 @@ def _trust():
     return trust
 
 
-def import_document(doc: dict, *, trusted: Iterable[str] = (), path: str = "$", source: str | None = None):
+def import_document(doc: dict, *, trusted: Iterable[str] = (), path: str = "$", source: str | None = None,
+                    budget=None):
     """Rebuild the scikit-learn model of a PyMilo 1.x document.
 
     Every type and function the document names (or implies through a PyMilo marker) is audited against the
     allow-list (``milo_fast.trust``, extended by the exact names in ``trusted``) before anything is imported or
-    built; node tables handed to compiled code are validated.  Raises UntrustedTypeError, DecodeError or
-    ValidationError (all ValueErrors) naming the JSON path and ``source``.
+    built; node tables handed to compiled code are validated, and every rebuilt estimator passes the same
+    validators as in milo_fast documents (``milo_fast.transport`` VALIDATORS).  Raises UntrustedTypeError,
+    DecodeError or ValidationError (all ValueErrors) naming the JSON path and ``source``; LoadError when
+    ``budget`` (milo_fast.limits.Budget, default limits) would be exceeded.
     """
     from . import _pymilo_read
 
@@ -44,7 +47,7 @@ def import_document(doc: dict, *, trusted: Iterable[str] = (), path: str = "$", 
             if sk != sklearn.__version__:
                 warnings.warn(f"this PyMilo document was written with scikit-learn {sk}; the installed "
                               f"version is {sklearn.__version__}", UserWarning, stacklevel=2)
-    return _pymilo_read.read(doc, trust=_trust(), trusted=trusted, path=path, source=source)
+    return _pymilo_read.read(doc, trust=_trust(), trusted=trusted, path=path, source=source, budget=budget)
 
 
 def untrusted_names(doc: dict, *, trusted: Iterable[str] = (), path: str = "$",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .. import trust
+from ..errors import LoadError
 from ._core import Decoder, Encoder, collect_names, deep_recursion
 from .objects import encode_deferred
 from .registry import FAMILIES, tables
@@ -44,13 +45,20 @@ def audit(tree, *, trusted: Iterable[str] = (), root: str = "$") -> None:
     trust.audit(collect_names(tree, tables(), root), frozenset(trusted))
 
 
-def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$"):
-    """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build."""
+def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None):
+    """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build,
+    then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits)."""
     trusted = frozenset(trusted)
     tb = tables()
     trust.audit(collect_names(tree, tb, root), trusted)
+    dec = Decoder(tb, trusted, budget)
     with deep_recursion():
-        return Decoder(tb, trusted).decode(tree, root)
+        try:
+            obj = dec.decode(tree, root)
+            dec.finish()
+        except RecursionError:
+            raise LoadError(f"the document at {root} nests too deeply to be built") from None
+    return obj
 
 
 __all__ = ["to_tree", "names", "audit", "from_tree", "FAMILIES", "deep_recursion"]

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable
 
 from .. import trust
-from ..errors import ExportError, ValidationError
+from ..errors import ExportError, MiloError, ValidationError
 
 MARK = "milo:"
 ID = "milo:id"
@@ -70,6 +70,16 @@ class Path:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+
+class AttrRoot(str):
+    """The path of an object whose attributes sit directly under it (PyMilo documents: ``$.data.coef_``), where
+    milo_fast documents have a ``state`` level (``$.data.state.coef_``). See ``state_path``."""
+
+
+def state_path(path):
+    """Where an object's attributes are: ``<path>.state``, or the path itself for an AttrRoot."""
+    return path if type(path) is AttrRoot else Path(path, "state")
 
 
 def key_path(path, key) -> Path:
@@ -285,12 +295,34 @@ def collect_names(tree, tables, root: str = "$") -> list:
 
 
 class Decoder:
-    """Builds values from a JSON-ready tree that has passed the audit. One instance per load."""
+    """Builds values from a JSON-ready tree that has passed the audit. One instance per load.
 
-    def __init__(self, tables, trusted: frozenset = frozenset()):
+    ``budget`` (milo_fast.limits.Budget) is charged before anything is allocated that the document's text does
+    not carry itself. Objects rebuilt generically are queued with their validators (``validate``); ``finish``
+    runs them once every object exists and is filled, so checks that look across objects (a forest and its trees,
+    a model and its KD tree, objects written out of line) see complete values."""
+
+    def __init__(self, tables, trusted: frozenset = frozenset(), budget=None):
         self.tables = tables
         self.trusted = trusted
+        if budget is None:
+            from ..limits import Budget
+            budget = Budget()
+        self.budget = budget
         self._objs: dict[int, Any] = {}
+        self._checks: list = []
+
+    def validate(self, obj, qn: str, path) -> None:
+        """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
+        checks = self.tables.validators_for(qn, type(obj))
+        if checks:
+            self._checks.append((checks, obj, qn, path))
+
+    def finish(self) -> None:
+        """Run the queued validators, inner objects first. Anything but a MiloError a check trips over (a value of
+        an unexpected type deep in an attribute) is reported as a ValidationError at the object's path."""
+        run_checks(self._checks)
+        self._checks = []
 
     def decode(self, node, path: str = "$"):
         t = type(node)
@@ -338,6 +370,20 @@ class Decoder:
         if not isinstance(qn, str):
             raise ValidationError(f"expected a qualified name (str) at {path}")
         return trust.resolve(qn, path, self.trusted)
+
+
+def run_checks(queue) -> None:
+    """Run ``[(checks, obj, qn, path), ...]`` in order (see Decoder.finish)."""
+    for checks, obj, qn, path in queue:
+        for check in checks:
+            try:
+                check(obj, path)
+            except MiloError:
+                raise
+            except RecursionError:
+                raise ValidationError(f"{qn} at {path} nests too deeply to be checked") from None
+            except Exception as e:  # a value of the wrong kind where a check expected an array, a list ...
+                raise ValidationError(f"inconsistent {qn} at {path}: {type(e).__name__}: {e}") from None
 
 
 def expect(cond: bool, path: str, what: str) -> None:

@@ -46,8 +46,11 @@ def other_dtype(spec, path) -> np.dtype:
 
 
 def shape_of(v, path) -> tuple:
-    expect(type(v) is list and len(v) <= 64 and all(type(d) is int and d >= 0 for d in v), path,
-           "a shape (list of non-negative ints)")
+    expect(type(v) is list and len(v) <= 32 and all(type(d) is int and 0 <= d < 1 << 62 for d in v), path,
+           "a shape (list of at most 32 non-negative ints)")
+    expect(math.prod(v) < 1 << 62, path, "a shape of fewer than 2**62 items")
+    if 0 in v:  # numpy refuses some zero-size shapes whose other dimensions overflow; so do we
+        expect(math.prod(d for d in v if d) < 1 << 62, path, "a shape numpy can represent")
     return tuple(v)
 
 
@@ -97,6 +100,7 @@ class ArrayT(Transporter):
         items = node.get("items")
         p = key_path(path, "items")
         expect(type(items) is list and len(items) == n, p, f"a list of {n} items")
+        dec.budget.charge(n, n * dt.itemsize, path)  # a short string can claim a wide dtype: charged first
         if k == "O":
             res = np.empty(shape, dtype=object)
             dec.register(node, res, path)  # before its items: an item may refer back to it
@@ -167,6 +171,7 @@ class StridedT(Transporter):
         hi = sum(max(0, (n - 1) * s) for n, s in zip(a.shape, strides)) + a.dtype.itemsize
         extent = offset + hi - lo
         expect(extent <= 64 * a.nbytes + self.MAX_OFFSET, path, "strides spanning at most 64 times the data")
+        dec.budget.charge(0, extent, path)
         buf = np.zeros(extent, dtype=np.uint8)
         out = np.ndarray(a.shape, a.dtype, buffer=buf, offset=offset - lo, strides=tuple(strides))
         out[...] = a

@@ -137,10 +137,17 @@ class ObjectT(Transporter):
         if not default_reduce(cls):
             raise ValidationError(f"{qn} at {path} is a compiled or custom-pickled type that milo_fast has no "
                                   "transporter for; it cannot be rebuilt safely")
+        if issubclass(cls, type) or (cls.__module__ == "builtins" and cls is not object):
+            # built-in values have their own markers; `type(name, bases, dict)` would make a class, and
+            # `bytes(10**10)` allocate, from a few bytes of document
+            raise ValidationError(f"{qn} at {path} cannot be rebuilt as an object (built-in values have their own "
+                                  "markers)")
         args = ()
         if "args" in node:
             p = key_path(path, "args")
             expect(type(node["args"]) is list, p, "a list")
+            expect(not node["args"] or hasattr(cls, "__getnewargs__") or hasattr(cls, "__getnewargs_ex__"), p,
+                   f"no arguments: {qn} is created without any")
             args = tuple(dec.decode(a, key_path(p, i)) for i, a in enumerate(node["args"]))
         try:
             obj = cls.__new__(cls, *args)
@@ -172,9 +179,7 @@ class ObjectT(Transporter):
                 except TypeError:
                     raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
                 obj[k] = dec.decode(kv[1], key_path(key_path(p, i), 1))
-        check = dec.tables.validators.get(qn)
-        if check is not None:
-            check(obj, path)
+        dec.validate(obj, qn, path)
         return obj
 
 
@@ -254,6 +259,7 @@ class GraphT(Transporter):
                 state = dec.decode(e["state"], p)
                 if state is not None:
                     set_state(obj, state, p)
+            dec.validate(obj, e["milo:object"], key_path(pe, i))
         return root
 
 

@@ -2,19 +2,23 @@
 
 Each family module exports ``TRANSPORTERS`` (value kinds: exact types written, marker keys read, fallback
 predicates), ``HANDLERS`` (how the classes it knows are written inside ``milo:object`` nodes) and optionally
-``VALIDATORS`` (checks run on generically rebuilt objects, e.g. that a forest's trees match its input width). Adding a supported
-type touches one family module; adding a family touches this list.
+``VALIDATORS`` (qualified name -> check(obj, path), run on generically rebuilt objects once the whole document is
+built, e.g. that a forest's trees match its input width) and ``GENERIC_VALIDATORS`` (``(applies(cls), check)``
+pairs, run on every rebuilt object whose class they apply to, e.g. scikit-learn's parameter constraints). Several
+families may check the same class; a family lists a class once. Adding a supported type touches one family
+module; adding a family touches this list.
 """
 from __future__ import annotations
 
 import threading
 
-from . import (builtins, functions, numpy_, objects, random, scipy_, sklearn_losses, sklearn_neighbors,
-               sklearn_trees)
+from . import (builtins, functions, numpy_, objects, random, scipy_, sklearn_estimators, sklearn_losses,
+               sklearn_neighbors, sklearn_trees)
 
 # Chain order matters only for fallbacks (values whose exact type no transporter lists): the generic object
 # transporter (objects) must come last.
-FAMILIES = (builtins, numpy_, scipy_, random, functions, sklearn_trees, sklearn_neighbors, sklearn_losses, objects)
+FAMILIES = (builtins, numpy_, scipy_, random, functions, sklearn_trees, sklearn_neighbors, sklearn_losses,
+            sklearn_estimators, objects)
 
 
 class Tables:
@@ -25,7 +29,8 @@ class Tables:
         self.by_type: dict = {}
         self.kinds: dict = {}
         self.handlers: dict = {}
-        self.validators: dict = {}
+        self.validators: dict = {}      # qualified name -> tuple of checks
+        self.generic_validators: list = []
         self._fallbacks = []
         self._lock = threading.Lock()
         for fam in self.families:
@@ -41,18 +46,28 @@ class Tables:
                 if tr.fallback:
                     self._fallbacks.append(tr)
             for qn, check in getattr(fam, "VALIDATORS", {}).items():
-                if qn in self.validators:
-                    raise RuntimeError(f"{qn} has two validators ({fam.__name__})")
-                self.validators[qn] = check
+                self.validators[qn] = self.validators.get(qn, ()) + (check,)
+            self.generic_validators.extend(getattr(fam, "GENERIC_VALIDATORS", ()))
             for h in fam.HANDLERS:
                 for qn in h.classes:
                     if qn in self.handlers:
                         raise RuntimeError(f"{qn} has two handlers ({fam.__name__})")
                     self.handlers[qn] = h
         self._fallback_cache: dict = {}
+        self._checks_cache: dict = {}
         from ._core import Transporter
         # kinds whose nodes name a type or function: what the audit collects
         self.naming_kinds = tuple(k for k, tr in self.kinds.items() if type(tr).names is not Transporter.names)
+
+    def validators_for(self, qn: str, cls) -> tuple:
+        """The checks an object of class ``cls`` (qualified name ``qn``) must pass: its own, then the generic ones
+        that apply to its class (cached per class)."""
+        key = (qn, cls)
+        checks = self._checks_cache.get(key)
+        if checks is None:
+            checks = self.validators.get(qn, ()) + tuple(c for applies, c in self.generic_validators if applies(cls))
+            self._checks_cache[key] = checks
+        return checks
 
     def fallback_for(self, obj, t):
         """The first fallback transporter that accepts a value of type ``t`` (cached per type)."""

@@ -30,11 +30,16 @@ def _shape(v, path, ndim=None):
     return tuple(v)
 
 
+_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
 def _arr(st, key, path, ndim=None, kinds="biuf"):
     a = st.get(key)
     p = key_path(path, key)
     expect(isinstance(a, np.ndarray) and a.dtype.kind in kinds and (ndim is None or a.ndim == ndim), p,
            f"a numeric array{'' if ndim is None else f' of {ndim} dimension(s)'}")
+    if kinds == "iu":  # scipy's compiled routines take int32 or int64 indices (what scipy itself makes)
+        expect(a.dtype in _INDEX_DTYPES, p, "an int32 or int64 index array")
     return a
 
 
@@ -67,7 +72,7 @@ class CompressedHandler(ObjectHandler):
         st, p = _state(node, path, ("shape", "data", "indices", "indptr"))
         st = {k: dec.decode(v, key_path(p, k)) for k, v in st.items()}
         shape = _shape(st["shape"], key_path(p, "shape"), 2)
-        data = _arr(st, "data", p)
+        data = _arr(st, "data", p, 3 if cls.__module__.endswith("._bsr") else 1)
         indices = _arr(st, "indices", p, 1, "iu")
         indptr = _arr(st, "indptr", p, 1, "iu")
         try:
@@ -99,8 +104,9 @@ class CooHandler(ObjectHandler):
         data = _arr(st, "data", p, 1)
         coords = st["coords"]
         expect(type(coords) is list and len(coords) == len(shape)
-               and all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "iu" and c.shape == data.shape
-                       for c in coords), key_path(p, "coords"), "one index array per dimension, as long as data")
+               and all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype in _INDEX_DTYPES and c.shape == data.shape
+                       for c in coords), key_path(p, "coords"),
+               "one int32 or int64 index array per dimension, as long as data")
         for c, n in zip(coords, shape):
             if c.size and (c.min() < 0 or c.max() >= n):
                 raise ValidationError(f"sparse coordinates out of range at {key_path(p, 'coords')}")

@@ -10,14 +10,21 @@
 
 The query code indexes ``data`` through ``idx_array`` and ``node_data`` without bounds checks; before
 ``__setstate__`` we check the permutation, the node ranges, the implicit binary layout (n_nodes = 2**n_levels - 1,
-children of internal nodes in range) and every shape.
+children of internal nodes in range, the root covering every row and each reachable internal node's range split
+exactly between its two children), the node dtype, every shape (a KD tree keeps two bounds per node, a ball tree
+one centroid), and that the distance metric accepts the data (sklearn's own ``_validate_data``: a SEuclidean or
+weighted Minkowski vector, a Mahalanobis matrix of the data's width; Haversine in 2-d).
+
+Neighbors estimators are checked once rebuilt (VALIDATORS): the training data the brute-force compiled search
+(``ArgKmin`` / ``RadiusNeighbors``) reads row by row with the query's width has ``n_features_in_`` columns, the KD or
+ball tree holds exactly that data, and the row counts agree.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ValidationError
-from ._core import ObjectHandler, expect, key_path
+from ._core import ObjectHandler, expect, key_path, state_path
 
 _TREE_FIELDS = ("data", "idx_array", "node_data", "node_bounds", "leaf_size", "n_levels", "n_nodes", "n_trims",
                 "n_leaves", "n_splits", "n_calls", "dist_metric", "sample_weight")
@@ -41,11 +48,11 @@ class BinaryTreeHandler(ObjectHandler):
 
     def encode(self, obj, enc, path, node):
         st = obj.__getstate__()
-        p = key_path(path, "state")
+        p = state_path(path)
         node["state"] = {k: enc.encode(v, key_path(p, k)) for k, v in zip(_TREE_FIELDS, st)}
 
     def construct(self, cls, node, dec, path):
-        p = key_path(path, "state")
+        p = state_path(path)
         st = node.get("state")
         expect(type(st) is dict and set(st) == set(_TREE_FIELDS), p, "{" + ", ".join(_TREE_FIELDS) + "}")
         st = {k: dec.decode(st[k], key_path(p, k)) for k in _TREE_FIELDS}
@@ -62,25 +69,55 @@ class BinaryTreeHandler(ObjectHandler):
                f"an intp array of {n} indices")
         if n and not np.array_equal(np.sort(idx), np.arange(n, dtype=np.intp)):
             raise ValidationError(f"idx_array is not a permutation of the data rows at {key_path(p, 'idx_array')}")
-        expect(isinstance(nd, np.ndarray) and nd.dtype.names == ("idx_start", "idx_end", "is_leaf", "radius")
-               and nd.shape == (n_nodes,), key_path(p, "node_data"), f"a NodeData array of {n_nodes} rows")
-        s, e = nd["idx_start"], nd["idx_end"]
-        if np.any(s < 0) or np.any(s > e) or np.any(e > n):
-            raise ValidationError(f"a node's index range is outside the data at {key_path(p, 'node_data')}")
-        internal = np.flatnonzero(nd["is_leaf"] == 0)
-        if internal.size and 2 * internal.max() + 2 >= n_nodes:
-            raise ValidationError(f"an internal node has no children at {key_path(p, 'node_data')}")
-        expect(isinstance(nb, np.ndarray) and nb.dtype == fdt and nb.ndim == 3 and nb.shape[0] in (1, 2)
-               and nb.shape[1:] == (n_nodes, d), key_path(p, "node_bounds"), f"a {fdt} array (k, {n_nodes}, {d})")
+        expect(isinstance(nd, np.ndarray) and nd.dtype == NODE_DATA_DTYPE and nd.shape == (n_nodes,),
+               key_path(p, "node_data"), f"a NodeData array of {n_nodes} rows ({NODE_DATA_DTYPE.descr})")
+        check_node_ranges(nd, n, key_path(p, "node_data"))
+        k = 2 if "KDTree" in cls.__name__ else 1  # KD: lower and upper bounds; ball: the centroid
+        expect(isinstance(nb, np.ndarray) and nb.dtype == fdt and nb.shape == (k, n_nodes, d),
+               key_path(p, "node_bounds"), f"a {fdt} array of shape ({k}, {n_nodes}, {d})")
         sw = st["sample_weight"]
         expect(sw is None or (isinstance(sw, np.ndarray) and sw.dtype == fdt and sw.shape == (n,)),
                key_path(p, "sample_weight"), f"null or a {fdt} array of {n} weights")
         dm = st["dist_metric"]
         expect(type(dm).__module__ == "sklearn.metrics._dist_metrics" and _float_dtype(type(dm)) == fdt,
                key_path(p, "dist_metric"), "a DistanceMetric of the tree's float type")
+        try:
+            dm._validate_data(data)
+        except ValueError as e:
+            raise ValidationError(f"the distance metric does not fit the data at {key_path(p, 'dist_metric')}: "
+                                  f"{e}") from None
         obj = cls.__new__(cls)
         obj.__setstate__(tuple(st[k] for k in _TREE_FIELDS))
         return obj
+
+
+NODE_DATA_DTYPE = np.dtype([("idx_start", np.intp), ("idx_end", np.intp), ("is_leaf", np.intp),
+                            ("radius", np.float64)])
+
+
+def check_node_ranges(nd: np.ndarray, n: int, path) -> None:
+    """The implicit binary layout sklearn builds: node i's children are 2i+1 and 2i+2; the root covers rows
+    [0, n); a reachable internal node's range is split, without gap or overlap, between its two children (so
+    every walk stays inside idx_array and a node never yields more rows than the data has)."""
+    s, e = nd["idx_start"], nd["idx_end"]
+    if np.any(s < 0) or np.any(s > e) or np.any(e > n):
+        raise ValidationError(f"a node's index range is outside the data at {path}")
+    if s[0] != 0 or e[0] != n:
+        raise ValidationError(f"the root does not cover the {n} rows of the data at {path}")
+    n_nodes = nd.shape[0]
+    internal = nd["is_leaf"] == 0
+    level = np.array([0])
+    while level.size:
+        inner = level[internal[level]]
+        if not inner.size:
+            break
+        left, right = 2 * inner + 1, 2 * inner + 2
+        if right.max() >= n_nodes:
+            raise ValidationError(f"an internal node has no children at {path}")
+        if not (np.array_equal(s[left], s[inner]) and np.array_equal(e[left], s[right])
+                and np.array_equal(e[right], e[inner])):
+            raise ValidationError(f"a node's rows are not split between its two children at {path}")
+        level = np.concatenate([left, right])
 
 
 class DistanceMetricHandler(ObjectHandler):
@@ -89,12 +126,12 @@ class DistanceMetricHandler(ObjectHandler):
 
     def encode(self, obj, enc, path, node):
         st = obj.__getstate__()
-        p = key_path(path, "state")
+        p = state_path(path)
         keys = ("p", "vec", "mat", "func", "kwargs")[:len(st)]
         node["state"] = {k: enc.encode(v, key_path(p, k)) for k, v in zip(keys, st)}
 
     def construct(self, cls, node, dec, path):
-        p = key_path(path, "state")
+        p = state_path(path)
         st = node.get("state")
         pyfunc = cls.__name__.startswith("PyFuncDistance")
         keys = ("p", "vec", "mat", "func", "kwargs") if pyfunc else ("p", "vec", "mat")
@@ -116,5 +153,71 @@ class DistanceMetricHandler(ObjectHandler):
         return obj
 
 
+_NEIGHBORS = tuple(f"sklearn.neighbors.{m}" for m in (
+    "_classification.KNeighborsClassifier", "_classification.RadiusNeighborsClassifier",
+    "_regression.KNeighborsRegressor", "_regression.RadiusNeighborsRegressor", "_unsupervised.NearestNeighbors",
+    "_graph.KNeighborsTransformer", "_graph.RadiusNeighborsTransformer", "_lof.LocalOutlierFactor"))
+_TREE_METHODS = {"kd_tree": "KDTree", "ball_tree": "BallTree"}
+
+
+def _state_path(path, name):
+    return key_path(state_path(path), name)
+
+
+def _tree_data(tree) -> np.ndarray:
+    return np.asarray(tree.data)
+
+
+def validate_neighbors(est, path) -> None:
+    """kneighbors / radius_neighbors: the brute-force search (compiled ArgKmin / RadiusNeighbors) reads each
+    training row with the query's width (n_features_in_, validated): _fit_X must have that many columns; a KD or
+    ball tree must hold _fit_X itself; targets and counts one per training row."""
+    import scipy.sparse as sp
+    d = est.__dict__
+    if "_fit_X" not in d:
+        return
+    fx = d["_fit_X"]
+    px = _state_path(path, "_fit_X")
+    expect((isinstance(fx, np.ndarray) and fx.ndim == 2 and fx.dtype.kind in "fiub")
+           or (sp.issparse(fx) and fx.format == "csr"), px, "a 2-d numeric array or a CSR matrix")
+    n_fit = fx.shape[0]
+    method = d.get("_fit_method")
+    expect(method in ("brute", "kd_tree", "ball_tree"), _state_path(path, "_fit_method"),
+           "'brute', 'kd_tree' or 'ball_tree'")
+    nsf = d.get("n_samples_fit_")
+    expect((type(nsf) is int or isinstance(nsf, np.integer)) and int(nsf) == n_fit,
+           _state_path(path, "n_samples_fit_"), f"the {n_fit} rows of _fit_X")
+    n = d.get("n_features_in_")
+    if n is not None:
+        expect((type(n) is int or isinstance(n, np.integer)) and fx.shape[1] == int(n), px,
+               f"n_features_in_ ({n}) columns")
+    tree = d.get("_tree")
+    pt = _state_path(path, "_tree")
+    if method == "brute":
+        expect(tree is None, pt, "null for a brute-force model")
+    else:
+        expect(type(tree).__name__.startswith(_TREE_METHODS[method]) and type(tree).__module__.startswith(
+            "sklearn.neighbors.") and isinstance(fx, np.ndarray), pt, f"a {_TREE_METHODS[method]}")
+        data = _tree_data(tree)
+        expect(data.shape == fx.shape and np.array_equal(data, fx), pt, "a tree over _fit_X itself")
+    y = d.get("_y")
+    if y is not None:
+        expect(isinstance(y, np.ndarray) and y.ndim in (1, 2) and y.shape[0] == n_fit, _state_path(path, "_y"),
+               f"{n_fit} targets")
+
+
+def validate_kernel_density(est, path) -> None:
+    tree = est.__dict__.get("tree_")
+    if tree is None:
+        return
+    pt = _state_path(path, "tree_")
+    expect(type(tree).__name__ in ("KDTree", "BallTree", "KDTree64", "BallTree64") and type(tree).__module__.startswith(
+        "sklearn.neighbors."), pt, "a KDTree or BallTree")
+    n = est.__dict__.get("n_features_in_")
+    expect(n is None or _tree_data(tree).shape[1] == n, pt, f"a tree over {n} features")
+
+
 TRANSPORTERS: list = []
 HANDLERS = [BinaryTreeHandler(), DistanceMetricHandler()]
+VALIDATORS = {**{qn: validate_neighbors for qn in _NEIGHBORS},
+              "sklearn.neighbors._kde.KernelDensity": validate_kernel_density}

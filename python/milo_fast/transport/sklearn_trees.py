@@ -9,7 +9,15 @@ sklearn's prediction code walks ``nodes`` without bounds checks, so a crafted ta
 loop forever. Before the state is handed to ``Tree.__setstate__`` we check: the dtype is sklearn's NODE_DTYPE,
 ``node_count`` rows; a node is a leaf iff both children are -1; otherwise both children are in range and greater
 than the node's index (so the walk always terminates); every node but the root has exactly one parent; internal
-nodes split on a feature in [0, n_features); ``values`` has the shape the tree's header implies.
+nodes split on a feature in [0, n_features); ``values`` has the shape the tree's header implies; ``max_depth`` is
+the depth of the table (``decision_path`` sizes its output buffer by it and writes one entry per level without
+bounds checks: a smaller value overflows the heap).
+
+The estimators that hold trees are checked once rebuilt (VALIDATORS): a tree reads exactly the model's
+``n_features_in_`` columns, its outputs and class counts are the model's; gradient boosting's
+``estimators_`` grid matches the columns its compiled ``predict_stages`` writes; an isolation forest's trees match
+the feature subsets they are applied to; HistGradientBoosting's predictors, bitsets, bin mapper and categorical
+preprocessor agree with each other.
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ import os
 import numpy as np
 
 from ..errors import ValidationError
-from ._core import ObjectHandler, expect, key_path
+from ._core import ObjectHandler, expect, key_path, state_path
 
 TREE = "sklearn.tree._tree.Tree"
 
@@ -62,6 +70,30 @@ def check_tree_nodes(nodes: np.ndarray, n_features: int, path) -> None:
         raise ValidationError(f"a tree node splits on a feature outside [0, {n_features}) at {path}")
 
 
+def tree_depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Depth of a node table that passed the structural check (children after their parent, one parent each):
+    distances to the root by pointer jumping, O(n log depth)."""
+    n = left.shape[0]
+    internal = np.flatnonzero(left != -1)
+    if not internal.size:
+        return 0
+    jump = np.zeros(n, dtype=np.intp)          # parent of each node; the root points to itself
+    jump[left[internal]] = internal
+    jump[right[internal]] = internal
+    dist = np.ones(n, dtype=np.intp)            # edges from each node to jump[node]
+    dist[0] = 0
+    while jump.any():
+        dist += dist[jump]
+        jump = jump[jump]
+    return int(dist.max())
+
+
+def check_tree_depth(nodes: np.ndarray, max_depth: int, path) -> None:
+    depth = tree_depth(nodes["left_child"], nodes["right_child"])
+    if depth != max_depth:
+        raise ValidationError(f"max_depth is {max_depth} but the node table is {depth} levels deep at {path}")
+
+
 _NODE_DTYPE = None
 _TREE_CLS = None
 
@@ -92,14 +124,14 @@ class TreeHandler(ObjectHandler):
         p = key_path(path, "args")
         node["args"] = [int(n_features), enc.encode(np.asarray(n_classes), key_path(p, 1)), int(n_outputs)]
         st = red[2]
-        ps = key_path(path, "state")
+        ps = state_path(path)
         node["state"] = {"max_depth": int(st["max_depth"]), "node_count": int(st["node_count"]),
                          "nodes": enc.encode(st["nodes"], key_path(ps, "nodes")),
                          "values": enc.encode(st["values"], key_path(ps, "values"))}
 
     def construct(self, cls, node, dec, path):
         NODE_DTYPE = _node_dtype()
-        pa, ps = key_path(path, "args"), key_path(path, "state")
+        pa, ps = key_path(path, "args"), state_path(path)
         args = node.get("args")
         expect(type(args) is list and len(args) == 3, pa, "[n_features, n_classes, n_outputs]")
         n_features, n_classes, n_outputs = args[0], dec.decode(args[1], key_path(pa, 1)), args[2]
@@ -129,6 +161,7 @@ class TreeHandler(ObjectHandler):
                 raise ValidationError(f"invalid tree node table at {key_path(ps, 'nodes')}: {problem[1]}")
         else:
             check_tree_nodes(nodes, n_features, key_path(ps, "nodes"))
+        check_tree_depth(nodes, max_depth, key_path(ps, "max_depth"))
         tree = cls(n_features, np.ascontiguousarray(n_classes, dtype=np.intp), n_outputs)
         tree.__setstate__({"max_depth": max_depth, "node_count": node_count,
                            "nodes": np.ascontiguousarray(nodes), "values": np.ascontiguousarray(values)})
@@ -169,27 +202,34 @@ def _fitted_int(est, name, path) -> int | None:
     v = est.__dict__.get(name)
     if v is None:
         return None
-    expect(type(v) is int or isinstance(v, np.integer), key_path(key_path(path, "state"), name), "an int")
+    expect(type(v) is int or isinstance(v, np.integer), key_path(state_path(path), name), "an int")
     return int(v)
 
 
 def validate_hist_gradient_boosting(est, path) -> None:
     """Everything HistGradientBoosting's compiled prediction indexes: node tables against the number of
-    features and of bitsets, and the bin mapper's per-feature arrays."""
+    features and of bitsets; categorical splits only on features the bin mapper marks categorical (their row of
+    the known-categories bitsets is found through f_idx_map, built from is_categorical_); the bin mapper's
+    per-feature arrays; the categorical preprocessor's output width; one predictor per tree of an iteration."""
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE, X_BITSET_INNER_DTYPE
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     preds = est.__dict__.get("_predictors")
     if preds is None:
         return
-    st = key_path(path, "state")
+    st = state_path(path)
+    expect("_in_fit" not in est.__dict__, key_path(st, "_in_fit"), "no _in_fit (it makes predict skip validation)")
     n_features = _fitted_int(est, "n_features_in_", path)
     expect(n_features is not None and n_features > 0, key_path(st, "n_features_in_"), "a positive int")
+    k_trees = _fitted_int(est, "n_trees_per_iteration_", path)
+    expect(k_trees is not None and k_trees > 0, key_path(st, "n_trees_per_iteration_"), "a positive int")
     bm = est.__dict__.get("_bin_mapper")
-    cat = getattr(bm, "is_categorical_", None)
-    expect(cat is None or (isinstance(cat, np.ndarray) and cat.shape == (n_features,)),
-           key_path(key_path(st, "_bin_mapper"), "is_categorical_"), f"an array of {n_features} flags")
-    expect(type(preds) is list and all(type(it) is list for it in preds), key_path(st, "_predictors"),
-           "a list of lists of predictors")
+    cat = _check_bin_mapper(bm, n_features, key_path(st, "_bin_mapper"))
+    _check_hgb_preprocessor(est, n_features, st)
+    base = est.__dict__.get("_baseline_prediction")
+    expect(isinstance(base, np.ndarray) and base.dtype.kind == "f" and base.shape == (1, k_trees),
+           key_path(st, "_baseline_prediction"), f"a float array of shape (1, {k_trees})")
+    expect(type(preds) is list and all(type(it) is list and len(it) == k_trees for it in preds),
+           key_path(st, "_predictors"), f"a list of lists of {k_trees} predictors")
     for i, it in enumerate(preds):
         for k, pr in enumerate(it):
             p = key_path(key_path(key_path(st, "_predictors"), i), k)
@@ -207,17 +247,107 @@ def validate_hist_gradient_boosting(est, path) -> None:
                     raise ValidationError(f"invalid predictor node table at {key_path(p, 'nodes')}: {problem[1]}")
             else:
                 check_hist_nodes(nodes, n_features, raw.shape[0], key_path(p, "nodes"))
+            split = nodes["is_leaf"] == 0
+            on_cat = nodes["feature_idx"][split & (nodes["is_categorical"] != 0)]
+            if on_cat.size:
+                expect(cat is not None and bool(cat[on_cat].all()), key_path(p, "nodes"),
+                       "categorical splits only on features the bin mapper marks categorical")
+
+
+def _check_bin_mapper(bm, n_features, p):
+    """is_categorical_ (uint8, one per feature), bin_thresholds_ (one float array per feature; a categorical
+    feature's known categories are integers in [0, 255], set in a 256-bit bitset at predict time),
+    n_bins_non_missing_, missing_values_bin_idx_. Returns is_categorical_ as bools, or None."""
+    if bm is None:
+        return None
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    expect(type(bm) is _BinMapper, p, "a _BinMapper")
+    d = bm.__dict__
+    cat = d.get("is_categorical_")
+    expect(isinstance(cat, np.ndarray) and cat.dtype == np.uint8 and cat.shape == (n_features,),
+           key_path(key_path(p, "state"), "is_categorical_"), f"a uint8 array of {n_features} flags")
+    thr = d.get("bin_thresholds_")
+    pt = key_path(key_path(p, "state"), "bin_thresholds_")
+    expect(type(thr) is list and len(thr) == n_features
+           and all(isinstance(t, np.ndarray) and t.ndim == 1 and t.dtype.kind == "f" for t in thr), pt,
+           f"a list of {n_features} 1-d float arrays")
+    for f in np.flatnonzero(cat):
+        t = thr[f]
+        expect(bool(((t >= 0) & (t <= 255) & (t == np.floor(t))).all()), key_path(pt, int(f)),
+               "categories that are integers in [0, 255]")
+    nb = d.get("n_bins_non_missing_")
+    expect(nb is None or (isinstance(nb, np.ndarray) and nb.dtype.kind in "iu" and nb.shape == (n_features,)),
+           key_path(key_path(p, "state"), "n_bins_non_missing_"), f"an int array of {n_features} counts")
+    mv = d.get("missing_values_bin_idx_")
+    expect(mv is None or ((type(mv) is int or isinstance(mv, np.integer)) and 0 <= int(mv) <= 255),
+           key_path(key_path(p, "state"), "missing_values_bin_idx_"), "an int in [0, 255]")
+    return cat.astype(bool)
+
+
+def _check_hgb_preprocessor(est, n_features, st) -> None:
+    """The ColumnTransformer HistGradientBoosting builds for categorical features: ordinal encoding of the
+    categorical columns, then check_array on the others. Predictors index its output, so its output must have
+    n_features_in_ columns: exactly that structure is accepted."""
+    pp = est.__dict__.get("_preprocessor")
+    if pp is None:
+        return
+    import functools
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+    from sklearn.utils.validation import check_array
+    p = key_path(st, "_preprocessor")
+    expect(type(pp) is ColumnTransformer, p, "a ColumnTransformer")
+    tr = pp.__dict__.get("transformers_")
+    expect(type(tr) is list and len(tr) in (2, 3) and all(type(t) is tuple and len(t) == 3 for t in tr)
+           and tr[0][0] == "encoder" and tr[1][0] == "numerical"
+           and (len(tr) == 2 or (tr[2][0] == "remainder" and tr[2][1] == "drop")), key_path(pp_state(p), "transformers_"),
+           "the encoder and numerical transformers HistGradientBoosting makes")
+    enc, num = tr[0][1], tr[1][1]
+    mask, nmask = tr[0][2], tr[1][2]
+    expect(isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (n_features,)
+           and isinstance(nmask, np.ndarray) and nmask.dtype == np.bool_ and np.array_equal(nmask, ~mask),
+           key_path(pp_state(p), "transformers_"), f"complementary column masks of {n_features} flags")
+    n_cat = int(mask.sum())
+    expect(type(enc) is OrdinalEncoder and enc.__dict__.get("n_features_in_") == n_cat
+           and type(enc.__dict__.get("categories_")) is list and len(enc.categories_) == n_cat,
+           key_path(pp_state(p), "transformers_"), f"an OrdinalEncoder of {n_cat} columns")
+    func = num.__dict__.get("func") if type(num) is FunctionTransformer else None
+    expect(type(func) is functools.partial and func.func is check_array and not func.args
+           and num.__dict__.get("inverse_func") is None and num.__dict__.get("kw_args") is None,
+           key_path(pp_state(p), "transformers_"), "a FunctionTransformer applying check_array")
+    expect(pp.__dict__.get("n_features_in_") == n_features, key_path(pp_state(p), "n_features_in_"), f"{n_features}")
+
+
+def pp_state(p):
+    return key_path(p, "state")
 
 
 def validate_tree_estimator(est, path) -> None:
-    """A single decision tree: its Tree reads X's columns up to tree_.n_features."""
+    """A single decision tree: its Tree reads X's columns up to tree_.n_features; its outputs and class counts
+    are the model's."""
     tree = est.__dict__.get("tree_")
     if tree is None:
         return
-    expect(type(tree) is _tree_cls(), key_path(key_path(path, "state"), "tree_"), "an sklearn Tree")
+    st = state_path(path)
+    expect(type(tree) is _tree_cls(), key_path(st, "tree_"), "an sklearn Tree")
     n = _fitted_int(est, "n_features_in_", path)
-    expect(n == tree.n_features, key_path(key_path(path, "state"), "n_features_in_"),
-           f"the tree's number of features ({tree.n_features})")
+    expect(n == tree.n_features, key_path(st, "n_features_in_"), f"the tree's number of features ({tree.n_features})")
+    n_out = _fitted_int(est, "n_outputs_", path)
+    expect(n_out is None or n_out == tree.n_outputs, key_path(st, "n_outputs_"), f"the tree's {tree.n_outputs} outputs")
+    if "n_classes_" in est.__dict__ and est.__dict__.get("classes_") is not None:
+        counts = [int(c) for c in tree.n_classes]
+        nc, classes = est.__dict__["n_classes_"], est.__dict__["classes_"]
+        if len(counts) == 1:
+            expect((type(nc) is int or isinstance(nc, np.integer)) and int(nc) == counts[0], key_path(st, "n_classes_"),
+                   f"the tree's {counts[0]} classes")
+            expect(isinstance(classes, np.ndarray) and classes.shape == (counts[0],), key_path(st, "classes_"),
+                   f"{counts[0]} classes")
+        else:
+            expect(isinstance(nc, (list, np.ndarray)) and [int(c) for c in nc] == counts, key_path(st, "n_classes_"),
+                   f"the tree's class counts {counts}")
+            expect(type(classes) is list and [len(c) for c in classes] == counts, key_path(st, "classes_"),
+                   f"class lists of {counts} classes")
 
 
 def validate_tree_ensemble(est, path) -> None:
@@ -228,11 +358,85 @@ def validate_tree_ensemble(est, path) -> None:
         return
     n = _fitted_int(est, "n_features_in_", path)
     flat = ests.ravel() if isinstance(ests, np.ndarray) else ests
-    p = key_path(key_path(path, "state"), "estimators_")
+    p = key_path(state_path(path), "estimators_")
     expect(isinstance(flat, (list, np.ndarray)), p, "a list of trees")
     for i, t in enumerate(flat):
         expect(isinstance(t, BaseDecisionTree) and getattr(getattr(t, "tree_", None), "n_features", None) == n,
                key_path(p, i), f"a fitted decision tree over {n} features")
+
+
+def validate_gradient_boosting(est, path) -> None:
+    """predict_stages (compiled) adds tree k of every stage to column k of the raw predictions, which the init
+    estimator (or zeros) sized: estimators_ must be an (n_stages, n_trees_per_iteration_) grid of single-output
+    regression trees, and the init estimator must give that many columns."""
+    from sklearn.tree import DecisionTreeRegressor
+    d = est.__dict__
+    ests = d.get("estimators_")
+    if ests is None:
+        return
+    st = state_path(path)
+    k_trees = _fitted_int(est, "n_trees_per_iteration_", path)
+    expect(isinstance(ests, np.ndarray) and ests.dtype == object and ests.ndim == 2 and ests.shape[0] >= 1
+           and k_trees is not None and ests.shape[1] == k_trees, key_path(st, "estimators_"),
+           f"a 2-d object array of n_trees_per_iteration_ ({k_trees}) columns")
+    for i, t in enumerate(ests.ravel()):
+        tree = getattr(t, "tree_", None)
+        expect(type(t) is DecisionTreeRegressor and tree is not None and tree.n_outputs == 1 and tree.max_n_classes == 1,
+               key_path(key_path(st, "estimators_"), i), "a single-output regression tree")
+    from sklearn.base import is_classifier
+    from sklearn._loss.loss import BaseLoss
+    loss = d.get("_loss")
+    expect(isinstance(loss, BaseLoss), key_path(st, "_loss"), "a scikit-learn loss")
+    init = d.get("init_")
+    if is_classifier(est):
+        nc = _fitted_int(est, "n_classes_", path)
+        classes = d.get("classes_")
+        expect(nc is not None and nc >= 2 and isinstance(classes, np.ndarray) and classes.shape == (nc,),
+               key_path(st, "classes_"), "n_classes_ classes")
+        expect(k_trees == (1 if nc == 2 else nc), key_path(st, "n_trees_per_iteration_"),
+               f"{1 if nc == 2 else nc} for {nc} classes")
+        if not (isinstance(init, str) and init == "zero"):
+            expect(bool(loss.is_multiclass) == (k_trees > 1), key_path(st, "_loss"),
+                   "a multiclass loss exactly when there is more than one tree per iteration")
+            ic = getattr(init, "classes_", None)
+            expect(hasattr(init, "predict_proba") and ic is not None and len(ic) == nc, key_path(st, "init_"),
+                   f"an estimator with predict_proba over {nc} classes, or 'zero'")
+    else:
+        expect(k_trees == 1, key_path(st, "n_trees_per_iteration_"), "1 for a regressor")
+        expect((isinstance(init, str) and init == "zero") or hasattr(init, "predict"), key_path(st, "init_"),
+               "an estimator or 'zero'")
+
+
+def validate_isolation_forest(est, path) -> None:
+    """score_samples applies each tree (apply(check_input=False), no width check) to X or to X's columns
+    estimators_features_[i]: the tree must read exactly those columns."""
+    from sklearn.tree import ExtraTreeRegressor
+    d = est.__dict__
+    ests = d.get("estimators_")
+    if ests is None:
+        return
+    st = state_path(path)
+    n = _fitted_int(est, "n_features_in_", path)
+    mf = _fitted_int(est, "_max_features", path)
+    feats = d.get("estimators_features_")
+    expect(type(ests) is list and type(feats) is list and len(feats) == len(ests), key_path(st, "estimators_features_"),
+           "one feature array per tree")
+    for name in ("_decision_path_lengths", "_average_path_length_per_tree"):
+        v = d.get(name)
+        expect(type(v) in (list, tuple) and len(v) == len(ests), key_path(st, name), "one array per tree")
+    for i, (t, f) in enumerate(zip(ests, feats)):
+        tree = getattr(t, "tree_", None)
+        pt = key_path(key_path(st, "estimators_"), i)
+        expect(type(t) is ExtraTreeRegressor and tree is not None, pt, "a fitted ExtraTreeRegressor")
+        expect(isinstance(f, np.ndarray) and f.ndim == 1 and f.dtype.kind in "iu" and n is not None
+               and bool(((f >= 0) & (f < n)).all()), key_path(key_path(st, "estimators_features_"), i),
+               f"feature indices in [0, {n})")
+        width = n if mf == n else f.shape[0]
+        expect(tree.n_features == width, pt, f"a tree over {width} features")
+        for name in ("_decision_path_lengths", "_average_path_length_per_tree"):
+            a = d[name][i]
+            expect(isinstance(a, np.ndarray) and a.shape == (tree.node_count,), key_path(key_path(st, name), i),
+                   f"{tree.node_count} values")
 
 
 _TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor")
@@ -240,12 +444,24 @@ _ENSEMBLES = ("sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemb
               "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.ensemble._forest.ExtraTreesRegressor",
               "sklearn.ensemble._forest.RandomTreesEmbedding", "sklearn.ensemble._gb.GradientBoostingClassifier",
               "sklearn.ensemble._gb.GradientBoostingRegressor")
+_GB = ("sklearn.ensemble._gb.GradientBoostingClassifier", "sklearn.ensemble._gb.GradientBoostingRegressor")
 _HGB = ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
         "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor")
 
+
+def _ensemble_checks(qn):
+    if qn in _GB:
+        def check(est, path):
+            validate_tree_ensemble(est, path)
+            validate_gradient_boosting(est, path)
+        return check
+    return validate_tree_ensemble
+
+
 TRANSPORTERS: list = []
 HANDLERS = [TreeHandler()]
-# Checks run on a generically rebuilt object after its state is set (qualified name -> check(obj, path)).
+# Checks run on a rebuilt object once the document is built (qualified name -> check(obj, path)).
 VALIDATORS = {**{f"sklearn.tree._classes.{n}": validate_tree_estimator for n in _TREES},
-              **{n: validate_tree_ensemble for n in _ENSEMBLES},
-              **{n: validate_hist_gradient_boosting for n in _HGB}}
+              **{n: _ensemble_checks(n) for n in _ENSEMBLES},
+              **{n: validate_hist_gradient_boosting for n in _HGB},
+              "sklearn.ensemble._iforest.IsolationForest": validate_isolation_forest}

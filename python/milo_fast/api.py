@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 import urllib.parse
 import urllib.request
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Literal
 
 from . import document, trust
-from .errors import LoadError, MiloError
+from .errors import LoadError, MiloError, UntrustedTypeError
 from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE, Budget,
                      check_limit_args)
 
@@ -80,14 +81,41 @@ def write_atomic(path, data: bytes) -> None:
         os.close(dfd)
 
 
+def _read_limited(f, max_size: int, name: str):
+    """The content of ``f`` (LoadError beyond max_size bytes), reserving no more memory than the file holds:
+    ``read(n)`` allocates n bytes up front, which for the default limit would be 4 GiB for every small file."""
+    try:
+        st = os.fstat(f.fileno())
+        remaining = st.st_size - f.tell() if stat.S_ISREG(st.st_mode) else -1
+    except (AttributeError, OSError, ValueError):
+        remaining = -1
+    if remaining > max_size:
+        raise LoadError(f"{name}: larger than max_size={max_size} bytes")
+    chunks, total = [], 0
+    if remaining >= 0:  # a regular file: its size, +1 to notice that it grew meanwhile
+        first = f.read(remaining + 1)
+        if len(first) <= remaining:
+            return first
+        chunks, total = [first], len(first)
+    while total <= max_size:
+        chunk = f.read(min(1 << 24, max_size + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > max_size:
+        raise LoadError(f"{name}: larger than max_size={max_size} bytes")
+    return chunks[0][:0].join(chunks) if chunks else b""
+
+
 def _read_source(file, max_size: int) -> tuple[bytes, str]:
     if hasattr(file, "read"):
-        data = file.read(max_size + 1)
         name = getattr(file, "name", "<file>")
+        data = _read_limited(file, max_size, str(name))
     else:
         name = os.fspath(file)
         with open(name, "rb") as f:
-            data = f.read(max_size + 1)
+            data = _read_limited(f, max_size, str(name))
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if len(data) > max_size:
@@ -181,9 +209,15 @@ def _budget(obj, max_elements: int, max_alloc: int, source: str) -> Budget:
 
 
 def _load_tree(obj, *, trusted, source, budget):
-    kind = document.kind_of(obj)
+    kind = document.kind_of(obj, source=source)
     if kind == "pymilo":
-        return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source, budget=budget)
+        try:
+            return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source,
+                                                            budget=budget)
+        except UntrustedTypeError as e:  # the audit's message does not name the file
+            if source != "<bytes>" and source not in str(e):
+                raise UntrustedTypeError(f"{source}: {e}", names=e.names) from None
+            raise
     document.check_header(obj, source=source)
     return document.build_model(obj, trusted=trusted, source=source, budget=budget)
 
@@ -347,12 +381,15 @@ class Import:
         self._source = source
         self._doc = doc = document.decode_document(raw, max_size=max_size, max_depth=max_depth,
                                                    source=source if source != "<json_dump>" else "<bytes>")
-        self._kind = document.kind_of(doc)
+        self._kind = document.kind_of(doc, source=source)
         self._budget = _budget(doc, max_elements, max_alloc, source)
         if self._kind == "pymilo":
             bad = document.compat_module().untrusted_names(doc, trusted=self._trusted, source=source)
             if bad:  # audited here, as milo_fast documents are: nothing named is imported before this
-                trust.audit(bad, self._trusted)
+                try:
+                    trust.audit(bad, self._trusted)
+                except UntrustedTypeError as e:
+                    raise UntrustedTypeError(f"{source}: {e}", names=e.names) from None
             self.header = None
             self.data = doc["data"]
             self.version = doc["sklearn_version"]
@@ -360,7 +397,7 @@ class Import:
             self.model_type = doc["model_type"]
             return
         self.header = document.check_header(doc, source=source)
-        document.audit_document(doc, trusted=self._trusted)
+        document.audit_document(doc, trusted=self._trusted, source=source)
         self.data = doc[document.DATA]
         self.version = self.header["sklearn_version"]
         self.model_type = self.header["model_type"]

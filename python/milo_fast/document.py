@@ -152,14 +152,15 @@ def _err_kwargs(e) -> dict:
 
 # -------------------------------------------------------------------------------------- documents
 
-def kind_of(obj) -> str:
+def kind_of(obj, *, source: str = "<bytes>") -> str:
     """'milo' or 'pymilo'; LoadError for anything else."""
     if type(obj) is dict:
         if HEADER in obj:
             return "milo"
         if all(k in obj for k in PYMILO_KEYS):
             return "pymilo"
-    raise LoadError("not a milo_fast document (no 'milo_fast' header) nor a PyMilo document")
+    where = f"{source}: " if source != "<bytes>" else ""
+    raise LoadError(f"{where}not a milo_fast document (no 'milo_fast' header) nor a PyMilo document")
 
 
 def check_header(doc: dict, *, source: str = "<bytes>") -> dict:
@@ -187,9 +188,14 @@ def check_header(doc: dict, *, source: str = "<bytes>") -> dict:
     return hdr
 
 
-def audit_document(doc: dict, *, trusted: Iterable[str] = ()) -> None:
+def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>") -> None:
     """Phase 1 of a load: every name in the document against the allow-list (nothing imported before)."""
-    transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}")
+    try:
+        transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}")
+    except MiloError as e:
+        if source != "<bytes>":
+            raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None
+        raise
 
 
 def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None):

@@ -275,6 +275,8 @@ def collect_names(tree, tables, root: str = "$") -> list:
     transporter defines ``names``) wherever it appears in a dict — whether or not the rest of the node is well
     formed, so nothing the decoder could resolve escapes the audit. Paths are lazy Path objects."""
     out: list = []
+    if type(tree) is not dict and type(tree) is not list:  # a bare value names nothing
+        return out
     name_kinds = tables.naming_kinds
     stack = [(tree, root)]
     pop, push = stack.pop, stack.append
@@ -339,7 +341,13 @@ class Decoder:
                     elif k != ID:
                         out[k] = v  # scalars and arrays are final
                 return out
-            obj = tr.decode(node, self, path)
+            try:
+                obj = tr.decode(node, self, path)
+            except MiloError:
+                raise
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+                # a value of the wrong kind deep in a node that a transporter did not anticipate
+                raise ValidationError(f"malformed {tr.kind!r} node at {path}: {type(e).__name__}: {e}") from None
             if ID in node:
                 n = node[ID]
                 if type(n) is not int or self._objs.get(n, self) is not obj:  # not registered early by tr

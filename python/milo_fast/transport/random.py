@@ -21,7 +21,8 @@ BIT_GENERATORS = {"MT19937": "numpy.random._mt19937.MT19937", "PCG64": "numpy.ra
 
 
 def _bit_generator(state, path):
-    expect(type(state) is dict and state.get("bit_generator") in BIT_GENERATORS, path,
+    expect(type(state) is dict and type(state.get("bit_generator")) is str and state["bit_generator"] in BIT_GENERATORS,
+           path,
            f"a bit generator state naming one of {sorted(BIT_GENERATORS)}")
     bg = getattr(np.random, state["bit_generator"])()
     try:
@@ -45,7 +46,8 @@ class RandomStateHandler(ObjectHandler):
 
     def construct(self, cls, node, dec, path):
         st, p = _decoded_state(node, dec, path)
-        expect(type(st) is dict and st.get("bit_generator") in BIT_GENERATORS and "has_gauss" in st, p,
+        expect(type(st) is dict and type(st.get("bit_generator")) is str and st["bit_generator"] in BIT_GENERATORS
+               and "has_gauss" in st, p,
                f"a RandomState state naming one of {sorted(BIT_GENERATORS)}")
         bg = getattr(np.random, st["bit_generator"])()
         rs = np.random.RandomState(bg)

@@ -285,16 +285,16 @@ def validate_sgd(est, path) -> None:
     if not isinstance(coef, np.ndarray):
         return
     icpt = d.get("intercept_", d.get("offset_"))
-    for name in ("_standard_coef", "_average_coef"):
-        a = d.get(name)
-        if a is not None:
-            expect(isinstance(a, np.ndarray) and a.dtype == coef.dtype and a.shape == coef.shape, attr_path(path, name),
-                   f"an array like coef_ {coef.shape}")
-    for name in ("_standard_intercept", "_average_intercept"):
-        a = d.get(name)
-        if a is not None:
-            expect(isinstance(a, np.ndarray) and isinstance(icpt, np.ndarray) and a.dtype == icpt.dtype
-                   and a.shape == icpt.shape, attr_path(path, name), "an array like intercept_")
+    # a binary classifier keeps them flat ((n_features,) beside coef_ (1, n_features)): compare sizes and widths
+    for names, ref, what in ((("_standard_coef", "_average_coef"), coef, "coef_"),
+                             (("_standard_intercept", "_average_intercept"), icpt, "intercept_")):
+        present = [(n, d[n]) for n in names if d.get(n) is not None]
+        for name, a in present:
+            expect(isinstance(a, np.ndarray) and isinstance(ref, np.ndarray) and a.dtype == ref.dtype
+                   and a.size == ref.size and a.shape[-1:] == ref.shape[-1:], attr_path(path, name),
+                   f"an array like {what} {getattr(ref, 'shape', None)}")
+        if len(present) == 2:
+            expect(present[0][1].shape == present[1][1].shape, attr_path(path, names[1]), f"the shape of {names[0]}")
     classes = d.get("classes_")
     ecw = d.get("_expanded_class_weight")
     if ecw is not None and isinstance(classes, np.ndarray):

@@ -1,0 +1,1 @@
+{"milo_fast_signature": "1"}

@@ -17,9 +17,10 @@ echo "== C++ unit tests"
 bash scripts/cpp_tests.sh
 
 echo "== short fuzz runs (atheris; logs in $VENV/<target>.log)"
-for target in fuzz_decode
+for spec in fuzz_decode:20000:corpus fuzz_load:3000:corpus_load
 do
-  if ! "$VENV/bin/python" tests/fuzz/$target.py -atheris_runs=20000 tests/fuzz/corpus > "$VENV/$target.log" 2>&1; then
+  IFS=: read -r target runs corpus <<< "$spec"
+  if ! "$VENV/bin/python" tests/fuzz/$target.py -atheris_runs=$runs tests/fuzz/$corpus > "$VENV/$target.log" 2>&1; then
     tail -40 "$VENV/$target.log"; echo "fuzz run $target FAILED"; exit 1
   fi
   grep -E "^Done [0-9]+ " "$VENV/$target.log" | sed "s/^/  $target: /"

@@ -152,11 +152,20 @@ std::size_t format_shortest(F v, char* buf) {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// A char that can never directly follow a JSON number.
-inline bool bad_follower(char c) {
-    const char l = static_cast<char>(c | 0x20);
-    return is_digit(c) || (l >= 'a' && l <= 'z') || c == '.' || c == '+' || c == '-';
-}
+// Chars that can never directly follow a JSON number: digits, ASCII letters,
+// '.', '+' and '-'.
+struct FollowerTable {
+    bool bad[256] = {};
+    constexpr FollowerTable() {
+        for (int c = '0'; c <= '9'; ++c) bad[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c) bad[c] = bad[c - 'a' + 'A'] = true;
+        bad[static_cast<unsigned char>('.')] = bad[static_cast<unsigned char>('+')] = true;
+        bad[static_cast<unsigned char>('-')] = true;
+    }
+};
+constexpr FollowerTable kFollower;
+
+inline bool bad_follower(char c) { return kFollower.bad[static_cast<unsigned char>(c)]; }
 
 struct Scan {
     const char* end = nullptr;
@@ -288,8 +297,15 @@ bool underflows_to_zero(const Scan& s, int64_t max_zero_exp10) {
 template <class F> constexpr int64_t kMaxZeroExp10 = -324;
 template <> constexpr int64_t kMaxZeroExp10<float> = -46;
 
+#if defined(__GNUC__)
+#define MILO_COLD __attribute__((noinline, cold))
+#else
+#define MILO_COLD
+#endif
+
+// (Cold: the fast parser's fallback; kept out of line so as not to weigh on it.)
 template <class F>
-const char* parse_std(const char* first, const char* last, F& out) {
+MILO_COLD const char* parse_std(const char* first, const char* last, F& out) {
     Scan s;
     if (!scan(first, last, s)) return nullptr;
     F v{};
@@ -498,7 +514,8 @@ inline std::size_t write_nonfinite(bool nan, bool neg, char* buf) {
 // (x * 109951163) >> 40 for x < 10^8, floor(x / 100) = (x * 10486) >> 20 for
 // x < 10^4 and floor(x / 10) = (x * 103) >> 10 for x < 100; no lane overflows.
 // Each step forms (quotient | remainder << lane/2) as (x << lane/2) + quotient *
-// (1 - divisor << lane/2), exact modulo 2^64: one multiply on the critical path.
+// (1 - divisor << lane/2), exact modulo 2^64. (Of the variants tried, the best
+// in both latency and throughput here.)
 inline uint64_t digits8(uint32_t x) {
     const uint64_t q4 = (uint64_t{x} * 109951163) >> 40;
     const uint64_t v4 = (uint64_t{x} << 32) + q4 * (uint64_t{1} - (uint64_t{10000} << 32));
@@ -517,32 +534,38 @@ inline uint64_t digits8(uint32_t x) {
 // (E < 0) and "ddd.ddd" (E >= 0), are both written, the one not wanted into a
 // scratch buffer: which one applies is unpredictable in real data (|v| < 1 or
 // not), and a mispredicted branch costs more. Uses up to 34 bytes of buf.
-inline std::size_t render_stream(bool neg, char f, uint64_t a1, uint64_t a2, int n, int E, char* buf) {
+__attribute__((always_inline)) inline std::size_t render_stream(bool neg, char f, uint64_t a1, uint64_t a2, int n,
+                                                                int E, char* buf) {
     char* p = buf;
     *p = '-';
     p += neg ? 1 : 0;
     if (static_cast<unsigned>(E + 4) < 20u) {  // positional: -4 <= E < 16
         char scratch[48];
         const bool small = E < 0;
-        // "0." then -E-1 zeros then the digits
-        char* const pa = small ? p : scratch;
-        const int ea = small ? E : -1;
+        // (pointers chosen by masks: the compiler would branch on a select)
+        const uintptr_t small_ptr = uintptr_t{0} - static_cast<uintptr_t>(small);
+        const uintptr_t pi = reinterpret_cast<uintptr_t>(p), si = reinterpret_cast<uintptr_t>(scratch);
+        // "0." then -E-1 zeros then the digits: into buf when E < 0
+        char* const pa = reinterpret_cast<char*>((pi & small_ptr) | (si & ~small_ptr));
+        const int small_mask = -static_cast<int>(small);
+        const int ea = -1 + ((E + 1) & small_mask);  // E, or -1 when unused
         std::memcpy(pa, "0.000000", 8);
         char* const qa = pa + 1 - ea;
         *qa = f;
         std::memcpy(qa + 1, &a1, 8);
         std::memcpy(qa + 9, &a2, 8);
         // L = E + 1 digits, '.', the digits from index L on: at least one, the
-        // stream's '0' padding giving "ddd.0" for an integer.
-        char* const pb = small ? scratch : p;
-        const int L = small ? 1 : E + 1;
+        // stream's '0' padding giving "ddd.0" for an integer. Into buf when E >= 0.
+        char* const pb = reinterpret_cast<char*>((si & small_ptr) | (pi & ~small_ptr));
+        const int L = 1 + (E & ~small_mask);  // E + 1, or 1 when unused
         *pb = f;
         std::memcpy(pb + 1, &a1, 8);
         std::memcpy(pb + 9, &a2, 8);
         const u128 rest = ((static_cast<u128>(a2) << 64) | a1) >> (8 * (L - 1));  // stream chars L..16
         std::memcpy(pb + L + 1, &rest, 16);
         pb[L] = '.';
-        const int len = small ? 1 - E + n : (n > L ? n : L + 1) + 1;
+        const int len_a = 1 - E + n, len_b = (n > L ? n : L + 1) + 1;
+        const int len = len_b + ((len_a - len_b) & small_mask);
         return static_cast<std::size_t>(p + len - buf);
     }
     *p = f;
@@ -586,16 +609,17 @@ inline std::size_t render_decimal64(bool neg, Decimal dec, char* buf) {
     if (dec.digits >= 1000000000000000ULL) {
         // 16 or 17 digits: every double but the subnormals and the small integers
         // (see shortest64). Cheaper than decimal_length, on the critical path.
-        const bool d16 = dec.digits < 10000000000000000ULL;
-        nd = d16 ? 16 : 17;
-        D = d16 ? dec.digits * 10 : dec.digits;
+        // (Arithmetic, not a select: the compiler would branch, on a coin toss.)
+        const uint64_t d16 = dec.digits < 10000000000000000ULL;
+        nd = 17 - static_cast<int>(d16);
+        D = dec.digits * (1 + 9 * d16);
     } else {
         nd = decimal_length(dec.digits);
         D = dec.digits * kPow10U64[17 - nd];
     }
     // 1 + 8 + 8 digits, the divisions side by side
     const uint64_t top = D / 100000000;                                   // [10^8, 10^9)
-    const uint32_t f = static_cast<uint32_t>(D / 10000000000000000ULL);  // 1..9
+    const uint32_t f = static_cast<uint32_t>((top * 1441151881) >> 57);  // top / 10^8: 1..9
     const uint64_t d1 = digits8(static_cast<uint32_t>(top - uint64_t{f} * 100000000));
     const uint64_t d2 = digits8(static_cast<uint32_t>(D - top * 100000000));
     return render_stream(neg, static_cast<char>('0' + f), d1 + kZeros, d2 + kZeros, stream_length(d1, d2),
@@ -604,8 +628,18 @@ inline std::size_t render_decimal64(bool neg, Decimal dec, char* buf) {
 
 // The same for 0 < digits < 10^9.
 inline std::size_t render_decimal32(bool neg, Decimal dec, char* buf) {
-    const int nd = decimal_length(dec.digits);
-    const uint32_t D = static_cast<uint32_t>(dec.digits * kPow10U64[9 - nd]);  // 9 digits
+    int nd;
+    uint32_t D;  // the digits scaled to exactly 9, the first non-zero
+    if (dec.digits >= 1000000) {
+        // 7 to 9 digits: every float but the subnormals and the small integers (the
+        // digits of a normal float are in [2^23, 10 * 2^24), see choose()).
+        const int more = static_cast<int>(dec.digits >= 10000000) + static_cast<int>(dec.digits >= 100000000);
+        nd = 7 + more;
+        D = static_cast<uint32_t>(dec.digits * kPow10U64[2 - more]);
+    } else {
+        nd = decimal_length(dec.digits);
+        D = static_cast<uint32_t>(dec.digits * kPow10U64[9 - nd]);
+    }
     const uint32_t f = D / 100000000;
     const uint64_t d1 = digits8(D - f * 100000000);
     return render_stream(neg, static_cast<char>('0' + f), d1 + kZeros, kZeros, stream_length(d1, 0),

@@ -578,7 +578,7 @@ def neighbor_trees(c: Corpus, M):
     mutate("node_ranges_overlap",
            lambda d: edit_array(d, T + ".node_data", lambda a: _set(a, 1, "idx_end", a["idx_end"][1] + 3)),
            "not split between its two children", T + ".node_data",
-           "a node yields more rows than the data has: query_radius overruns its output")
+           "rows visited twice: wrong neighbours, and a query_radius that trips its internal count guard")
     mutate("node_bounds_one_plane",
            lambda d: edit_array(d, T + ".node_bounds", lambda a: a[:1].copy()),
            "shape (2,", T + ".node_bounds", "KD queries read the upper bounds plane, which is not there")

@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from .. import _dtypes
-from ..errors import DecodeError, ValidationError
+from ..errors import DecodeError, MiloError, ValidationError
 from . import _pymilo_tables as T
 from . import _pymilo_validate as V
 
@@ -189,7 +189,12 @@ class EstimatorN(Node):
                 d[k] = n.build(ctx)
         for k, n in later:
             d[k] = n.build_for(obj, ctx)
-        V.check_estimator(obj, self.data_path, ctx.fail)
+        try:
+            V.check_estimator(obj, self.data_path, ctx.fail)
+        except MiloError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:  # attributes of the wrong kind
+            ctx.fail(f"inconsistent {self.name} ({type(e).__name__}: {e})", self.data_path)
         ctx.validate(obj, self.qual, self.data_path)
         return obj
 
@@ -233,7 +238,7 @@ class DeferredN(Node):
                 return cls(params, learning_rate_init=c["learning_rate"], momentum=c["momentum"],
                            nesterov=c["nesterov"], lr_schedule=d.get("learning_rate", "constant"),
                            power_t=d.get("power_t", 0.5))
-        except (ValidationError, DecodeError):
+        except MiloError:
             raise
         except Exception as e:  # sklearn / numpy rejected the rebuilt parts
             f(f"cannot rebuild this member ({type(e).__name__}: {e})", p)
@@ -838,4 +843,9 @@ def read(doc, *, trust, trusted, path, source, budget=None):
         ctx.run_checks()
     except RecursionError:
         fail("the document nests too deeply to be built", path)
+    except MiloError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # a value of a kind no builder anticipated (each builder checks what it expects; this is the backstop)
+        fail(f"malformed PyMilo document ({type(e).__name__}: {e})", path)
     return model

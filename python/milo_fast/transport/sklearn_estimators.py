@@ -12,7 +12,9 @@ Per class (VALIDATORS): libsvm models (support vectors, dual coefficients, inter
 class counts: all read by libsvm's C code without checks), k-means models (centres read by Cython with the
 input's width, the OpenMP thread count, ``partial_fit``'s per-centre counts, the bisecting tree), SGD-type models
 (``partial_fit``'s averaged weights), MLPs, isotonic regression, Birch's CF tree (cycles would hang or recurse),
-HDBSCAN's single-linkage tree (indexes a union-find without checks).
+HDBSCAN's single-linkage tree (indexes a union-find without checks), and the encoders whose ``transform`` builds
+a sparse matrix from fitted indices (vocabularies, one-hot offsets): an index past the matrix's width would make
+scipy's compiled routines write outside it.
 
 Checks raise ValidationError naming the JSON path of the attribute (``$.data.state.support_``); see
 docs/security.md, "Compiled code and the state it trusts".
@@ -101,7 +103,7 @@ def check_parameters(est, path) -> None:
 
 # ----------------------------------------------------------------------------------- fitted shapes (generic)
 
-_WIDTH_ATTRS = ("cluster_centers_", "centroids_", "subcluster_centers_", "components_")
+_WIDTH_ATTRS = ("cluster_centers_", "centroids_", "subcluster_centers_", "components_", "_fit_X")
 
 
 def check_fitted_shapes(est, path) -> None:
@@ -426,6 +428,84 @@ def validate_hdbscan(est, path) -> None:
     expect(labels is None or labels.shape == (n,), attr_path(path, "labels_"), f"{n} labels")
 
 
+# ------------------------------------------------------------------------------------------------ encoders
+
+def _check_vocabulary(vocab, path, name="vocabulary_") -> int:
+    """A {feature: column} dict whose columns are exactly 0 .. n-1: transform builds a CSR matrix of n columns
+    with these column indices, and an index past n would be an invalid matrix that scipy's compiled routines
+    (toarray, products) index out of bounds."""
+    p = attr_path(path, name)
+    expect(type(vocab) is dict, p, "a dict of feature -> column index")
+    n = len(vocab)
+    cols = np.fromiter((v if type(v) is int or isinstance(v, np.integer) else -1 for v in vocab.values()),
+                       dtype=np.int64, count=n)
+    expect(n == 0 or bool((np.sort(cols) == np.arange(n)).all()), p, f"column indices 0 .. {n - 1}, each once")
+    return n
+
+
+def validate_count_vectorizer(est, path) -> None:
+    vocab = est.__dict__.get("vocabulary_")
+    if vocab is None:
+        return
+    n = _check_vocabulary(vocab, path)
+    tfidf = est.__dict__.get("_tfidf")
+    idf = getattr(tfidf, "__dict__", {}).get("idf_") if tfidf is not None else None
+    if idf is not None:
+        expect(isinstance(idf, np.ndarray) and idf.shape == (n,), attr_path(path, "_tfidf"), f"{n} idf weights")
+
+
+def validate_dict_vectorizer(est, path) -> None:
+    vocab = est.__dict__.get("vocabulary_")
+    if vocab is None:
+        return
+    n = _check_vocabulary(vocab, path)
+    names = est.__dict__.get("feature_names_")
+    expect(type(names) is list and len(names) == n, attr_path(path, "feature_names_"), f"{n} feature names")
+
+
+def validate_one_hot_encoder(est, path) -> None:
+    """transform builds a CSR matrix whose column for (feature i, category c) is offset_i + c, offsets from
+    _n_features_outs; the infrequent-category mappings and the dropped categories must keep c inside feature i's
+    block, or the matrix is invalid and scipy's compiled routines write outside it."""
+    d = est.__dict__
+    cats = d.get("categories_")
+    if cats is None:
+        return
+    pc = attr_path(path, "categories_")
+    n = fitted_int(est, "n_features_in_", path)
+    expect(type(cats) is list and all(isinstance(c, np.ndarray) and c.ndim == 1 for c in cats)
+           and (n is None or len(cats) == n), pc, "one 1-d array of categories per feature")
+    sizes = [len(c) for c in cats]
+    grouped = list(sizes)
+    if d.get("_infrequent_enabled"):
+        infreq, maps = d.get("_infrequent_indices"), d.get("_default_to_infrequent_mappings")
+        pi, pm = attr_path(path, "_infrequent_indices"), attr_path(path, "_default_to_infrequent_mappings")
+        expect(type(infreq) is list and len(infreq) == len(cats), pi, "one entry per feature")
+        expect(type(maps) is list and len(maps) == len(cats), pm, "one entry per feature")
+        for i, (idx, m) in enumerate(zip(infreq, maps)):
+            if idx is None:
+                expect(m is None, key_path(pm, i), "null where no category is infrequent")
+                continue
+            expect(isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype.kind in "iu" and idx.size >= 1
+                   and bool(((idx >= 0) & (idx < sizes[i])).all()), key_path(pi, i),
+                   f"indices of categories of feature {i}")
+            grouped[i] = sizes[i] - idx.size + 1
+            expect(isinstance(m, np.ndarray) and m.shape == (sizes[i],) and m.dtype.kind in "iu"
+                   and bool(((m >= 0) & (m < grouped[i])).all()), key_path(pm, i),
+                   f"{sizes[i]} codes in [0, {grouped[i]})")
+    drop = d.get("_drop_idx_after_grouping")
+    outs = list(grouped)
+    if drop is not None:
+        pd_ = attr_path(path, "_drop_idx_after_grouping")
+        expect(isinstance(drop, np.ndarray) and drop.shape == (len(cats),), pd_, "one entry per feature")
+        for i, x in enumerate(drop):
+            if x is not None:
+                expect((type(x) is int or isinstance(x, np.integer)) and 0 <= int(x) < grouped[i], pd_,
+                       "dropped categories inside each feature's categories")
+                outs[i] -= 1
+    expect(d.get("_n_features_outs") == outs, attr_path(path, "_n_features_outs"), f"{outs}")
+
+
 VALIDATORS = {
     **{qn: validate_libsvm for qn in _LIBSVM},
     "sklearn.cluster._kmeans.KMeans": validate_kmeans,
@@ -440,6 +520,10 @@ VALIDATORS = {
     "sklearn.isotonic.IsotonicRegression": validate_isotonic,
     "sklearn.cluster._birch.Birch": validate_birch,
     "sklearn.cluster._hdbscan.hdbscan.HDBSCAN": validate_hdbscan,
+    "sklearn.feature_extraction.text.CountVectorizer": validate_count_vectorizer,
+    "sklearn.feature_extraction.text.TfidfVectorizer": validate_count_vectorizer,
+    "sklearn.feature_extraction._dict_vectorizer.DictVectorizer": validate_dict_vectorizer,
+    "sklearn.preprocessing._encoders.OneHotEncoder": validate_one_hot_encoder,
 }
 TRANSPORTERS: list = []
 HANDLERS: list = []

@@ -198,19 +198,19 @@ def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = No
         write_atomic(file, data)
 
 
-def _budget(obj, max_elements: int, max_alloc: int, source: str) -> Budget:
-    """A budget charged with the arrays the codec decoded (LoadError if they exceed a limit already)."""
-    budget = Budget(max_elements, max_alloc)
+def _charge(budget: Budget, obj, source: str) -> None:
+    """Count the arrays the codec decoded (LoadError if they exceed a limit). milo_fast documents are counted
+    in the audit's walk instead; this is for PyMilo documents."""
     try:
         budget.charge_arrays(obj, "$")
     except LoadError as e:
         raise LoadError(f"{source}: {e}") from None
-    return budget
 
 
 def _load_tree(obj, *, trusted, source, budget):
     kind = document.kind_of(obj, source=source)
     if kind == "pymilo":
+        _charge(budget, obj, source)
         try:
             return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source,
                                                             budget=budget)
@@ -250,8 +250,7 @@ def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE
     check_limit_args(max_size, max_depth, max_elements, max_alloc)
     data = _unwrap(data, source="<bytes>", decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth)
-    budget = _budget(obj, max_elements, max_alloc, "<bytes>")
-    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=budget)
+    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=Budget(max_elements, max_alloc))
 
 
 def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
@@ -268,8 +267,7 @@ def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
     data = _unwrap(data, source=name, public_key=public_key, signature_path=signature_path,
                    decrypt_key=decrypt_key)
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
-    budget = _budget(obj, max_elements, max_alloc, name)
-    return _load_tree(obj, trusted=trusted, source=name, budget=budget)
+    return _load_tree(obj, trusted=trusted, source=name, budget=Budget(max_elements, max_alloc))
 
 
 loads.__doc__ += _LIMITS_DOC
@@ -382,8 +380,9 @@ class Import:
         self._doc = doc = document.decode_document(raw, max_size=max_size, max_depth=max_depth,
                                                    source=source if source != "<json_dump>" else "<bytes>")
         self._kind = document.kind_of(doc, source=source)
-        self._budget = _budget(doc, max_elements, max_alloc, source)
+        self._budget = Budget(max_elements, max_alloc)
         if self._kind == "pymilo":
+            _charge(self._budget, doc, source)
             bad = document.compat_module().untrusted_names(doc, trusted=self._trusted, source=source)
             if bad:  # audited here, as milo_fast documents are: nothing named is imported before this
                 try:
@@ -397,7 +396,7 @@ class Import:
             self.model_type = doc["model_type"]
             return
         self.header = document.check_header(doc, source=source)
-        document.audit_document(doc, trusted=self._trusted, source=source)
+        document.audit_document(doc, trusted=self._trusted, source=source, budget=self._budget)
         self.data = doc[document.DATA]
         self.version = self.header["sklearn_version"]
         self.model_type = self.header["model_type"]

@@ -188,10 +188,12 @@ def check_header(doc: dict, *, source: str = "<bytes>") -> dict:
     return hdr
 
 
-def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>") -> None:
-    """Phase 1 of a load: every name in the document against the allow-list (nothing imported before)."""
+def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>",
+                   budget: Budget | None = None) -> None:
+    """Phase 1 of a load: every name in the document against the allow-list (nothing imported before); with a
+    ``budget``, the document's arrays are counted against its limits in the same walk."""
     try:
-        transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}")
+        transport.audit(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget)
     except MiloError as e:
         if source != "<bytes>":
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None

@@ -35,16 +35,17 @@ def check_limit_args(max_size, max_depth, max_elements, max_alloc) -> None:
 class Budget:
     """What a load may still allocate. One per load; transporters charge it *before* they allocate."""
 
-    __slots__ = ("max_elements", "max_alloc", "elements", "nbytes")
+    __slots__ = ("max_elements", "max_alloc", "elements", "nbytes", "arrays_charged")
 
     def __init__(self, max_elements: int = DEFAULT_MAX_ELEMENTS, max_alloc: int = DEFAULT_MAX_ALLOC):
         self.max_elements, self.max_alloc = max_elements, max_alloc
         self.elements = 0
         self.nbytes = 0
+        self.arrays_charged = False  # set once the document's own arrays are counted (by whichever walk did it)
 
     def copy(self) -> "Budget":
         b = Budget(self.max_elements, self.max_alloc)
-        b.elements, b.nbytes = self.elements, self.nbytes
+        b.elements, b.nbytes, b.arrays_charged = self.elements, self.nbytes, self.arrays_charged
         return b
 
     def charge(self, n_elements: int, n_bytes: int, path) -> None:
@@ -62,6 +63,7 @@ class Budget:
         if type(tree) is not dict and type(tree) is not list:  # a bare value at the root
             if isinstance(tree, (np.ndarray, np.generic)):
                 self.charge(tree.size, tree.nbytes, root)
+            self.arrays_charged = True
             return
         elements = nbytes = 0
         stack = [(tree, None)]           # (container, (parent entry, key) or None): paths made only on error
@@ -83,6 +85,7 @@ class Budget:
                     if elements > self.max_elements or self.nbytes + nbytes > self.max_alloc:
                         self.charge(elements, nbytes, _path_of((entry, k), root))
         self.charge(elements, nbytes, root)
+        self.arrays_charged = True
 
 
 def _path_of(link, root):

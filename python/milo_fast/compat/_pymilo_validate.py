@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DecodeError
+from ..errors import DecodeError, ValidationError
 
 _INT_RANGES = {
     "numpy.int32": (-(2 ** 31), 2 ** 31 - 1),
@@ -145,11 +145,6 @@ def parse_tree_spec(spec, path, fail):
         leaves = flatten_to_shape(values, shape, vp, fail)
         values = numeric_column([x for x, _ in leaves], np.dtype(np.float64), vp, fail).reshape(shape)
     check_tree_table(table, n_features, np_, fail)
-    from ..transport.sklearn_trees import tree_depth
-    depth = tree_depth(table["left_child"], table["right_child"])
-    if depth != max_depth:
-        fail(f"max_depth is {max_depth} but the node table is {depth} levels deep",
-             f"{path}.internal_state.max_depth")
     return {"n_features": n_features, "n_outputs": n_outputs, "n_classes": n_classes,
             "state": {"max_depth": max_depth, "node_count": node_count, "nodes": table, "values": values}}
 
@@ -181,6 +176,12 @@ def build_tree(cls, spec, path, fail):
         tree.__setstate__(spec["state"])
     except (ValueError, TypeError) as e:
         fail(f"scikit-learn refused the tree ({e})", path)
+    from ..transport.sklearn_trees import check_tree_depth
+    try:
+        check_tree_depth(tree, spec["state"]["nodes"], spec["state"]["max_depth"],
+                         f"{path}.pymilo-tree.internal_state.max_depth")
+    except ValidationError as e:  # the file's name, as the reader's other messages
+        fail(str(e).rsplit(" at ", 1)[0], f"{path}.pymilo-tree.internal_state.max_depth")
     return tree
 
 

@@ -40,9 +40,10 @@ def names(tree, *, root: str = "$") -> list[tuple[str, str]]:
     return [(n, str(p)) for n, p in collect_names(tree, tables(), root)]
 
 
-def audit(tree, *, trusted: Iterable[str] = (), root: str = "$") -> None:
-    """Check every name in ``tree`` against the allow-list; UntrustedTypeError lists every offender."""
-    trust.audit(collect_names(tree, tables(), root), frozenset(trusted))
+def audit(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None) -> None:
+    """Check every name in ``tree`` against the allow-list; UntrustedTypeError lists every offender. With a
+    ``budget`` whose arrays are not counted yet, the same walk counts them."""
+    trust.audit(collect_names(tree, tables(), root, budget), frozenset(trusted))
 
 
 def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None):
@@ -50,7 +51,10 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None
     then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits)."""
     trusted = frozenset(trusted)
     tb = tables()
-    trust.audit(collect_names(tree, tb, root), trusted)
+    if budget is None:
+        from ..limits import Budget
+        budget = Budget()
+    trust.audit(collect_names(tree, tb, root, budget), trusted)
     dec = Decoder(tb, trusted, budget)
     with deep_recursion():
         try:

@@ -268,18 +268,44 @@ def classify(node: dict, kinds: dict, path: str):
     return tr
 
 
-def collect_names(tree, tables, root: str = "$") -> list:
+def collect_names(tree, tables, root: str = "$", budget=None) -> list:
     """Every (qualified_name, json_path) the tree names, found without importing or constructing anything.
 
     A name is the value of a naming kind key (``milo:object``, ``milo:type``, ``milo:function``: the kinds whose
     transporter defines ``names``) wherever it appears in a dict — whether or not the rest of the node is well
-    formed, so nothing the decoder could resolve escapes the audit. Paths are lazy Path objects."""
+    formed, so nothing the decoder could resolve escapes the audit. Paths are lazy Path objects.
+
+    ``budget`` (a milo_fast.limits.Budget whose arrays are not counted yet): the same walk charges it with the
+    document's numpy arrays and scalars (LoadError when they exceed a limit)."""
     out: list = []
+    if budget is not None and budget.arrays_charged:
+        budget = None
     if type(tree) is not dict and type(tree) is not list:  # a bare value names nothing
+        if budget is not None:
+            budget.charge_arrays(tree, root)
         return out
     name_kinds = tables.naming_kinds
     stack = [(tree, root)]
     pop, push = stack.pop, stack.append
+    if budget is None:
+        while stack:
+            node, path = pop()
+            if type(node) is dict:
+                for nk in name_kinds:
+                    if nk in node:
+                        out.append((node[nk], Path(path, nk)))
+                items = node.items()
+            else:
+                items = enumerate(node)
+            for k, v in items:
+                tv = type(v)
+                if tv is dict or tv is list:
+                    push((v, Path(path, k)))
+        return out
+    import numpy as np
+    nd, gen, plain = np.ndarray, np.generic, (str, int, float, bool, type(None))
+    elements = nbytes = 0
+    limit_e, limit_b = budget.max_elements - budget.elements, budget.max_alloc - budget.nbytes
     while stack:
         node, path = pop()
         if type(node) is dict:
@@ -293,6 +319,15 @@ def collect_names(tree, tables, root: str = "$") -> list:
             tv = type(v)
             if tv is dict or tv is list:
                 push((v, Path(path, k)))
+            elif tv in plain:
+                continue
+            elif tv is nd or isinstance(v, gen):
+                elements += v.size
+                nbytes += v.nbytes
+                if elements > limit_e or nbytes > limit_b:
+                    budget.charge(elements, nbytes, Path(path, k))
+    budget.charge(elements, nbytes, root)
+    budget.arrays_charged = True
     return out
 
 

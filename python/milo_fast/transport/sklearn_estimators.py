@@ -78,18 +78,24 @@ def check_parameters(est, path) -> None:
     names = _param_names.get(cls)
     if names is None:
         try:
-            names = _param_names[cls] = tuple(cls._get_param_names())
+            names = tuple(n for n in cls._get_param_names() if n in constraints)
         except Exception:  # pragma: no cover - estimators with unusual signatures
-            names = _param_names[cls] = ()
+            names = ()
+        _param_names[cls] = names
     d = est.__dict__
-    params = {k: d[k] for k in names if k in d and k in constraints}
-    if not params:
+    items = tuple((k, d[k]) for k in names if k in d)
+    if not items:
         return
     key = None
-    if all(type(v) in _SIMPLE for v in params.values()):
-        key = (cls, tuple(params.items()))
+    simple = _SIMPLE
+    for _, v in items:
+        if type(v) not in simple:
+            break
+    else:
+        key = (cls, items)
         if key in _params_ok:
             return
+    params = {k: v for k, v in items if k in constraints}
     from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
     try:
         validate_parameter_constraints(constraints, params, caller_name=cls.__name__)

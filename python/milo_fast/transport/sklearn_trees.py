@@ -70,9 +70,10 @@ def check_tree_nodes(nodes: np.ndarray, n_features: int, path) -> None:
         raise ValidationError(f"a tree node splits on a feature outside [0, {n_features}) at {path}")
 
 
-def tree_depth(left: np.ndarray, right: np.ndarray) -> int:
+def tree_depth(left: np.ndarray, right: np.ndarray, claimed: int | None = None) -> int:
     """Depth of a node table that passed the structural check (children after their parent, one parent each):
-    distances to the root by pointer jumping, O(n log depth)."""
+    distances to the root by pointer jumping, O(n log depth). With ``claimed``, the number of jumps is fixed by
+    it (no convergence test per step); a deeper table is still measured exactly."""
     n = left.shape[0]
     internal = np.flatnonzero(left != -1)
     if not internal.size:
@@ -82,14 +83,22 @@ def tree_depth(left: np.ndarray, right: np.ndarray) -> int:
     jump[right[internal]] = internal
     dist = np.ones(n, dtype=np.intp)            # edges from each node to jump[node]
     dist[0] = 0
+    steps = max(int(claimed), 1).bit_length() + 1 if claimed is not None and 0 <= claimed < n else 0
+    for _ in range(steps):
+        dist += dist.take(jump)
+        jump = jump.take(jump)
     while jump.any():
-        dist += dist[jump]
-        jump = jump[jump]
+        dist += dist.take(jump)
+        jump = jump.take(jump)
     return int(dist.max())
 
 
-def check_tree_depth(nodes: np.ndarray, max_depth: int, path) -> None:
-    depth = tree_depth(nodes["left_child"], nodes["right_child"])
+def check_tree_depth(tree, nodes: np.ndarray, max_depth: int, path) -> None:
+    """``max_depth`` must be the depth of the table. ``tree`` is the Tree built from the (structurally checked)
+    table and not yet handed out: its compiled ``compute_node_depths`` measures it in one pass."""
+    depths = getattr(tree, "compute_node_depths", None)
+    depth = int(depths().max()) - 1 if depths is not None else tree_depth(nodes["left_child"], nodes["right_child"],
+                                                                          max_depth)
     if depth != max_depth:
         raise ValidationError(f"max_depth is {max_depth} but the node table is {depth} levels deep at {path}")
 
@@ -161,10 +170,10 @@ class TreeHandler(ObjectHandler):
                 raise ValidationError(f"invalid tree node table at {key_path(ps, 'nodes')}: {problem[1]}")
         else:
             check_tree_nodes(nodes, n_features, key_path(ps, "nodes"))
-        check_tree_depth(nodes, max_depth, key_path(ps, "max_depth"))
         tree = cls(n_features, np.ascontiguousarray(n_classes, dtype=np.intp), n_outputs)
         tree.__setstate__({"max_depth": max_depth, "node_count": node_count,
                            "nodes": np.ascontiguousarray(nodes), "values": np.ascontiguousarray(values)})
+        check_tree_depth(tree, nodes, max_depth, key_path(ps, "max_depth"))
         return tree
 
 
@@ -230,28 +239,48 @@ def validate_hist_gradient_boosting(est, path) -> None:
            key_path(st, "_baseline_prediction"), f"a float array of shape (1, {k_trees})")
     expect(type(preds) is list and all(type(it) is list and len(it) == k_trees for it in preds),
            key_path(st, "_predictors"), f"a list of lists of {k_trees} predictors")
+    nd = np.ndarray
     for i, it in enumerate(preds):
         for k, pr in enumerate(it):
-            p = key_path(key_path(key_path(st, "_predictors"), i), k)
-            expect(type(pr) is TreePredictor, p, "a TreePredictor")
-            nodes, raw, binned = pr.nodes, pr.raw_left_cat_bitsets, pr.binned_left_cat_bitsets
-            expect(isinstance(nodes, np.ndarray) and nodes.dtype == PREDICTOR_RECORD_DTYPE and nodes.ndim == 1,
-                   p, "nodes with sklearn's PREDICTOR_RECORD_DTYPE")
-            for name, b in (("raw_left_cat_bitsets", raw), ("binned_left_cat_bitsets", binned)):
-                expect(isinstance(b, np.ndarray) and b.dtype == X_BITSET_INNER_DTYPE and b.ndim == 2
-                       and b.shape[1] == 8 and b.flags.c_contiguous, key_path(p, name), "a (n, 8) uint32 bitset array")
-            expect(raw.shape == binned.shape, key_path(p, "binned_left_cat_bitsets"), "as many rows as raw bitsets")
+            nodes = getattr(pr, "nodes", None)
+            raw = getattr(pr, "raw_left_cat_bitsets", None)
+            binned = getattr(pr, "binned_left_cat_bitsets", None)
+            if not (type(pr) is TreePredictor and type(nodes) is nd and nodes.dtype == PREDICTOR_RECORD_DTYPE
+                    and nodes.ndim == 1 and type(raw) is nd and type(binned) is nd and raw.shape == binned.shape
+                    and _bitset_ok(raw, X_BITSET_INNER_DTYPE) and _bitset_ok(binned, X_BITSET_INNER_DTYPE)):
+                _explain_predictor(pr, key_path(key_path(key_path(st, "_predictors"), i), k), TreePredictor,
+                                   PREDICTOR_RECORD_DTYPE, X_BITSET_INNER_DTYPE)
             if _core is not None:
                 problem = _core.check_hist_tree(nodes, n_features, raw.shape[0])
                 if problem is not None:
-                    raise ValidationError(f"invalid predictor node table at {key_path(p, 'nodes')}: {problem[1]}")
+                    p = key_path(key_path(key_path(key_path(st, "_predictors"), i), k), "nodes")
+                    raise ValidationError(f"invalid predictor node table at {p}: {problem[1]}")
             else:
-                check_hist_nodes(nodes, n_features, raw.shape[0], key_path(p, "nodes"))
-            split = nodes["is_leaf"] == 0
-            on_cat = nodes["feature_idx"][split & (nodes["is_categorical"] != 0)]
-            if on_cat.size:
-                expect(cat is not None and bool(cat[on_cat].all()), key_path(p, "nodes"),
+                check_hist_nodes(nodes, n_features, raw.shape[0],
+                                 key_path(key_path(key_path(key_path(st, "_predictors"), i), k), "nodes"))
+            is_cat = nodes["is_categorical"]
+            if is_cat.any():  # (only models with categorical features)
+                on_cat = nodes["feature_idx"][(nodes["is_leaf"] == 0) & (is_cat != 0)]
+                expect(not on_cat.size or (cat is not None and bool(cat[on_cat].all())),
+                       key_path(key_path(key_path(key_path(st, "_predictors"), i), k), "nodes"),
                        "categorical splits only on features the bin mapper marks categorical")
+
+
+def _bitset_ok(b, dtype) -> bool:
+    return b.dtype == dtype and b.ndim == 2 and b.shape[1] == 8 and b.flags.c_contiguous
+
+
+def _explain_predictor(pr, p, TreePredictor, record_dtype, bitset_dtype) -> None:
+    """The precise error for a predictor that failed the fast check."""
+    expect(type(pr) is TreePredictor, p, "a TreePredictor")
+    nodes, raw, binned = pr.nodes, pr.raw_left_cat_bitsets, pr.binned_left_cat_bitsets
+    expect(isinstance(nodes, np.ndarray) and nodes.dtype == record_dtype and nodes.ndim == 1,
+           p, "nodes with sklearn's PREDICTOR_RECORD_DTYPE")
+    for name, b in (("raw_left_cat_bitsets", raw), ("binned_left_cat_bitsets", binned)):
+        expect(isinstance(b, np.ndarray) and _bitset_ok(b, bitset_dtype), key_path(p, name),
+               "a (n, 8) uint32 bitset array")
+    expect(raw.shape == binned.shape, key_path(p, "binned_left_cat_bitsets"), "as many rows as raw bitsets")
+    raise ValidationError(f"inconsistent TreePredictor at {p}")  # pragma: no cover - one of the above fails
 
 
 def _check_bin_mapper(bm, n_features, p):
@@ -325,24 +354,28 @@ def pp_state(p):
 
 def validate_tree_estimator(est, path) -> None:
     """A single decision tree: its Tree reads X's columns up to tree_.n_features; its outputs and class counts
-    are the model's."""
-    tree = est.__dict__.get("tree_")
+    are the model's. (Runs for every tree of every forest: the passing path builds no message.)"""
+    d = est.__dict__
+    tree = d.get("tree_")
     if tree is None:
         return
     st = state_path(path)
     expect(type(tree) is _tree_cls(), key_path(st, "tree_"), "an sklearn Tree")
-    n = _fitted_int(est, "n_features_in_", path)
-    expect(n == tree.n_features, key_path(st, "n_features_in_"), f"the tree's number of features ({tree.n_features})")
-    n_out = _fitted_int(est, "n_outputs_", path)
-    expect(n_out is None or n_out == tree.n_outputs, key_path(st, "n_outputs_"), f"the tree's {tree.n_outputs} outputs")
-    if "n_classes_" in est.__dict__ and est.__dict__.get("classes_") is not None:
-        counts = [int(c) for c in tree.n_classes]
-        nc, classes = est.__dict__["n_classes_"], est.__dict__["classes_"]
+    n_features, n_outputs = tree.n_features, tree.n_outputs
+    n = d.get("n_features_in_")
+    if n != n_features or not (type(n) is int or isinstance(n, np.integer)):
+        expect(False, key_path(st, "n_features_in_"), f"the tree's number of features ({n_features})")
+    n_out = d.get("n_outputs_")
+    if n_out is not None and n_out != n_outputs:
+        expect(False, key_path(st, "n_outputs_"), f"the tree's {n_outputs} outputs")
+    if "n_classes_" in d and d.get("classes_") is not None:
+        counts = tree.n_classes.tolist()
+        nc, classes = d["n_classes_"], d["classes_"]
         if len(counts) == 1:
-            expect((type(nc) is int or isinstance(nc, np.integer)) and int(nc) == counts[0], key_path(st, "n_classes_"),
-                   f"the tree's {counts[0]} classes")
-            expect(isinstance(classes, np.ndarray) and classes.shape == (counts[0],), key_path(st, "classes_"),
-                   f"{counts[0]} classes")
+            if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == counts[0]):
+                expect(False, key_path(st, "n_classes_"), f"the tree's {counts[0]} classes")
+            if not (isinstance(classes, np.ndarray) and classes.shape == (counts[0],)):
+                expect(False, key_path(st, "classes_"), f"{counts[0]} classes")
         else:
             expect(isinstance(nc, (list, np.ndarray)) and [int(c) for c in nc] == counts, key_path(st, "n_classes_"),
                    f"the tree's class counts {counts}")

@@ -21,7 +21,7 @@ import zlib
 from typing import Any, Iterable
 
 from . import __version__, codec, transport, trust
-from .errors import LoadError, MiloError, ValidationError
+from .errors import DecodeError, LoadError, MiloError, ValidationError
 from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE,  # noqa: F401
                      Budget)
 
@@ -140,6 +140,10 @@ def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = 
         if source != "<bytes>":
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None
         raise
+    except (ValueError, TypeError, OverflowError) as e:
+        # numpy refusing an array the codec asked for (a zero-size shape whose other dimensions overflow)
+        where = f"{source}: " if source != "<bytes>" else ""
+        raise DecodeError(f"{where}an array numpy cannot represent ({type(e).__name__}: {e}) at $", path="$") from None
 
 
 def _err_kwargs(e) -> dict:

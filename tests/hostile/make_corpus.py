@@ -248,6 +248,13 @@ def malformed(c: Corpus, M):
           "does not match the declared shape", "$.data.state.coef_",
           "base64 that cannot hold its declared 8 TB")
     d = doc_of(M["linreg"])
+    d["data"]["state"]["coef_"] = {"milo-ndarray-b64": "", "milo-ndarray-dtype": "float64",
+                                   "milo-ndarray-shape": [0, 2 ** 62, 2 ** 62]}
+    c.doc("array_zero_size_overflowing_shape", "huge declared shapes", d, "DecodeError",
+          "an array numpy cannot represent", "$",
+          "an empty array whose other dimensions overflow numpy's size (found by fuzzing: numpy's ValueError "
+          "escaped the codec)")
+    d = doc_of(M["linreg"])
     d["data"]["state"]["coef_"]["pymiloed-ndarray-list"][0] = "1.0"
     c.doc("array_string_in_float_array", "wrong types", d, "DecodeError", "expected a number", "$.data.state.coef_",
           "a string where a number must be")

@@ -171,6 +171,8 @@ def encode(obj, b64: bool, indent: int, strict: bool) -> bytes:
 def _check_shape(shape, path):
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise DecodeError(f"array shape must be a list of non-negative ints at {path}", path=path)
+    if math.prod(d for d in shape if d) > 2 ** 46:  # as the core: the non-zero dims, even when one is 0
+        raise DecodeError(f"array shape too large at {path}", path=path)
     return tuple(shape)
 
 

@@ -42,18 +42,21 @@ bool simple_dtype_from_name(const char* s, std::size_t n, Field& out) {
     return true;
 }
 
+// At most 2^46 items (times an itemsize of at most 65536 bytes, still below 2^63 bytes): far beyond what a
+// document can hold, and never an overflow for numpy.
+constexpr uint64_t kMaxItems = uint64_t(1) << 46;
+
 bool checked_count(const std::vector<int64_t>& shape, uint64_t& out) {
+    // numpy refuses shapes whose non-zero dimensions multiply past its index range even when another
+    // dimension is zero, so the product of the non-zero dimensions must stay in range too.
     uint64_t c = 1;
     bool zero = false;
     for (int64_t d : shape) {
         if (d < 0) return false;
-        if (d == 0) zero = true;
+        if (d == 0) { zero = true; continue; }
+        if (__builtin_mul_overflow(c, static_cast<uint64_t>(d), &c) || c > kMaxItems) return false;
     }
-    if (zero) { out = 0; return true; }
-    for (int64_t d : shape) {
-        if (__builtin_mul_overflow(c, static_cast<uint64_t>(d), &c) || c > (uint64_t(1) << 62)) return false;
-    }
-    out = c;
+    out = zero ? 0 : c;
     return true;
 }
 

@@ -35,7 +35,7 @@ struct Layout {
 // Returns false if the spelling is not one the codec carries.
 bool simple_dtype_from_name(const char* s, std::size_t n, Field& out);
 
-// Checked product of dims; false on overflow past 2^62.
+// Checked product of dims; false past 2^46 items (the product of the non-zero dims, even when a dim is 0).
 bool checked_count(const std::vector<int64_t>& shape, uint64_t& out);
 
 }  // namespace milo

@@ -361,6 +361,21 @@ def test_random_float_bits_text(dt):
     check_text_tokens(arr[:3000], codec.encode(arr[:3000]), strict=False)
 
 
+def test_float32_text_safe_for_float64_readers():
+    """The one float32 magnitude (found by tests/test_float_exhaustive.py) whose shortest text, 7.038531e-26,
+    lies within float64 rounding of the midpoint between two float32s: read as a float64 and then cast (how
+    PyMilo and np.asarray(list, float32) read the PyMilo envelope) it becomes the neighbour 0x15ae43fe. The
+    text must read back exactly both ways, e.g. by writing more digits for this value."""
+    arr = np.array([0x15AE43FD, 0x95AE43FD], np.uint32).view(np.float32)
+    for dt in ["<f4", ">f4"]:
+        a = arr.astype(dt)
+        data = codec.encode(a)
+        assert_array_identical(codec.decode(data), a)
+        toks = [t for _, t in loads_tokens(data)[T_LIST]]
+        via64 = np.array([float(t) for t in toks]).astype(np.float32)
+        assert via64.view(np.uint32).tolist() == [0x15AE43FD, 0x95AE43FD], toks
+
+
 @pytest.mark.parametrize("dt", ["int64", "uint64", ">i8", ">u8", "int32", "uint32"])
 def test_random_int_bits(dt):
     dt = np.dtype(dt)

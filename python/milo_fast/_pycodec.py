@@ -34,6 +34,8 @@ def _fmt_float(x, strict: bool) -> str:
     if math.isinf(x):
         t = "Infinity" if x > 0 else "-Infinity"
         return f'"{t}"' if strict else t
+    if isinstance(x, np.float32) and (int(np.array(x).view(np.uint32)) & 0x7FFFFFFF) == 0x15AE43FD:
+        return np.format_float_scientific(x, precision=7, unique=False)  # see json_writer.cpp: one more digit
     if isinstance(x, (np.float16, np.float32)):
         s = np.format_float_positional(x, unique=True, trim="0") if 1e-4 <= abs(float(x)) < 1e16 or x == 0 \
             else np.format_float_scientific(x, unique=True, trim="0")

@@ -25,6 +25,10 @@ inline uint64_t load64(const uint8_t* p, bool big) {
     return big ? __builtin_bswap64(v) : v;
 }
 
+// The only float32 magnitude (of all 2^32 patterns, tests/test_float_exhaustive.py) whose shortest text
+// double-rounds when read as float64 and cast to float32.
+constexpr uint32_t kF32DoubleRoundingTrap = 0x15ae43fdu;
+
 inline void write_nonfinite(std::string& out, FloatClass c, bool strict) {
     const char* t = c == FloatClass::NaN ? "NaN" : c == FloatClass::PosInf ? "Infinity" : "-Infinity";
     if (strict) out.push_back('"');
@@ -60,6 +64,13 @@ inline void write_elem(std::string& out, const uint8_t* p, const Field& f, bool 
             FloatClass c = classify32(b);
             if (c != FloatClass::Finite) { write_nonfinite(out, c, strict); return; }
             float v; std::memcpy(&v, &b, 4);
+            if ((b & 0x7fffffffu) == kF32DoubleRoundingTrap) {
+                // Its shortest text, 7.038531e-26, reads back exactly as float32 but not when a reader
+                // parses float64 first and then casts (PyMilo, np.asarray(list, float32)): one digit more.
+                auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific, 7);
+                n = static_cast<std::size_t>(r.ptr - buf);
+                break;
+            }
             n = format_f32(v, buf);
             break;
         }

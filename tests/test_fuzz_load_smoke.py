@@ -1,6 +1,7 @@
 """The load fuzz target's contract, in-process on its seed corpus (tests/fuzz/corpus_load/): every seed loads
 through loads and Import(json_dump=...); truncations and structural mutants of the seeds load or raise a
-LoadError, nothing else; plus a 3000-run smoke of the atheris harness itself (tests/fuzz/fuzz_load.py)."""
+LoadError, nothing else; the fuzzer's past findings (tests/fuzz/regress_load/) are refused cleanly; plus a
+3000-run smoke of the atheris harness itself (tests/fuzz/fuzz_load.py)."""
 from __future__ import annotations
 
 import json
@@ -86,6 +87,15 @@ def test_structural_mutants(path):
             continue
         refused += _contract(data).endswith("Error")
     assert refused > 0  # the mutator reaches the checks
+
+
+REGRESSIONS = sorted((FUZZ / "regress_load").iterdir())
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.name)
+def test_fuzz_findings_stay_fixed(path):
+    """Inputs the long runs found (each raised something other than a LoadError): now refused cleanly."""
+    assert _contract(path.read_bytes()).endswith("Error")
 
 
 def test_harness_runs():

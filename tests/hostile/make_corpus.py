@@ -183,21 +183,24 @@ def fit_models():
 
 # ------------------------------------------------------------------------------------------------ cases
 
+BUILD_DIR = HERE / "cases.new"   # written here, moved over cases/ once every case is made
+
+
 class Corpus:
     def __init__(self):
         self.cases = []
-        if CASES_DIR.exists():
-            shutil.rmtree(CASES_DIR)
-        CASES_DIR.mkdir()
+        if BUILD_DIR.exists():
+            shutil.rmtree(BUILD_DIR)
+        BUILD_DIR.mkdir()
 
     def add(self, name, category, data: bytes, error, match, path, why, *,
             entries=("load", "loads", "Import", "Import_json"),
             kwargs=None, ext=".json", sig: bytes | None = None):
         assert not any(c["name"] == name for c in self.cases), name
         fname = name + ext
-        (CASES_DIR / fname).write_bytes(data)
+        (BUILD_DIR / fname).write_bytes(data)
         if sig is not None:
-            (CASES_DIR / (fname + ".sig")).write_bytes(sig)
+            (BUILD_DIR / (fname + ".sig")).write_bytes(sig)
         self.cases.append({"name": name, "category": category, "file": f"cases/{fname}", "entries": list(entries),
                            "kwargs": kwargs or {}, "error": error, "match": match, "path": path, "why": why})
 
@@ -835,7 +838,7 @@ def limits(c: Corpus, M):
     z = zstandard.ZstdCompressor().compress(milo_fast.dumps(M["forest"], arrays="text"))
     c.add("zstd_truncated", cat, z[: len(z) // 2], "LoadError", "truncated zstd data", None, "a compressed file cut in half",
           ext=".json.zst")
-    c.add("gzip_corrupt", cat, gzip.compress(b"x" * 1000)[:10] + b"\x00" * 20, "LoadError", "corrupt compressed data",
+    c.add("gzip_corrupt", cat, gzip.compress(b"x" * 1000, mtime=0)[:10] + b"\x00" * 20, "LoadError", "corrupt compressed data",
           None,
           "gzip magic followed by garbage", ext=".json.gz")
 
@@ -925,6 +928,14 @@ def pymilo(c: Corpus, M):
     t["data"]["tree_"]["pymilo-tree"]["internal_state"]["max_depth"] = 0
     c.doc("pymilo_tree_max_depth", cat, t, "ValidationError", "max_depth is 0",
           "$.data.tree_.pymilo-tree.internal_state.max_depth", "decision_path heap overflow, through PyMilo's format")
+    t = doc_of(M["tree"], "pymilo")
+    names = t["data"]["tree_"]["pymilo-tree"]["internal_state"]["nodes"]["field-names"]
+    t["data"]["tree_"]["pymilo-tree"]["internal_state"]["nodes"]["field-names"] = {
+        "pymiloed-ndarray-list": names[:-1], "pymiloed-ndarray-dtype": "<U23",
+        "pymiloed-ndarray-shape": [len(names) - 1], "pymiloed-data-structure": "numpy.ndarray"}
+    c.doc("pymilo_tree_field_names_array", cat, t, "ValidationError", "node fields must be",
+          "$.data.tree_.pymilo-tree.internal_state.nodes.field-names",
+          "an array where a list of names must be (found by fuzzing: an elementwise comparison raised)")
     k = doc_of(M["knn_brute"], "pymilo")
     k["data"]["_fit_X"] = envelope(np.ascontiguousarray(array(k["data"]["_fit_X"])[:, :2]))
     c.doc("pymilo_knn_fit_X_narrow", cat, k, "ValidationError", "n_features_in_ (4) columns", "$.data._fit_X",
@@ -971,6 +982,9 @@ def main() -> None:
                 "keys": {"public_key": pem(priv), "other_public_key": pem(other), "decrypt_key": DECRYPT_KEY.hex(),
                          "other_decrypt_key": (bytes([0x43]) * 32).hex()},
                 "cases": c.cases}
+    if CASES_DIR.exists():
+        shutil.rmtree(CASES_DIR)
+    BUILD_DIR.rename(CASES_DIR)
     MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
     cats = {}
     for case in c.cases:

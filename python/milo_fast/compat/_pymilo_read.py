@@ -826,8 +826,14 @@ def parse(doc, *, path, source, budget=None):
     model_type = doc.get("model_type")
     if "data" not in doc or "model_type" not in doc:
         fail("a PyMilo document needs the keys 'data' and 'model_type'", path)
-    tree = parser.parse_model(model_type, doc["data"], path, "model_type", "data", 0,
-                              T.TOP_LEVEL + ("PREPROCESSING", "FEATURE_EXTRACTION"))
+    try:
+        tree = parser.parse_model(model_type, doc["data"], path, "model_type", "data", 0,
+                                  T.TOP_LEVEL + ("PREPROCESSING", "FEATURE_EXTRACTION"))
+    except MiloError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # a value of a kind the parser did not anticipate (each marker checks what it expects; this is the backstop)
+        fail(f"malformed PyMilo document ({type(e).__name__}: {e})", path, DecodeError)
     return tree, parser.names
 
 

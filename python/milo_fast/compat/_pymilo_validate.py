@@ -129,7 +129,7 @@ def parse_tree_spec(spec, path, fail):
     if not isinstance(nodes, dict):
         fail("nodes must be an object", np_)
     names, rows = nodes.get("field-names"), nodes.get("values")
-    if names != list(NODE_DTYPE.names):
+    if not isinstance(names, list) or names != list(NODE_DTYPE.names):
         fail(f"node fields must be {list(NODE_DTYPE.names)}", f"{np_}.field-names")
     if not isinstance(rows, list) or len(rows) != node_count:
         fail("there must be node_count node rows", f"{np_}.values")

@@ -43,6 +43,8 @@ def decode(data: bytes | bytearray | memoryview | str, *, max_depth: int = 512, 
     Raises DecodeError (a ValueError) with the byte offset and JSON path on malformed input.
     threads: 0 picks automatically (several threads only for large documents with many arrays).
     """
+    if not isinstance(max_depth, int) or not 1 <= max_depth <= 8192:
+        raise ValueError(f"max_depth must be an int in [1, 8192] (deeper would risk the C stack), not {max_depth!r}")
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     elif isinstance(data, memoryview) and not data.c_contiguous:

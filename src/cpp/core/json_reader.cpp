@@ -625,6 +625,9 @@ private:
             uint64_t need;
             if (__builtin_mul_overflow(j.count, min_item, &need) || need > span_len + 1)
                 return failb_at(ln.src, "array list is too short for the declared shape");
+            // Wide padded items: never more than 16 bytes of array per character of text.
+            if (j.count * j.layout.itemsize > 16 * (span_len + 1))
+                return failb_at(ln.src, "array list is too short for the declared shape and item size");
         }
         if (!b64 && !j.shape.empty()) {
             for (const auto& sp : splits) if (sp.first < j.shape[0]) j.splits.push_back(sp);

@@ -215,3 +215,15 @@ def test_hist_gradient_boosting_warm_start_after_load():
         m.set_params(max_iter=6)
         m.fit(XC, Y3)
     _same(pickled.predict_proba(XNC), loaded.predict_proba(XNC))
+
+
+def test_every_validated_class_exists_and_is_allowed():
+    """The VALIDATORS tables name real, allowed classes (a misspelt name would silently check nothing)."""
+    from milo_fast import trust
+    from milo_fast.transport.registry import tables
+    tb = tables()
+    assert len(tb.validators) >= 40 and len(tb.generic_validators) >= 2
+    for qn in tb.validators:
+        assert trust.is_trusted(qn), qn
+        cls = trust.resolve(qn, "$")
+        assert isinstance(cls, type) and f"{cls.__module__}.{cls.__qualname__}" == qn, qn

@@ -726,6 +726,14 @@ def estimators(c: Corpus, M):
     at(d, "$.data.state")["n_features"] = 0
     c.doc("hasher_zero_features", "hyper-parameters", d, "ValidationError", "'n_features' parameter of FeatureHasher",
           "$.data.state.n_features", "the compiled hasher takes the hash modulo n_features")
+    d = doc_of(M["knn_kd"])
+    at(d, "$.data.state")["n_jobs"] = 10 ** 6
+    c.doc("knn_million_jobs", "hyper-parameters", d, "ValidationError", "null or an int up to 1024",
+          "$.data.state.n_jobs", "kneighbors starts n_jobs threads (2,000 measured for n_jobs=2000)")
+    d = doc_of(M["svc"])
+    at(d, "$.data.state")["degree"] = -3
+    c.doc("svc_negative_degree", "hyper-parameters", d, "ValidationError", "'degree' parameter of SVC",
+          "$.data.state.degree", "a hyper-parameter fit would have refused, handed to libsvm as is")
     d = doc_of(M["hdbscan"])
     edit_array(d, "$.data.state._single_linkage_tree_", lambda a: _set(a, 0, "left_node", 10 ** 6))
     c.doc("hdbscan_linkage_out_of_range", cat, d, "ValidationError", "children are points or earlier clusters",

@@ -6,7 +6,8 @@ Every estimator (GENERIC_VALIDATORS):
     loaded model never ran them): kernel names, degrees, ``n_features`` of hashers, solver names ...;
   * fitted shapes agree: ``coef_`` has ``n_features_in_`` columns, ``intercept_`` one entry per row of
     ``coef_``, a classifier's ``coef_`` one row per class (one for two classes), centres and components
-    ``n_features_in_`` columns.
+    ``n_features_in_`` columns;
+  * ``n_jobs`` is at most 1024 (each call of a model may start that many threads).
 
 Per class (VALIDATORS): libsvm models (support vectors, dual coefficients, intercepts, probability tables,
 class counts: all read by libsvm's C code without checks), k-means models (centres read by Cython with the
@@ -112,8 +113,14 @@ def check_parameters(est, path) -> None:
 _WIDTH_ATTRS = ("cluster_centers_", "centroids_", "subcluster_centers_", "components_", "_fit_X")
 
 
+MAX_JOBS = 1024
+
+
 def check_fitted_shapes(est, path) -> None:
     d = est.__dict__
+    n_jobs = d.get("n_jobs")  # joblib starts that many threads per call (scikit-learn accepts any int)
+    if n_jobs is not None and not ((type(n_jobs) is int or isinstance(n_jobs, np.integer)) and n_jobs <= MAX_JOBS):
+        expect(False, attr_path(path, "n_jobs"), f"null or an int up to {MAX_JOBS} (the threads a call may start)")
     n = fitted_int(est, "n_features_in_", path)
     coef = d.get("coef_")
     if isinstance(coef, np.ndarray):

@@ -880,71 +880,50 @@ bool allocate(ArrayJob& j) {
     return true;
 }
 
-// A bool holds 0 or 1: any other byte in a base64 bool field is rejected (numpy would keep it as is).
-bool check_bools(ArrayJob& j) {
+constexpr uint64_t kB64Piece = uint64_t(1) << 20;  // characters, a multiple of 4
+
+// Decodes the base64 characters [c0, c1) of a job (c0 a multiple of 4) into bytes [c0/4*3, ...). The whole
+// array is the range [0, length); pieces of a large array are decoded concurrently (never with big-endian
+// fields, whose swap needs whole items). On failure fills `err` only.
+bool decode_base64_range(const char* text, ArrayJob& j, uint64_t c0, uint64_t c1, ArrayText::Err& err) {
+    const uint64_t len = j.span_end - j.span_begin;
+    const uint64_t nbytes = j.count * j.layout.itemsize;
+    const uint64_t b0 = c0 / 4 * 3;
+    const char* s = text + j.span_begin + c0;
+    const std::size_t n = c1 > c0 ? base64_decoded_size(s, c1 - c0) : 0;
+    if (n == SIZE_MAX || b0 + n != (c1 == len ? nbytes : c1 / 4 * 3)) {
+        err.failed = true; err.offset = j.span_begin + c0; err.message = "base64 data does not decode to the declared shape and dtype";
+        return false;
+    }
+    if (n) {
+        const std::size_t bad = base64_decode(s, c1 - c0, j.data.get() + b0);
+        if (bad != SIZE_MAX) {
+            err.failed = true; err.offset = j.span_begin + c0 + bad; err.message = "invalid base64 character or padding";
+            return false;
+        }
+    }
+    // A bool holds 0 or 1: any other byte in a bool field is rejected (numpy would keep it as is).
+    const uint64_t b1 = b0 + n;
     const std::size_t item = j.layout.itemsize;
     for (const Field& f : j.layout.fields) {
         if (f.kind != ElemKind::Bool) continue;
-        for (uint64_t i = 0; i < j.count; ++i) {
+        for (uint64_t i = b0 / item; i < j.count && i * item < b1; ++i) {
             const uint64_t at = i * item + f.offset;
-            if (j.data[at] > 1) {
-                j.failed = true;
-                j.err_offset = j.span_begin + at / 3 * 4;
-                j.err = "bool array holds byte " + std::to_string(j.data[at]) + " (only 0 and 1 are bools) at item " + std::to_string(i);
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-bool decode_base64(const char* text, ArrayJob& j) {
-    const uint64_t nbytes = j.count * j.layout.itemsize;
-    const std::size_t len = j.span_end - j.span_begin;
-    if (len) {
-        const char* s = text + j.span_begin;
-        std::size_t n = base64_decoded_size(s, len);
-        if (n != nbytes) {
-            j.failed = true; j.err_offset = j.span_begin; j.err = "base64 data does not decode to the declared shape and dtype";
-            return false;
-        }
-        std::size_t bad = base64_decode(s, len, j.data.get());
-        if (bad != SIZE_MAX) {
-            j.failed = true; j.err_offset = j.span_begin + bad; j.err = "invalid base64 character or padding";
+            if (at < b0 || at >= b1 || j.data[at] <= 1) continue;
+            err.failed = true;
+            err.offset = j.span_begin + at / 3 * 4;
+            err.message = "bool array holds byte " + std::to_string(j.data[at]) + " (only 0 and 1 are bools) at item " + std::to_string(i);
             return false;
         }
     }
-    if (!check_bools(j)) return false;
+    if (c0 != 0 || c1 != len) return true;
     // The file holds little-endian bytes; big-endian fields are swapped into their declared order.
     for (const Field& f : j.layout.fields) {
         if (!f.big_endian) continue;
         const std::size_t sz = elem_size(f.kind);
         for (uint64_t i = 0; i < j.count; ++i) {
-            uint8_t* q = j.data.get() + i * j.layout.itemsize + f.offset;
+            uint8_t* q = j.data.get() + i * item + f.offset;
             for (std::size_t k = 0; k < sz / 2; ++k) std::swap(q[k], q[sz - 1 - k]);
-        }
-    }
-    return true;
-}
-
-constexpr uint64_t kB64Piece = uint64_t(1) << 20;  // characters, a multiple of 4
-
-bool check_bools_piece(ArrayJob& j, uint64_t b0, uint64_t b1, ArrayText::Err& err) {
-    bool any = false;
-    for (const Field& f : j.layout.fields) any |= f.kind == ElemKind::Bool;
-    if (!any) return true;
-    const std::size_t item = j.layout.itemsize;
-    for (uint64_t i = b0 / item; i < j.count && i * item < b1; ++i) {
-        for (const Field& f : j.layout.fields) {
-            if (f.kind != ElemKind::Bool) continue;
-            const uint64_t at = i * item + f.offset;
-            if (at < b0 || at >= b1) continue;
-            if (j.data[at] > 1) {
-                err.failed = true;
-                err.offset = j.span_begin + at / 3 * 4;
-                err.message = "bool array holds byte " + std::to_string(j.data[at]) + " (only 0 and 1 are bools) at item " + std::to_string(i);
-                return false;
-            }
         }
     }
     return true;
@@ -960,29 +939,11 @@ struct Task {
 // Runs a task; on failure fills `err` (never touches the job's error fields, so pieces can run concurrently).
 bool run_task(const char* text, Document& doc, const Task& t, ArrayText::Err& err) {
     ArrayJob& j = doc.arrays[t.job];
-    if (j.base64 && t.piece >= 0) {
-        // A piece of a large base64 array: kB64Piece characters (a multiple of 4) -> 3/4 as many bytes.
-        const uint64_t c0 = static_cast<uint64_t>(t.piece) * kB64Piece;
-        const uint64_t c1 = std::min<uint64_t>(c0 + kB64Piece, j.span_end - j.span_begin);
-        const uint64_t nbytes = j.count * j.layout.itemsize;
-        const char* s = text + j.span_begin + c0;
-        const std::size_t n = base64_decoded_size(s, c1 - c0);
-        if (n == SIZE_MAX || c0 / 4 * 3 + n != (c1 == j.span_end - j.span_begin ? nbytes : c1 / 4 * 3)) {
-            err.failed = true; err.offset = j.span_begin + c0; err.message = "base64 data does not decode to the declared shape and dtype";
-            return false;
-        }
-        const std::size_t bad = base64_decode(s, c1 - c0, j.data.get() + c0 / 4 * 3);
-        if (bad != SIZE_MAX) {
-            err.failed = true; err.offset = j.span_begin + c0 + bad; err.message = "invalid base64 character or padding";
-            return false;
-        }
-        if (!check_bools_piece(j, c0 / 4 * 3, c0 / 4 * 3 + n, err)) return false;
-        return true;
-    }
     if (j.base64) {
-        if (decode_base64(text, j)) return true;
-        err.failed = true; err.offset = j.err_offset; err.message = j.err;
-        return false;
+        const uint64_t len = j.span_end - j.span_begin;
+        if (t.piece < 0) return decode_base64_range(text, j, 0, len, err);
+        const uint64_t c0 = static_cast<uint64_t>(t.piece) * kB64Piece;
+        return decode_base64_range(text, j, c0, std::min<uint64_t>(c0 + kB64Piece, len), err);
     }
     ArrayText a(text, j, err);
     if (t.piece < 0) return a.run();

@@ -644,6 +644,22 @@ def test_noncanonical_nan_in_text_mode_goes_base64(dt, strict):
         assert_array_identical(roundtrip(arr.T, arrays=mode, strict=strict)[1], c_copy(arr.T))
 
 
+@pytest.mark.parametrize("where", [0, 150_000, 299_999])
+def test_noncanonical_nan_in_large_array_rewinds_the_text(where):
+    # Large arrays are written in pieces on several threads; a payload NaN in any piece must drop all the
+    # text written for the array (and nothing before it) and write the base64 envelope instead.
+    arr = np.arange(300_000, dtype=np.float64) / 7
+    arr[where] = _py_float(0x7FF8_0000_0000_0001)
+    doc = {"before": [1.5, "x"], "a": arr, "after": np.arange(3.0)}
+    data = codec.encode(doc)
+    env = json.loads(data)
+    assert B_DATA in env["a"] and T_LIST not in env["a"]
+    assert env["before"] == [1.5, "x"] and T_LIST in env["after"]
+    back = codec.decode(data)
+    assert_array_identical(back["a"], arr)
+    assert_array_identical(back["after"], doc["after"])
+
+
 def test_noncanonical_nan_scalars():
     for dt in FLOATS[:3]:
         for nan in noncanonical_nans(dt):

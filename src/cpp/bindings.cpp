@@ -95,11 +95,52 @@ struct RecursionGuard {
     RecursionGuard& operator=(const RecursionGuard&) = delete;
 };
 
+// The encoder's output lives in the bytes object that encode() returns: the writer grows it (realloc,
+// which remaps large blocks instead of copying them) and encode() shrinks it to size at the end, so the
+// document is never copied. Resizing takes the GIL, since the array writer may run without it.
+class BytesStorage final : public OutBuf::Storage {
+public:
+    BytesStorage() = default;
+    BytesStorage(const BytesStorage&) = delete;
+    BytesStorage& operator=(const BytesStorage&) = delete;
+    ~BytesStorage() { Py_XDECREF(obj_); }
+
+    char* resize(char*, std::size_t, std::size_t cap) override {
+        py::gil_scoped_acquire gil;
+        if (!obj_) {
+            obj_ = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
+        } else if (_PyBytes_Resize(&obj_, static_cast<Py_ssize_t>(cap)) < 0) {
+            obj_ = nullptr;  // freed by _PyBytes_Resize
+        }
+        if (!obj_) { PyErr_Clear(); return nullptr; }
+        char* p = PyBytes_AS_STRING(obj_);
+        advise_huge_pages(p, cap);
+        return p;
+    }
+    void release(char*) override {
+        py::gil_scoped_acquire gil;
+        Py_CLEAR(obj_);
+    }
+
+    // The bytes object, shrunk to the first n bytes; the storage lets go of it.
+    py::bytes finish(std::size_t n) {
+        if (!obj_) return py::bytes("", 0);
+        if (_PyBytes_Resize(&obj_, static_cast<Py_ssize_t>(n)) < 0) { obj_ = nullptr; throw py::error_already_set(); }
+        PyObject* o = obj_;
+        obj_ = nullptr;
+        return py::reinterpret_steal<py::bytes>(o);
+    }
+
+private:
+    PyObject* obj_ = nullptr;
+};
+
 class Encoder {
 public:
     Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
 
-    std::string out;
+    BytesStorage storage;  // declared before `out`, which releases into it
+    OutBuf out{storage};
 
     void value(PyObject* o, int level) {
         if (o == Py_None) { out.append("null", 4); return; }
@@ -261,36 +302,39 @@ private:
             v.shape.push_back(a.shape(d));
             v.strides.push_back(a.strides(d));
         }
-        bool use_b64 = b64_;
-        if (!use_b64) {
-            py::gil_scoped_release nogil;
-            use_b64 = has_noncanonical_nan(v);
+        const std::size_t start = out.size();
+        if (!b64_) {
+            out.push_back('{');
+            key("pymiloed-ndarray-list", level, true);
+            bool wrote;
+            {
+                py::gil_scoped_release nogil;
+                wrote = write_array_text(out, v, strict_, indent_, level + 1);
+            }
+            if (wrote) {
+                key("pymiloed-ndarray-dtype", level, false);
+                value(info.spec.ptr(), level + 1);
+                key("pymiloed-ndarray-shape", level, false);
+                shape(v.shape);
+                key("pymiloed-data-structure", level, false);
+                out.append(scalar ? "\"numpy.generic\"" : "\"numpy.ndarray\"");
+                write_newline(out, indent_, level);
+                out.push_back('}');
+                return;
+            }
+            out.truncate(start);  // a NaN with a payload or sign: text cannot carry it, base64 can
         }
         out.push_back('{');
-        if (use_b64) {
-            key("milo-ndarray-b64", level, true);
-            {
-                py::gil_scoped_release nogil;
-                write_array_base64(out, v);
-            }
-            key("milo-ndarray-dtype", level, false);
-            value(info.spec.ptr(), level + 1);
-            key("milo-ndarray-shape", level, false);
-            shape(v.shape);
-            if (scalar) { key("milo-data-structure", level, false); out.append("\"numpy.generic\""); }
-        } else {
-            key("pymiloed-ndarray-list", level, true);
-            {
-                py::gil_scoped_release nogil;
-                write_array_text(out, v, strict_, indent_, level + 1);
-            }
-            key("pymiloed-ndarray-dtype", level, false);
-            value(info.spec.ptr(), level + 1);
-            key("pymiloed-ndarray-shape", level, false);
-            shape(v.shape);
-            key("pymiloed-data-structure", level, false);
-            out.append(scalar ? "\"numpy.generic\"" : "\"numpy.ndarray\"");
+        key("milo-ndarray-b64", level, true);
+        {
+            py::gil_scoped_release nogil;
+            write_array_base64(out, v);
         }
+        key("milo-ndarray-dtype", level, false);
+        value(info.spec.ptr(), level + 1);
+        key("milo-ndarray-shape", level, false);
+        shape(v.shape);
+        if (scalar) { key("milo-data-structure", level, false); out.append("\"numpy.generic\""); }
         write_newline(out, indent_, level);
         out.push_back('}');
     }
@@ -321,7 +365,9 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
         PyErr_SetString(cls.ptr(), f.message.c_str());
         throw py::error_already_set();
     }
-    return py::bytes(e.out.data(), e.out.size());
+    const std::size_t n = e.out.size();
+    e.out.release();
+    return e.storage.finish(n);
 }
 
 // ------------------------------------------------------------------ decode

@@ -129,8 +129,9 @@ void test_writer_roundtrip_and_pieces() {
     }
     ArrayView a = view_f64(v);
     CHECK(!has_noncanonical_nan(a));
-    std::string list;
-    write_array_text(list, a, false, -1, 0);
+    OutBuf lb;
+    CHECK(write_array_text(lb, a, false, -1, 0));
+    const std::string list(lb.data(), lb.size());
     for (int threads : {1, 2, 4}) {
         Parsed p = parse(envelope(list, "float64", "[300000]"), threads);
         CHECK_MSG(p.err.ok, "threads=%d: %s", threads, p.err.message.c_str());
@@ -147,8 +148,9 @@ void test_writer_roundtrip_and_pieces() {
     Parsed p = parse(doc, 2);
     CHECK(!p.err.ok && p.err.offset == std::strlen("{\"pymiloed-ndarray-list\":") + at + 1);
     // base64 of the same array, decoded in 1 MiB pieces
-    std::string b64;
-    write_array_base64(b64, a);
+    OutBuf bb;
+    write_array_base64(bb, a);
+    const std::string b64(bb.data(), bb.size());
     Parsed q = parse("{\"milo-ndarray-b64\":" + b64 + ",\"milo-ndarray-dtype\":\"float64\",\"milo-ndarray-shape\":[300000]}", 2);
     CHECK(q.err.ok && std::memcmp(q.doc.arrays[0].data.get(), v.data(), v.size() * 8) == 0);
 }

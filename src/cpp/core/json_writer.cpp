@@ -29,95 +29,131 @@ inline uint64_t load64(const uint8_t* p, bool big) {
 // double-rounds when read as float64 and cast to float32.
 constexpr uint32_t kF32DoubleRoundingTrap = 0x15ae43fdu;
 
-inline void write_nonfinite(std::string& out, FloatClass c, bool strict) {
+inline std::size_t write_nonfinite(char* w, FloatClass c, bool strict) {
     const char* t = c == FloatClass::NaN ? "NaN" : c == FloatClass::PosInf ? "Infinity" : "-Infinity";
-    if (strict) out.push_back('"');
-    out.append(t);
-    if (strict) out.push_back('"');
+    const std::size_t k = std::strlen(t);
+    if (!strict) { std::memcpy(w, t, k); return k; }
+    w[0] = '"';
+    std::memcpy(w + 1, t, k);
+    w[k + 1] = '"';
+    return k + 2;
 }
 
-// Appends one element's text. `buf` is scratch of at least kFloatBufSize bytes.
-inline void write_elem(std::string& out, const uint8_t* p, const Field& f, bool strict) {
-    char buf[kFloatBufSize];
-    std::size_t n = 0;
+// Upper bound of one element's text, the separator that may follow it included.
+constexpr std::size_t kMaxElemText = kFloatBufSize + 16;
+
+// Writes one element's text at w (which has kMaxElemText bytes) and returns its length, or SIZE_MAX for a
+// NaN other than the canonical quiet NaN (text cannot carry it: the caller writes the base64 envelope).
+inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool strict) {
     switch (f.kind) {
         case ElemKind::Bool:
-            if (*p) out.append("true", 4); else out.append("false", 5);
-            return;
-        case ElemKind::I8: { auto r = std::to_chars(buf, buf + sizeof buf, int8_t(*p)); n = r.ptr - buf; break; }
-        case ElemKind::U8: { auto r = std::to_chars(buf, buf + sizeof buf, unsigned(*p)); n = r.ptr - buf; break; }
-        case ElemKind::I16: { auto r = std::to_chars(buf, buf + sizeof buf, int16_t(load16(p, f.big_endian))); n = r.ptr - buf; break; }
-        case ElemKind::U16: { auto r = std::to_chars(buf, buf + sizeof buf, load16(p, f.big_endian)); n = r.ptr - buf; break; }
-        case ElemKind::I32: { auto r = std::to_chars(buf, buf + sizeof buf, int32_t(load32(p, f.big_endian))); n = r.ptr - buf; break; }
-        case ElemKind::U32: { auto r = std::to_chars(buf, buf + sizeof buf, load32(p, f.big_endian)); n = r.ptr - buf; break; }
-        case ElemKind::I64: { auto r = std::to_chars(buf, buf + sizeof buf, int64_t(load64(p, f.big_endian))); n = r.ptr - buf; break; }
-        case ElemKind::U64: { auto r = std::to_chars(buf, buf + sizeof buf, load64(p, f.big_endian)); n = r.ptr - buf; break; }
+            if (*p) { std::memcpy(w, "true", 4); return 4; }
+            std::memcpy(w, "false", 5);
+            return 5;
+        case ElemKind::I8: return std::to_chars(w, w + kMaxElemText, int8_t(*p)).ptr - w;
+        case ElemKind::U8: return std::to_chars(w, w + kMaxElemText, unsigned(*p)).ptr - w;
+        case ElemKind::I16: return std::to_chars(w, w + kMaxElemText, int16_t(load16(p, f.big_endian))).ptr - w;
+        case ElemKind::U16: return std::to_chars(w, w + kMaxElemText, load16(p, f.big_endian)).ptr - w;
+        case ElemKind::I32: return std::to_chars(w, w + kMaxElemText, int32_t(load32(p, f.big_endian))).ptr - w;
+        case ElemKind::U32: return std::to_chars(w, w + kMaxElemText, load32(p, f.big_endian)).ptr - w;
+        case ElemKind::I64: return std::to_chars(w, w + kMaxElemText, int64_t(load64(p, f.big_endian))).ptr - w;
+        case ElemKind::U64: return std::to_chars(w, w + kMaxElemText, load64(p, f.big_endian)).ptr - w;
         case ElemKind::F16: {
             uint16_t b = load16(p, f.big_endian);
             FloatClass c = classify16(b);
-            if (c != FloatClass::Finite) { write_nonfinite(out, c, strict); return; }
-            n = format_f16(b, buf);
-            break;
+            if (c == FloatClass::Finite) return format_f16(b, w);
+            if (c == FloatClass::NaN && !is_canonical_nan16(b)) return SIZE_MAX;
+            return write_nonfinite(w, c, strict);
         }
         case ElemKind::F32: {
             uint32_t b = load32(p, f.big_endian);
             FloatClass c = classify32(b);
-            if (c != FloatClass::Finite) { write_nonfinite(out, c, strict); return; }
+            if (c != FloatClass::Finite) {
+                if (c == FloatClass::NaN && !is_canonical_nan32(b)) return SIZE_MAX;
+                return write_nonfinite(w, c, strict);
+            }
             float v; std::memcpy(&v, &b, 4);
             if ((b & 0x7fffffffu) == kF32DoubleRoundingTrap) {
                 // Its shortest text, 7.038531e-26, reads back exactly as float32 but not when a reader
                 // parses float64 first and then casts (PyMilo, np.asarray(list, float32)): one digit more.
-                auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific, 7);
-                n = static_cast<std::size_t>(r.ptr - buf);
-                break;
+                return std::to_chars(w, w + kMaxElemText, v, std::chars_format::scientific, 7).ptr - w;
             }
-            n = format_f32(v, buf);
-            break;
+            return format_f32(v, w);
         }
         case ElemKind::F64: {
             uint64_t b = load64(p, f.big_endian);
             FloatClass c = classify64(b);
-            if (c != FloatClass::Finite) { write_nonfinite(out, c, strict); return; }
+            if (c != FloatClass::Finite) {
+                if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
+                return write_nonfinite(w, c, strict);
+            }
             double v; std::memcpy(&v, &b, 8);
-            n = format_f64(v, buf);
-            break;
+            return format_f64(v, w);
         }
     }
-    out.append(buf, n);
+    return 0;
 }
 
-inline void write_item(std::string& out, const uint8_t* p, const Layout& L, bool strict) {
-    if (!L.structured) { write_elem(out, p + L.fields[0].offset, L.fields[0], strict); return; }
+// Writes one item (an element, or a structured row as a list); false for a NaN text cannot carry.
+inline bool write_item(OutBuf& out, const uint8_t* p, const Layout& L, bool strict) {
+    if (!L.structured) {
+        out.ensure(kMaxElemText);
+        const std::size_t n = write_elem(out.cur(), p + L.fields[0].offset, L.fields[0], strict);
+        if (n == SIZE_MAX) return false;
+        out.advance(n);
+        return true;
+    }
     out.push_back('[');
     bool first = true;
     for (const Field& f : L.fields) {
-        if (!first) out.push_back(',');
+        out.ensure(kMaxElemText + 1);
+        char* w = out.cur();
+        if (!first) *w++ = ',';
+        const std::size_t n = write_elem(w, p + f.offset, f, strict);
+        if (n == SIZE_MAX) return false;
+        out.advance(n + !first);
         first = false;
-        write_elem(out, p + f.offset, f, strict);
     }
     out.push_back(']');
+    return true;
 }
 
-void write_dim(std::string& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level);
+bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level);
 
 // Items [lo, hi) of dimension 0, each preceded by its separator, as write_dim writes them.
-void write_outer_range(std::string& out, const ArrayView& a, int64_t lo, int64_t hi, bool strict, int indent, int level) {
+bool write_outer_range(OutBuf& out, const ArrayView& a, int64_t lo, int64_t hi, bool strict, int indent, int level) {
     const int64_t st = a.strides[0];
     if (a.shape.size() == 1) {
+        if (!a.layout.structured) {
+            // The hot loop of plain 1-d arrays: one room check per element.
+            const Field& f = a.layout.fields[0];
+            const uint8_t* p = a.data + f.offset;
+            for (int64_t i = lo; i < hi; ++i) {
+                out.ensure(kMaxElemText + 1);
+                char* w = out.cur();
+                const bool sep = i != 0;
+                *w = ',';
+                const std::size_t n = write_elem(w + sep, p + i * st, f, strict);
+                if (n == SIZE_MAX) return false;
+                out.advance(n + sep);
+            }
+            return true;
+        }
         for (int64_t i = lo; i < hi; ++i) {
             if (i) out.push_back(',');
-            write_item(out, a.data + i * st, a.layout, strict);
+            if (!write_item(out, a.data + i * st, a.layout, strict)) return false;
         }
     } else {
         for (int64_t i = lo; i < hi; ++i) {
             if (i) out.push_back(',');
             write_newline(out, indent, level + 1);
-            write_dim(out, a, a.data + i * st, 1, strict, indent, level + 1);
+            if (!write_dim(out, a, a.data + i * st, 1, strict, indent, level + 1)) return false;
         }
     }
+    return true;
 }
 
-void write_dim(std::string& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level) {
+bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level) {
     const std::size_t nd = a.shape.size();
     const int64_t n = a.shape[dim];
     const int64_t st = a.strides[dim];
@@ -126,17 +162,18 @@ void write_dim(std::string& out, const ArrayView& a, const uint8_t* p, std::size
         // innermost: items on one line
         for (int64_t i = 0; i < n; ++i) {
             if (i) out.push_back(',');
-            write_item(out, p + i * st, a.layout, strict);
+            if (!write_item(out, p + i * st, a.layout, strict)) return false;
         }
     } else {
         for (int64_t i = 0; i < n; ++i) {
             if (i) out.push_back(',');
             write_newline(out, indent, level + 1);
-            write_dim(out, a, p + i * st, dim + 1, strict, indent, level + 1);
+            if (!write_dim(out, a, p + i * st, dim + 1, strict, indent, level + 1)) return false;
         }
         if (n) write_newline(out, indent, level);
     }
     out.push_back(']');
+    return true;
 }
 
 bool nan_field_scan(const uint8_t* p, const Field& f) {
@@ -175,13 +212,13 @@ bool for_each_item(const ArrayView& a, Fn&& fn) {
 
 }  // namespace
 
-void write_newline(std::string& out, int indent, int level) {
+void write_newline(OutBuf& out, int indent, int level) {
     if (indent < 0) return;
     out.push_back('\n');
     out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(level), ' ');
 }
 
-void write_json_string(std::string& out, const char* s, std::size_t n) {
+void write_json_string(OutBuf& out, const char* s, std::size_t n) {
     static const char hex[] = "0123456789abcdef";
     out.push_back('"');
     std::size_t start = 0;
@@ -208,24 +245,21 @@ void write_json_string(std::string& out, const char* s, std::size_t n) {
     out.push_back('"');
 }
 
-void write_double(std::string& out, double v) {
+void write_double(OutBuf& out, double v) {
     uint64_t b; std::memcpy(&b, &v, 8);
     FloatClass c = classify64(b);
-    if (c != FloatClass::Finite) { write_nonfinite(out, c, false); return; }
-    char buf[kFloatBufSize];
-    out.append(buf, format_f64(v, buf));
+    out.ensure(kMaxElemText);
+    out.advance(c != FloatClass::Finite ? write_nonfinite(out.cur(), c, false) : format_f64(v, out.cur()));
 }
 
-void write_int64(std::string& out, int64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr - buf);
+void write_int64(OutBuf& out, int64_t v) {
+    out.ensure(24);
+    out.advance(std::to_chars(out.cur(), out.cur() + 24, v).ptr - out.cur());
 }
 
-void write_uint64(std::string& out, uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr - buf);
+void write_uint64(OutBuf& out, uint64_t v) {
+    out.ensure(24);
+    out.advance(std::to_chars(out.cur(), out.cur() + 24, v).ptr - out.cur());
 }
 
 bool has_noncanonical_nan(const ArrayView& a) {
@@ -239,12 +273,16 @@ bool has_noncanonical_nan(const ArrayView& a) {
     });
 }
 
-void write_array_text(std::string& out, const ArrayView& a, bool strict, int indent, int level) {
-    if (a.shape.empty()) { write_item(out, a.data, a.layout, strict); return; }
-    // Reserve a rough estimate to limit reallocations.
+bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, int level) {
+    const std::size_t start = out.size();
+    if (a.shape.empty()) {
+        if (write_item(out, a.data, a.layout, strict)) return true;
+        out.truncate(start);
+        return false;
+    }
     uint64_t count = 1;
     for (int64_t d : a.shape) count *= static_cast<uint64_t>(d);
-    // Upper bound of an item's text (the separator included), so the output never grows by copying.
+    // Upper bound of an item's text (the separator included): room is made once, growth is rare.
     std::size_t per_item = a.layout.structured ? 2 : 0;
     for (const Field& f : a.layout.fields) {
         static const uint8_t widths[] = {6, 5, 7, 12, 21, 4, 6, 11, 21, 12, 17, 26};  // by ElemKind, with ','
@@ -254,28 +292,37 @@ void write_array_text(std::string& out, const ArrayView& a, bool strict, int ind
     unsigned hw = std::thread::hardware_concurrency();
     int threads = static_cast<int>(std::min<uint64_t>({hw ? hw : 1, 8u, static_cast<uint64_t>(n0)}));
     if (count < (1u << 17) || threads < 2) {
-        out.reserve(out.size() + count * per_item + 16);
-        write_dim(out, a, a.data, 0, strict, indent, level);
-        return;
+        out.ensure(count * per_item + 16);
+        if (write_dim(out, a, a.data, 0, strict, indent, level)) return true;
+        out.truncate(start);
+        return false;
     }
-    // Large array: pieces of dimension 0 written on several threads, then joined.
-    std::vector<std::string> parts(static_cast<std::size_t>(threads));
+    // Large array: pieces of dimension 0 written on several threads; the first straight into `out`,
+    // the others into buffers of their own, appended after.
+    std::vector<OutBuf> parts(static_cast<std::size_t>(threads - 1));
+    std::vector<char> ok(static_cast<std::size_t>(threads), 1);
     std::vector<std::thread> pool;
+    out.ensure(count * per_item + 64);  // the whole array's bound: appending the other pieces never grows
     auto piece = [&](int t) {
         const int64_t lo = n0 * t / threads, hi = n0 * (t + 1) / threads;
-        parts[t].reserve(static_cast<std::size_t>((hi - lo) * (count / n0)) * per_item + 16);
-        write_outer_range(parts[t], a, lo, hi, strict, indent, level);
+        OutBuf& dst = t ? parts[t - 1] : out;
+        if (t) dst.ensure(static_cast<std::size_t>((hi - lo) * (count / n0)) * per_item + 16);
+        ok[t] = write_outer_range(dst, a, lo, hi, strict, indent, level);
     };
+    out.push_back('[');
     for (int t = 1; t < threads; ++t) pool.emplace_back(piece, t);
     piece(0);
     for (auto& th : pool) th.join();
-    std::size_t total = 2;
+    for (char k : ok) {
+        if (!k) { out.truncate(start); return false; }
+    }
+    std::size_t total = 64;
     for (const auto& s : parts) total += s.size();
-    out.reserve(out.size() + total + 64);
-    out.push_back('[');
-    for (const auto& s : parts) out += s;
+    out.ensure(total);
+    for (const auto& s : parts) out.append(s);
     if (a.shape.size() > 1 && n0) write_newline(out, indent, level);
     out.push_back(']');
+    return true;
 }
 
 uint64_t array_nbytes(const ArrayView& a) {
@@ -284,7 +331,7 @@ uint64_t array_nbytes(const ArrayView& a) {
     return n;
 }
 
-void write_array_base64(std::string& out, const ArrayView& a) {
+void write_array_base64(OutBuf& out, const ArrayView& a) {
     const std::size_t item = a.layout.itemsize;
     const uint64_t nbytes = array_nbytes(a);
     bool contiguous = true;
@@ -315,12 +362,13 @@ void write_array_base64(std::string& out, const ArrayView& a) {
         });
         src = tmp.data();
     }
-    std::size_t start = out.size();
-    std::size_t enc = base64_encoded_size(nbytes);
-    out.resize(start + enc + 2);
-    out[start] = '"';
-    if (nbytes) base64_encode(src, nbytes, &out[start + 1]);
-    out[start + 1 + enc] = '"';
+    const std::size_t enc = base64_encoded_size(nbytes);
+    out.ensure(enc + 2);
+    char* w = out.cur();
+    w[0] = '"';
+    if (nbytes) base64_encode(src, nbytes, w + 1);
+    w[1 + enc] = '"';
+    out.advance(enc + 2);
 }
 
 }  // namespace milo

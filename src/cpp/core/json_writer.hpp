@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "array_layout.hpp"
+#include "out_buf.hpp"
 
 namespace milo {
 
@@ -18,27 +19,29 @@ struct ArrayView {
 
 // Appends a JSON string literal (with quotes) for the UTF-8 bytes [s, s+n). Only '"', '\\' and control
 // characters are escaped; other UTF-8 is copied as is.
-void write_json_string(std::string& out, const char* s, std::size_t n);
+void write_json_string(OutBuf& out, const char* s, std::size_t n);
 
 // Appends a double / int as JSON number text. Non-finite doubles are written as NaN, Infinity, -Infinity.
-void write_double(std::string& out, double v);
-void write_int64(std::string& out, int64_t v);
-void write_uint64(std::string& out, uint64_t v);
+void write_double(OutBuf& out, double v);
+void write_int64(OutBuf& out, int64_t v);
+void write_uint64(OutBuf& out, uint64_t v);
 
 // Newline and indentation for `level` when indent >= 0; nothing when indent < 0.
-void write_newline(std::string& out, int indent, int level);
+void write_newline(OutBuf& out, int indent, int level);
 
 // True if some float element of the array is a NaN other than the canonical quiet NaN (such values
-// cannot be carried by the text form, so the caller writes that array in the base64 envelope).
+// cannot be carried by the text form; write_array_text also reports them, without a separate pass).
 bool has_noncanonical_nan(const ArrayView& a);
 
 // Appends the nested-list text of the array (a bare value for 0-d). Non-finite floats are written as
 // tokens (NaN, Infinity, -Infinity) or, with strict, as strings ("NaN", ...). With indent >= 0, each
 // innermost list (or structured row) is on one line, outer dimensions one item per line.
-void write_array_text(std::string& out, const ArrayView& a, bool strict, int indent, int level);
+// Returns false, with `out` as it was, when some float element is a NaN other than the canonical quiet
+// NaN (text cannot carry it; the caller writes the base64 envelope instead).
+bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, int level);
 
 // Appends the base64 text (with quotes) of the array's elements in C order, little-endian.
-void write_array_base64(std::string& out, const ArrayView& a);
+void write_array_base64(OutBuf& out, const ArrayView& a);
 
 // Total bytes of the array's data in C order.
 uint64_t array_nbytes(const ArrayView& a);

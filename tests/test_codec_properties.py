@@ -240,6 +240,27 @@ def test_reads_python_json_like_json_loads(obj, indent, ascii_, seps):
     tc.assert_identical(codec.decode(text), json.loads(text))
 
 
+structural_text = st.text(alphabet='[]{}",\\:ab 1\u00e9\n', max_size=40)
+listish = st.recursive(
+    st.one_of(st.integers(), st.floats(allow_nan=False), structural_text, st.none()),
+    lambda kids: st.one_of(st.lists(kids, max_size=6), st.dictionaries(structural_text, kids, max_size=3)),
+    max_leaves=60)
+
+
+@PROPS
+@given(items=st.lists(listish, max_size=12), pad=st.integers(0, 40), indent=st.sampled_from([None, 0, 3]))
+def test_list_under_array_key_read_like_json_loads(items, pad, indent):
+    """The value of "pymiloed-ndarray-list" is first skipped by a fast bracket/string matcher (16 bytes at a
+    time); when the object is no array envelope it must still read exactly as json.loads reads it, whatever
+    brackets, quotes and escapes its strings hold and wherever they fall against 16-byte blocks."""
+    obj = {"k" * pad: 1, "pymiloed-ndarray-list": items, "z": [items]}
+    text = json.dumps(obj, indent=indent)
+    tc.assert_identical(codec.decode(text.encode()), json.loads(text))
+    bad = text[: text.rindex("]")]  # cut inside: an error, never a crash or a wrong value
+    with pytest.raises(DecodeError):
+        codec.decode(bad.encode())
+
+
 @PROPS
 @given(obj=plain_json)
 def test_plain_json_written_like_json_dumps(obj):

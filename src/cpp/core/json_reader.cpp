@@ -390,18 +390,40 @@ private:
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
             const __m128i folded = _mm_or_si128(v, k_case);  // '[' -> '{', ']' -> '}'
             const unsigned commas = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_comma)));
-            const unsigned others = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(folded, k_brace_open), _mm_cmpeq_epi8(folded, k_brace_close)),
-                _mm_cmpeq_epi8(v, k_quote))));
-            if (!others) {
-                if (commas && d == 1) {
-                    const uint64_t last = static_cast<uint64_t>(p - begin_) + (31u - static_cast<unsigned>(__builtin_clz(commas)));
-                    items += __builtin_popcount(commas);
+            const unsigned brackets = static_cast<unsigned>(_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(folded, k_brace_open), _mm_cmpeq_epi8(folded, k_brace_close))));
+            const unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_quote)));
+            if (!quotes) {
+                // Visit the brackets only; the commas between two of them count when the level there is 1.
+                auto count = [&](unsigned seg) {
+                    const uint64_t last = static_cast<uint64_t>(p - begin_) + (31u - static_cast<unsigned>(__builtin_clz(seg)));
+                    items += __builtin_popcount(seg);
                     if (last - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, last); last_split = last; }
+                };
+                unsigned b = brackets, after = 0xFFFFu;
+                while (b) {
+                    const unsigned k = static_cast<unsigned>(__builtin_ctz(b));
+                    const unsigned seg = commas & after & ((1u << k) - 1);
+                    if (seg && d == 1) count(seg);
+                    const char c = p[k];
+                    if (c == '[' || c == '{') {
+                        if (++d + depth - 1 > limits_.max_depth) {
+                            p_ = p + k;
+                            return failb("nesting deeper than " + std::to_string(limits_.max_depth));
+                        }
+                    } else if (--d == 0) {
+                        p_ = p + k + 1;
+                        return true;
+                    }
+                    after = ~((2u << k) - 1);
+                    b &= b - 1;
                 }
+                const unsigned seg = commas & after;
+                if (seg && d == 1) count(seg);
                 p += 16;
                 continue;
             }
+            const unsigned others = brackets | quotes;
             unsigned m = commas | others;
             bool restart = false;
             while (m) {

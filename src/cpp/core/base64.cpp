@@ -1,12 +1,26 @@
 // Standard base64, strict decoding (see base64.hpp for the contract).
 //
-// Encoding looks up 12 bits at a time (a 4096-entry table of char pairs), six
-// input bytes per step in the main loop. Decoding uses four 256-entry tables
-// whose entries are already shifted into place; an invalid char sets the top
+// Portable code: encoding looks up 12 bits at a time (a 4096-entry table of char
+// pairs), six input bytes per step in the main loop. Decoding uses four 256-entry
+// tables whose entries are already shifted into place; an invalid char sets the top
 // bit, so a whole quantum is validated with one test.
+//
+// AVX2 code (x86-64, GCC/Clang, chosen at run time): 24 bytes <-> 32 chars per step,
+// after Mula & Lemire, "Faster Base64 Encoding and Decoding using AVX2 Instructions"
+// (ACM TOW 2018). The vector loops only handle whole steps well inside the buffers;
+// the portable code finishes the rest, and a step in which any char is invalid is
+// handed back to it too, so the error index is the portable code's by construction.
 #include "base64.hpp"
 
+#include <cstdlib>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MILO_B64_AVX2 1
+#include <immintrin.h>
+#else
+#define MILO_B64_AVX2 0
+#endif
 
 namespace milo {
 
@@ -83,9 +97,7 @@ inline void store_be48(uint8_t* d, uint64_t x) {
 #endif
 }
 
-}  // namespace
-
-void base64_encode(const uint8_t* src, std::size_t n, char* dst) {
+void encode_scalar(const uint8_t* src, std::size_t n, char* dst) {
     // Main loop: read 8 bytes (only 6 are used) while at least 8 remain.
     while (n >= 8) {
         const uint64_t x = (uint64_t{src[0]} << 40) | (uint64_t{src[1]} << 32) | (uint64_t{src[2]} << 24) |
@@ -119,24 +131,14 @@ void base64_encode(const uint8_t* src, std::size_t n, char* dst) {
     }
 }
 
-std::size_t base64_decoded_size(const char* src, std::size_t len) {
-    if (len % 4 != 0) return SIZE_MAX;
-    if (len == 0) return 0;
-    std::size_t pad = 0;
-    if (src[len - 1] == '=') pad = src[len - 2] == '=' ? 2 : 1;
-    return len / 4 * 3 - pad;
-}
-
-std::size_t base64_decode(const char* text, std::size_t len, uint8_t* dst) {
-    if (len % 4 != 0) return len;
-    if (len == 0) return SIZE_MAX;
-    const auto* s = reinterpret_cast<const unsigned char*>(text);
+// Decode s[i, len) into d = dst + i / 4 * 3, given that len is a non-zero multiple of 4,
+// i a multiple of 4 no greater than len - 4, and s[0, i) all alphabet chars (decoded
+// already). Returns what base64_decode returns for the whole text.
+std::size_t decode_from(const unsigned char* s, std::size_t len, std::size_t i, uint8_t* d) {
     const std::size_t body = len - 4;  // every quantum but the last has no padding
-    std::size_t i = 0;
     // Two quanta per step, with one 8-byte store (6 bytes used, the next 2
     // overwritten by the next step) while dst has room for it: at least one more
     // full quantum and the last one follow, so 6 + 3 + 1 bytes remain.
-    uint8_t* d = dst;
     for (; i + 12 <= body; i += 8, d += 6) {
         const uint32_t a = quantum(s + i);
         const uint32_t b = quantum(s + i + 4);
@@ -178,5 +180,159 @@ std::size_t base64_decode(const char* text, std::size_t len, uint8_t* dst) {
     }
     return SIZE_MAX;
 }
+
+#if MILO_B64_AVX2
+
+#define MILO_TARGET_AVX2 __attribute__((target("avx2")))
+
+// The same 16 bytes in both 128-bit lanes (vpshufb looks up within each lane).
+MILO_TARGET_AVX2 inline __m256i lanes(__m128i x) { return _mm256_broadcastsi128_si256(x); }
+
+// 24 bytes -> 32 chars per step. Each 128-bit lane takes 12 bytes (two 16-byte
+// loads, at src and src + 12, so a step reads src[0, 28)); each dword of a lane
+// becomes the 4 chars of one 3-byte group.
+MILO_TARGET_AVX2 void encode_avx2(const uint8_t* src, std::size_t n, char* dst) {
+    // Bytes b0 b1 b2 of a group go to the dword as b1 b0 b2 b1: its low 16-bit word
+    // is then b0:b1 and its high word b1:b2 (big-endian pairs), so that sextet
+    // 0 = word0 bits 15..10, 1 = word0 bits 9..4, 2 = word1 bits 11..6, 3 = word1 bits 5..0.
+    const __m256i spread = lanes(_mm_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10));
+    // Sextets 0 and 2 to the low byte of their word: (word0 & 0xfc00) >> 10 and
+    // (word1 & 0x0fc0) >> 6, as the high halves of products by 2^6 and 2^10.
+    const __m256i mask02 = _mm256_set1_epi32(0x0fc0fc00);
+    const __m256i mul02 = _mm256_set1_epi32(0x04000040);
+    // Sextets 1 and 3 to the high byte: (word0 & 0x03f0) << 4 and (word1 & 0x003f) << 8.
+    const __m256i mask13 = _mm256_set1_epi32(0x003f03f0);
+    const __m256i mul13 = _mm256_set1_epi32(0x01000010);
+    // Sextet -> char: add 'A' (0..25), 'a' - 26 (26..51), '0' - 52 (52..61),
+    // '+' - 62 (62), '/' - 63 (63), chosen by a 0..13 index (see below).
+    const __m256i offsets = lanes(_mm_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0));
+    const __m256i c51 = _mm256_set1_epi8(51);
+    const __m256i c25 = _mm256_set1_epi8(25);
+    while (n >= 28) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 12));
+        const __m256i in = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+        const __m256i g = _mm256_shuffle_epi8(in, spread);
+        const __m256i s02 = _mm256_mulhi_epu16(_mm256_and_si256(g, mask02), mul02);
+        const __m256i s13 = _mm256_mullo_epi16(_mm256_and_si256(g, mask13), mul13);
+        const __m256i sx = _mm256_or_si256(s02, s13);  // one sextet per byte, in order
+        // index: 0 for 0..25, 1 for 26..51, sextet - 50 for 52..63
+        __m256i idx = _mm256_subs_epu8(sx, c51);
+        idx = _mm256_sub_epi8(idx, _mm256_cmpgt_epi8(sx, c25));
+        const __m256i chars = _mm256_add_epi8(sx, _mm256_shuffle_epi8(offsets, idx));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), chars);
+        src += 24;
+        dst += 32;
+        n -= 24;
+    }
+    encode_scalar(src, n, dst);
+}
+
+// 32 chars -> 24 bytes per step.
+MILO_TARGET_AVX2 std::size_t decode_avx2(const char* text, std::size_t len, uint8_t* dst) {
+    if (len % 4 != 0) return len;
+    if (len == 0) return SIZE_MAX;
+    const auto* s = reinterpret_cast<const unsigned char*>(text);
+    const std::size_t body = len - 4;
+    // Validation: a char is in the alphabet iff the bit sets looked up by its low
+    // nibble (lo_bad) and by its high nibble (hi_class) are disjoint. Each high
+    // nibble has one class bit; lo_bad[l] holds the classes for which low nibble l
+    // is not a char of the alphabet:
+    //   0x01 high nibble 0, 1, 8..f: nothing valid
+    //   0x02 high nibble 2: only '+' (0x2b) and '/' (0x2f)
+    //   0x04 high nibble 3: '0'..'9' (low 0..9)
+    //   0x08 high nibble 4, 6: 'A'..'O', 'a'..'o' (low 1..f)
+    //   0x10 high nibble 5, 7: 'P'..'Z', 'p'..'z' (low 0..a)
+    const __m256i lo_bad = lanes(_mm_setr_epi8(0x0b, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,  //
+                                               0x03, 0x03, 0x07, 0x15, 0x17, 0x17, 0x17, 0x15));
+    const __m256i hi_class = lanes(_mm_setr_epi8(0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x10,  //
+                                                 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01));
+    // Char -> sextet: add an offset chosen by the high nibble, less one for '/' so
+    // that '+' (index 2) and '/' (index 1) differ.
+    const __m256i shift = lanes(_mm_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0));
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    const __m256i slash = _mm256_set1_epi8('/');
+    // Packing: sextets a b c d of a dword -> (a << 6 | b), (c << 6 | d) as words,
+    // -> a << 18 | b << 12 | c << 6 | d, whose bytes 2, 1, 0 are the output bytes.
+    const __m256i mul_ab = _mm256_set1_epi32(0x01400140);
+    const __m256i mul_abcd = _mm256_set1_epi32(0x00011000);
+    const __m256i gather = lanes(_mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
+    const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+    std::size_t i = 0;
+    uint8_t* d = dst;
+    // A step reads s[i, i + 32) and stores d[0, 32): 24 bytes, then 8 that later
+    // steps overwrite. dst has room while 11 more body quanta (33 bytes) follow.
+    for (; i + 44 <= body; i += 32, d += 24) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+        const __m256i hin = _mm256_and_si256(_mm256_srli_epi32(c, 4), nib);
+        const __m256i lon = _mm256_and_si256(c, nib);
+        const __m256i bad = _mm256_shuffle_epi8(lo_bad, lon);
+        const __m256i cls = _mm256_shuffle_epi8(hi_class, hin);
+        if (!_mm256_testz_si256(bad, cls)) break;  // the portable code finds the char
+        const __m256i sidx = _mm256_add_epi8(hin, _mm256_cmpeq_epi8(c, slash));
+        const __m256i sx = _mm256_add_epi8(c, _mm256_shuffle_epi8(shift, sidx));
+        const __m256i w = _mm256_maddubs_epi16(sx, mul_ab);
+        const __m256i q = _mm256_madd_epi16(w, mul_abcd);
+        const __m256i out = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, gather), join);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), out);
+    }
+    return decode_from(s, len, i, d);
+}
+
+#endif  // MILO_B64_AVX2
+
+bool detect_simd() {
+#if MILO_B64_AVX2
+    const char* off = std::getenv("MILO_FAST_NO_SIMD");
+    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
+bool simd_enabled() {
+    static const bool on = detect_simd();
+    return on;
+}
+
+}  // namespace
+
+std::size_t base64_decoded_size(const char* src, std::size_t len) {
+    if (len % 4 != 0) return SIZE_MAX;
+    if (len == 0) return 0;
+    std::size_t pad = 0;
+    if (src[len - 1] == '=') pad = src[len - 2] == '=' ? 2 : 1;
+    return len / 4 * 3 - pad;
+}
+
+void base64_encode(const uint8_t* src, std::size_t n, char* dst) {
+#if MILO_B64_AVX2
+    if (simd_enabled()) return encode_avx2(src, n, dst);
+#endif
+    encode_scalar(src, n, dst);
+}
+
+std::size_t base64_decode(const char* text, std::size_t len, uint8_t* dst) {
+#if MILO_B64_AVX2
+    if (simd_enabled()) return decode_avx2(text, len, dst);
+#endif
+    return detail::base64_decode_scalar(text, len, dst);
+}
+
+namespace detail {
+
+void base64_encode_scalar(const uint8_t* src, std::size_t n, char* dst) { encode_scalar(src, n, dst); }
+
+std::size_t base64_decode_scalar(const char* text, std::size_t len, uint8_t* dst) {
+    if (len % 4 != 0) return len;
+    if (len == 0) return SIZE_MAX;
+    return decode_from(reinterpret_cast<const unsigned char*>(text), len, 0, dst);
+}
+
+bool base64_simd_enabled() { return simd_enabled(); }
+
+}  // namespace detail
 
 }  // namespace milo

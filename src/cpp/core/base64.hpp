@@ -32,4 +32,19 @@ std::size_t base64_decoded_size(const char* src, std::size_t len);
 // On failure the contents of dst are unspecified.
 std::size_t base64_decode(const char* src, std::size_t len, uint8_t* dst);
 
+namespace detail {
+
+// base64_encode and base64_decode choose, once, between the portable code below and an
+// AVX2 version (x86-64 with GCC or Clang, on a CPU that has AVX2, unless the environment
+// variable MILO_FAST_NO_SIMD is set to a non-empty value other than "0" at first use).
+// Both give the same output and the same error index for every input. Tests and
+// benchmarks call the portable code directly through these.
+void base64_encode_scalar(const uint8_t* src, std::size_t n, char* dst);
+std::size_t base64_decode_scalar(const char* src, std::size_t len, uint8_t* dst);
+
+// Whether base64_encode / base64_decode use the AVX2 code in this process.
+bool base64_simd_enabled();
+
+}  // namespace detail
+
 }  // namespace milo

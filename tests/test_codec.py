@@ -966,6 +966,41 @@ def test_duplicate_keys():
             codec.decode(doc)
 
 
+def test_base64_envelope_key_orders_and_declared_length():
+    """milo_fast writes the data last (the reader then knows where the string ends from dtype and shape);
+    every key order reads the same, and a string whose length disagrees with them is an error even when a
+    quote happens to sit where the declared length ends."""
+    arr = np.arange(12, dtype="<f8").reshape(3, 4)
+    data = codec.encode(arr, arrays="base64")
+    assert list(json.loads(data)) == [B_DTYPE, B_SHAPE, B_DATA]
+    rows = make_struct(NODE_DTYPE, 5)
+    for a in (arr, rows):
+        env = json.loads(codec.encode(a, arrays="base64"))
+        for order in itertools.permutations(env):
+            assert_array_identical(codec.decode(json.dumps({k: env[k] for k in order})), a)
+    good = _b64(np.array([1.5, -2.0]))
+    assert len(good) == 24
+    for doc in [
+        # one char short: a quote sits at the declared end only by accident, inside the next key
+        '{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [2], "milo-ndarray-b64": "' + good[:23] + '"}',
+        # too short, with the declared end pointing into a later string
+        '{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [2], "milo-ndarray-b64": "AAAA", "x": "' + "A" * 30 + '"}',
+        # too long
+        '{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [2], "milo-ndarray-b64": "' + good + 'AAAA"}',
+        # a quote inside, at the declared end
+        '{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [2], "milo-ndarray-b64": "' + good[:10] + '","' + good[12:] + '"}',
+        # the declared end beyond the document
+        '{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [1000], "milo-ndarray-b64": "' + good + '"}',
+        # a structured dtype's itemsize declares the length
+        '{"milo-ndarray-dtype": {"names": ["a"], "formats": ["<f8"], "offsets": [0], "itemsize": 8},'
+        ' "milo-ndarray-shape": [3], "milo-ndarray-b64": "' + good + '"}',
+    ]:
+        with pytest.raises(DecodeError):
+            codec.decode(doc)
+    assert_identical(codec.decode('{"milo-ndarray-dtype": "<f8", "milo-ndarray-shape": [2], "milo-ndarray-b64": "'
+                                  + good + '"}'), np.array([1.5, -2.0]))
+
+
 def test_text_envelope_with_extra_key_is_a_plain_object():
     env = {T_LIST: [1, 2], T_DTYPE: "int64", T_SHAPE: [2], T_DS: "numpy.ndarray", "extra": 1}
     assert_identical(codec.decode(json.dumps(env)), env)

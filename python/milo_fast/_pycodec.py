@@ -153,10 +153,10 @@ class _Writer:
                 raw = bytes(raw)
             else:
                 raw = np.ascontiguousarray(le).tobytes()
-            items = [(json.dumps(B_DATA), json.dumps(base64.b64encode(raw).decode())),
-                     (json.dumps(B_DTYPE), dspec), (json.dumps(B_SHAPE), shape)]
+            items = [(json.dumps(B_DTYPE), dspec), (json.dumps(B_SHAPE), shape)]
             if scalar:
                 items.append((json.dumps(B_DS), '"numpy.generic"'))
+            items.append((json.dumps(B_DATA), json.dumps(base64.b64encode(raw).decode())))
             return self._obj(items, level)
         items = [(json.dumps(T_LIST), _array_text(arr, self.strict)), (json.dumps(T_DTYPE), dspec),
                  (json.dumps(T_SHAPE), shape),

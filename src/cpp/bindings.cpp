@@ -324,17 +324,18 @@ private:
             }
             out.truncate(start);  // a NaN with a payload or sign: text cannot carry it, base64 can
         }
+        // The data last: a reader knows its length from the dtype and shape before it reaches the string.
         out.push_back('{');
-        key("milo-ndarray-b64", level, true);
-        {
-            py::gil_scoped_release nogil;
-            write_array_base64(out, v);
-        }
-        key("milo-ndarray-dtype", level, false);
+        key("milo-ndarray-dtype", level, true);
         value(info.spec.ptr(), level + 1);
         key("milo-ndarray-shape", level, false);
         shape(v.shape);
         if (scalar) { key("milo-data-structure", level, false); out.append("\"numpy.generic\""); }
+        key("milo-ndarray-b64", level, false);
+        {
+            py::gil_scoped_release nogil;
+            write_array_base64(out, v);
+        }
         write_newline(out, indent_, level);
         out.push_back('}');
     }

@@ -512,7 +512,13 @@ private:
                 } else if (key_is(doc_.strings, k, kB64Data)) {
                     if (p_ >= end_ || *p_ != '"') return failb("expected the base64 string of \"milo-ndarray-b64\", found " + found());
                     const char* s = p_ + 1;
-                    const char* q = static_cast<const char*>(std::memchr(s, '"', end_ - s));
+                    // Where the dtype and shape came first (as milo_fast writes them), the end of the string
+                    // is known: check that one byte instead of searching megabytes for the quote. Phase 2's
+                    // base64 decoding rejects any quote, backslash or other stray byte inside.
+                    const uint64_t want = declared_b64_len(base);
+                    const char* q = want < static_cast<uint64_t>(end_ - s) && s[want] == '"'
+                                        ? s + want
+                                        : static_cast<const char*>(std::memchr(s, '"', end_ - s));
                     if (!q) return failb("unterminated string");
                     p_ = q + 1;
                     val = push_node(NodeType::RawList, static_cast<uint64_t>(s - begin_), 0, vat);
@@ -547,6 +553,39 @@ private:
         stack_.resize(base);
         out = push_node(NodeType::Object, first, npairs, at);
         return true;
+    }
+
+    // The base64 length that the dtype and shape among the pairs at stack_[base..] declare, or UINT64_MAX
+    // when they are not there or not plain. A hint only: envelope() checks everything afterwards.
+    uint64_t declared_b64_len(std::size_t base) const {
+        constexpr uint64_t kNone = UINT64_MAX;
+        const Node* dt = nullptr;
+        const Node* sh = nullptr;
+        for (std::size_t i = base; i + 1 < stack_.size(); i += 2) {
+            const Node& k = doc_.nodes[stack_[i]];
+            if (key_is(doc_.strings, k, kB64Dtype)) dt = &doc_.nodes[stack_[i + 1]];
+            else if (key_is(doc_.strings, k, kB64Shape)) sh = &doc_.nodes[stack_[i + 1]];
+        }
+        if (!dt || !sh || sh->type != NodeType::List) return kNone;
+        uint64_t item = 0;
+        if (dt->type == NodeType::String) {
+            Field f;
+            if (!simple_dtype_from_name(doc_.strings.data() + dt->a, dt->len, f)) return kNone;
+            item = elem_size(f.kind);
+        } else if (dt->type == NodeType::Object) {
+            for (uint32_t i = 0; i < dt->len; ++i) {
+                const Node& k = doc_.nodes[doc_.children[dt->a + 2 * i]];
+                const Node& v = doc_.nodes[doc_.children[dt->a + 2 * i + 1]];
+                if (key_is(doc_.strings, k, "itemsize") && v.type == NodeType::Int && v.a >= 1 && v.a <= 65536) item = v.a;
+            }
+        }
+        if (!item) return kNone;
+        uint64_t bytes = item;
+        for (uint32_t i = 0; i < sh->len; ++i) {
+            const Node& d = doc_.nodes[doc_.children[sh->a + i]];
+            if (d.type != NodeType::Int || static_cast<int64_t>(d.a) < 0 || __builtin_mul_overflow(bytes, d.a, &bytes)) return kNone;
+        }
+        return bytes < (uint64_t{1} << 60) ? base64_encoded_size(bytes) : kNone;
     }
 
     uint64_t raw_end_ = 0;

@@ -1701,3 +1701,50 @@ def test_differential_core_vs_reference(name, b64, indent, strict):
     assert_identical(_pycodec.decode(from_core, 512, 0), _pycodec.decode(from_ref, 512, 0))
     assert_identical(_core.decode(from_ref, 512, 0), _core.decode(from_core, 512, 0))
     assert_identical(_core.decode(from_ref, 512, 0), _pycodec.decode(from_core, 512, 0))
+
+
+# ----------------------------------------------------------------- integer tokens in text arrays
+
+def _int_doc(dt: str, token: str) -> bytes:
+    return (f'{{"{T_LIST}": [{token}], "{T_DTYPE}": "{dt}", "{T_SHAPE}": [1], '
+            f'"{T_DS}": "numpy.ndarray"}}').encode()
+
+
+@pytest.mark.parametrize("dt", ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
+def test_integer_tokens_at_the_limits(dt):
+    info = np.iinfo(dt)
+    for v in (info.min, info.max, 0, 1, -1 if info.min < 0 else 0):
+        got = codec.decode(_int_doc(dt, str(v)))
+        assert got.dtype == np.dtype(dt) and int(got[0]) == v
+    for v in (int(info.min) - 1, int(info.max) + 1):
+        want = "negative integer in an unsigned array" if v < 0 and info.min == 0 else f"out of range for {dt}"
+        if v > np.iinfo(np.uint64).max or v < np.iinfo(np.int64).min:
+            want = "negative integer" if v < 0 and info.min == 0 else "out of range for"
+        with pytest.raises(DecodeError, match=want):
+            codec.decode(_int_doc(dt, str(v)))
+
+
+@pytest.mark.parametrize("dt", ["int64", "uint64", "int8", "uint8"])
+def test_integer_token_errors(dt):
+    unsigned = dt.startswith("u")
+    cases = {
+        "1.0": "fraction or exponent", "1e3": "fraction or exponent", "-2E+1": "fraction or exponent",
+        "1.": "expected an integer", "1e": "expected an integer", "-": "expected an integer",
+        "+1": "expected an integer", "x": "expected an integer", "01": "expected ']'",
+        "18446744073709551616": "out of range for", "99999999999999999999999": "out of range for",
+        "-9223372036854775809": "negative integer" if unsigned else "out of range for",
+        "-1": "negative integer" if unsigned else None, "-00": "expected ']'",
+    }
+    for token, want in cases.items():
+        if want is None:
+            assert int(codec.decode(_int_doc(dt, token))[0]) == int(token)
+            continue
+        with pytest.raises(DecodeError, match=want):
+            codec.decode(_int_doc(dt, token))
+    assert int(codec.decode(_int_doc(dt, "-0"))[0]) == 0  # "-0" is zero in any integer array
+    if dt == "uint64":
+        assert int(codec.decode(_int_doc(dt, "18446744073709551615"))[0]) == 2 ** 64 - 1
+        assert int(codec.decode(_int_doc(dt, "10000000000000000000"))[0]) == 10 ** 19
+    if dt == "int64":
+        assert int(codec.decode(_int_doc(dt, "-9223372036854775808"))[0]) == -2 ** 63
+        assert int(codec.decode(_int_doc(dt, "0000"[:1]))[0]) == 0

@@ -16,6 +16,7 @@
 
 #include "base64.hpp"
 #include "floatfmt.hpp"
+#include "out_buf.hpp"
 
 namespace milo {
 
@@ -29,6 +30,14 @@ constexpr const char kB64Data[] = "milo-ndarray-b64";
 constexpr const char kB64Dtype[] = "milo-ndarray-dtype";
 constexpr const char kB64Shape[] = "milo-ndarray-shape";
 constexpr const char kB64DS[] = "milo-data-structure";
+
+// Bits set in a 16-bit mask (__builtin_popcount is a libgcc call without -mpopcnt).
+inline int popcount16(unsigned m) {
+    m = m - ((m >> 1) & 0x5555u);
+    m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+    m = (m + (m >> 4)) & 0x0F0Fu;
+    return static_cast<int>((m + (m >> 8)) & 0x1Fu);
+}
 
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -397,7 +406,7 @@ private:
                 // Visit the brackets only; the commas between two of them count when the level there is 1.
                 auto count = [&](unsigned seg) {
                     const uint64_t last = static_cast<uint64_t>(p - begin_) + (31u - static_cast<unsigned>(__builtin_clz(seg)));
-                    items += __builtin_popcount(seg);
+                    items += popcount16(seg);
                     if (last - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, last); last_split = last; }
                 };
                 unsigned b = brackets, after = 0xFFFFu;
@@ -949,33 +958,47 @@ private:
         }
     }
 
+    // One pass over an integer token: sign, digits, value (scan_number then from_chars read it twice).
     bool integer(uint8_t* out, const Field& f) {
-        bool is_int;
-        const char* e = scan_number(p_, end_, is_int);
-        if (!e) return fail("expected an integer");
-        if (!is_int) return fail("expected an integer, found a number with a fraction or exponent");
+        const char* q = p_;
+        const bool neg = q < end_ && *q == '-';
+        q += neg;
+        if (q >= end_ || !is_digit(*q)) return fail("expected an integer");
+        uint64_t v = 0;
+        bool overflow = false;
+        if (*q == '0') {
+            ++q;
+        } else {
+            const char* d0 = q;
+            while (q < end_ && is_digit(*q) && q - d0 < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
+            while (q < end_ && is_digit(*q)) {  // a 20th digit and beyond
+                overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v) || __builtin_add_overflow(v, static_cast<uint64_t>(*q - '0'), &v);
+                ++q;
+            }
+        }
+        if (q < end_ && (*q == '.' || *q == 'e' || *q == 'E')) {
+            bool is_int;
+            if (!scan_number(p_, end_, is_int)) return fail("expected an integer");
+            return fail("expected an integer, found a number with a fraction or exponent");
+        }
         if (is_signed_int(f.kind)) {
-            int64_t v;
-            auto r = std::from_chars(p_, e, v);
-            if (r.ec != std::errc() || r.ptr != e) return fail("integer out of range for int64");
+            if (overflow || v > (neg ? uint64_t{1} << 63 : uint64_t{INT64_MAX})) return fail("integer out of range for int64");
+            const int64_t x = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
             switch (f.kind) {
-                case ElemKind::I8: if (v < -128 || v > 127) return fail("integer out of range for int8"); *out = static_cast<uint8_t>(v); break;
-                case ElemKind::I16: if (v < -32768 || v > 32767) return fail("integer out of range for int16"); store16(out, static_cast<uint16_t>(v), f.big_endian); break;
-                case ElemKind::I32: if (v < INT32_MIN || v > INT32_MAX) return fail("integer out of range for int32"); store32(out, static_cast<uint32_t>(v), f.big_endian); break;
-                default: store64(out, static_cast<uint64_t>(v), f.big_endian); break;
+                case ElemKind::I8: if (x < -128 || x > 127) return fail("integer out of range for int8"); *out = static_cast<uint8_t>(x); break;
+                case ElemKind::I16: if (x < -32768 || x > 32767) return fail("integer out of range for int16"); store16(out, static_cast<uint16_t>(x), f.big_endian); break;
+                case ElemKind::I32: if (x < INT32_MIN || x > INT32_MAX) return fail("integer out of range for int32"); store32(out, static_cast<uint32_t>(x), f.big_endian); break;
+                default: store64(out, static_cast<uint64_t>(x), f.big_endian); break;
             }
         } else {
-            if (*p_ == '-') {
+            if (neg) {
                 // "-0" is the only negative literal an unsigned array accepts
-                bool zero = (e - p_ == 2 && p_[1] == '0');
-                if (!zero) return fail("negative integer in an unsigned array");
+                if (q - p_ != 2 || v != 0) return fail("negative integer in an unsigned array");
                 std::memset(out, 0, elem_size(f.kind));
-                p_ = e;
+                p_ = q;
                 return true;
             }
-            uint64_t v;
-            auto r = std::from_chars(p_, e, v);
-            if (r.ec != std::errc() || r.ptr != e) return fail("integer out of range for uint64");
+            if (overflow) return fail("integer out of range for uint64");
             switch (f.kind) {
                 case ElemKind::U8: if (v > 0xFF) return fail("integer out of range for uint8"); *out = static_cast<uint8_t>(v); break;
                 case ElemKind::U16: if (v > 0xFFFF) return fail("integer out of range for uint16"); store16(out, static_cast<uint16_t>(v), f.big_endian); break;
@@ -983,7 +1006,7 @@ private:
                 default: store64(out, v, f.big_endian); break;
             }
         }
-        p_ = e;
+        p_ = q;
         return true;
     }
 };
@@ -995,6 +1018,7 @@ bool allocate(ArrayJob& j) {
         j.failed = true; j.err_offset = j.src; j.err = "out of memory for an array of " + std::to_string(nbytes) + " bytes";
         return false;
     }
+    advise_huge_pages(j.data.get(), nbytes);  // as numpy does for its own large arrays
     return true;
 }
 

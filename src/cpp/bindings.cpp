@@ -3,7 +3,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -105,10 +110,22 @@ public:
     BytesStorage& operator=(const BytesStorage&) = delete;
     ~BytesStorage() { Py_XDECREF(obj_); }
 
-    char* resize(char*, std::size_t, std::size_t cap) override {
+    static constexpr std::size_t kFreshFrom = std::size_t{4} << 20;
+
+    char* resize(char*, std::size_t used, std::size_t cap) override {
         py::gil_scoped_acquire gil;
         if (!obj_) {
             obj_ = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
+        } else if (cap >= kFreshFrom) {
+            // A new block, advised for huge pages before the copy touches it (realloc would copy into 4 KiB
+            // pages when it cannot remap: one page fault per 4 KiB, the larger cost on virtual machines).
+            PyObject* fresh = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
+            if (fresh) {
+                advise_huge_pages(PyBytes_AS_STRING(fresh), cap);
+                std::memcpy(PyBytes_AS_STRING(fresh), PyBytes_AS_STRING(obj_), used);
+            }
+            Py_DECREF(obj_);
+            obj_ = fresh;
         } else if (_PyBytes_Resize(&obj_, static_cast<Py_ssize_t>(cap)) < 0) {
             obj_ = nullptr;  // freed by _PyBytes_Resize
         }
@@ -170,6 +187,21 @@ private:
     std::vector<PathElem> path_;
     std::unordered_map<PyObject*, DtypeInfo> dtypes_;  // keyed by dtype object (kept alive by `keep_`)
     std::vector<py::object> keep_;
+    std::map<std::pair<PyObject*, int>, std::string> dtype_text_;  // node-stable: jobs point into it
+
+    // An array whose envelope is written at the end (result()), at offset `at` of `out`.
+    struct Deferred {
+        py::object keep;  // the array, alive until written
+        ArrayView view;
+        const std::string* dtype_json = nullptr;
+        bool scalar = false;
+        int level = 0;
+        std::size_t at = 0;
+        OutBuf text;
+    };
+    static constexpr uint64_t kDeferMinElems = 512;
+    static constexpr uint64_t kWriterThreadedItems = uint64_t{1} << 17;  // json_writer threads from here on
+    std::vector<std::unique_ptr<Deferred>> deferred_;
 
     void str(PyObject* o) {
         Py_ssize_t n;
@@ -279,12 +311,15 @@ private:
         return dtypes_.emplace(dt, std::move(info)).first->second;
     }
 
-    void key(const char* k, int level, bool first) {
-        if (!first) out.push_back(',');
-        write_newline(out, indent_, level + 1);
-        out.push_back('"');
-        out.append(k);
-        out.append(indent_ >= 0 ? "\": " : "\":");
+    // The dtype's JSON text as written at level + 1, made once per dtype and level.
+    const std::string& dtype_text(PyObject* dt, const DtypeInfo& info, int level) {
+        auto it = dtype_text_.find({dt, level});
+        if (it != dtype_text_.end()) return it->second;
+        const std::size_t start = out.size();
+        value(info.spec.ptr(), level + 1);
+        std::string text(out.data() + start, out.size() - start);
+        out.truncate(start);
+        return dtype_text_.emplace(std::make_pair(dt, level), std::move(text)).first->second;
     }
 
     void array(PyObject* o, bool scalar, int level) {
@@ -298,56 +333,82 @@ private:
         ArrayView v;
         v.data = static_cast<const uint8_t*>(a.data());
         v.layout = info.layout;
+        uint64_t items = 1;
         for (py::ssize_t d = 0; d < a.ndim(); ++d) {
             v.shape.push_back(a.shape(d));
             v.strides.push_back(a.strides(d));
+            items *= static_cast<uint64_t>(a.shape(d));
         }
-        const std::size_t start = out.size();
-        if (!b64_) {
-            out.push_back('{');
-            key("pymiloed-ndarray-list", level, true);
-            bool wrote;
-            {
-                py::gil_scoped_release nogil;
-                wrote = write_array_text(out, v, strict_, indent_, level + 1);
-            }
-            if (wrote) {
-                key("pymiloed-ndarray-dtype", level, false);
-                value(info.spec.ptr(), level + 1);
-                key("pymiloed-ndarray-shape", level, false);
-                shape(v.shape);
-                key("pymiloed-data-structure", level, false);
-                out.append(scalar ? "\"numpy.generic\"" : "\"numpy.ndarray\"");
-                write_newline(out, indent_, level);
-                out.push_back('}');
-                return;
-            }
-            out.truncate(start);  // a NaN with a payload or sign: text cannot carry it, base64 can
+        const std::string& dj = dtype_text(dt, info, level);
+        // Text of middle-sized arrays (a forest's node tables) is written later, on several threads at once;
+        // large arrays are split across threads by the writer itself, small ones are not worth a job.
+        const uint64_t elems = items * info.layout.fields.size();
+        if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
+            deferred_.push_back(std::make_unique<Deferred>());
+            Deferred& job = *deferred_.back();
+            job.keep = py::reinterpret_borrow<py::object>(o);
+            job.view = std::move(v);
+            job.dtype_json = &dj;
+            job.scalar = scalar;
+            job.level = level;
+            job.at = out.size();
+            return;
         }
-        // The data last: a reader knows its length from the dtype and shape before it reaches the string.
-        out.push_back('{');
-        key("milo-ndarray-dtype", level, true);
-        value(info.spec.ptr(), level + 1);
-        key("milo-ndarray-shape", level, false);
-        shape(v.shape);
-        if (scalar) { key("milo-data-structure", level, false); out.append("\"numpy.generic\""); }
-        key("milo-ndarray-b64", level, false);
-        {
-            py::gil_scoped_release nogil;
-            write_array_base64(out, v);
-        }
-        write_newline(out, indent_, level);
-        out.push_back('}');
+        py::gil_scoped_release nogil;
+        write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
     }
 
-    void shape(const std::vector<int64_t>& s) {
-        out.push_back('[');
-        for (std::size_t i = 0; i < s.size(); ++i) {
-            if (i) out.append(indent_ >= 0 ? ", " : ",");
-            write_int64(out, s[i]);
+public:
+    // The document as bytes: the deferred arrays written on several threads, then the pieces joined in order.
+    py::bytes result() {
+        if (deferred_.empty()) {
+            const std::size_t n = out.size();
+            out.release();
+            return storage.finish(n);
         }
-        out.push_back(']');
+        BytesStorage final_storage;
+        OutBuf doc(final_storage);
+        {
+            py::gil_scoped_release nogil;
+            const std::size_t n = deferred_.size();
+            unsigned hw = std::thread::hardware_concurrency();
+            const int threads = static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
+            std::atomic<std::size_t> next{0};
+            std::atomic<bool> oom{false};
+            auto work = [&]() {
+                try {
+                    for (std::size_t k; !oom.load(std::memory_order_relaxed) && (k = next.fetch_add(1)) < n;) {
+                        Deferred& j = *deferred_[k];
+                        write_array_envelope(j.text, j.view, false, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
+                                             strict_, indent_, j.level);
+                    }
+                } catch (const std::bad_alloc&) {
+                    oom = true;
+                }
+            };
+            std::vector<std::thread> pool;
+            for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+            work();
+            for (auto& t : pool) t.join();
+            if (oom) throw std::bad_alloc();
+            std::size_t total = out.size();
+            for (const auto& j : deferred_) total += j->text.size();
+            doc.ensure(total);
+            std::size_t prev = 0;
+            for (const auto& j : deferred_) {
+                doc.append(out.data() + prev, j->at - prev);
+                doc.append(j->text);
+                prev = j->at;
+            }
+            doc.append(out.data() + prev, out.size() - prev);
+        }
+        deferred_.clear();
+        const std::size_t n = doc.size();
+        doc.release();
+        return final_storage.finish(n);
     }
+
+private:
 
     static PyObject* PyArray_DESCR_compat(PyObject* o) {
         // the dtype attribute, borrowed through the array object
@@ -366,9 +427,7 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
         PyErr_SetString(cls.ptr(), f.message.c_str());
         throw py::error_already_set();
     }
-    const std::size_t n = e.out.size();
-    e.out.release();
-    return e.storage.finish(n);
+    return e.result();
 }
 
 // ------------------------------------------------------------------ decode

@@ -371,4 +371,60 @@ void write_array_base64(OutBuf& out, const ArrayView& a) {
     out.advance(enc + 2);
 }
 
+namespace {
+
+void write_key(OutBuf& out, const char* k, int indent, int level, bool first) {
+    if (!first) out.push_back(',');
+    write_newline(out, indent, level + 1);
+    out.push_back('"');
+    out.append(k);
+    out.append(indent >= 0 ? "\": " : "\":");
+}
+
+void write_shape(OutBuf& out, const std::vector<int64_t>& s, int indent) {
+    out.push_back('[');
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i) out.append(indent >= 0 ? ", " : ",");
+        write_int64(out, s[i]);
+    }
+    out.push_back(']');
+}
+
+}  // namespace
+
+void write_array_envelope(OutBuf& out, const ArrayView& a, bool b64, const char* dtype_json, std::size_t dtype_len,
+                          bool scalar, bool strict, int indent, int level) {
+    const std::size_t start = out.size();
+    if (!b64) {
+        out.push_back('{');
+        write_key(out, "pymiloed-ndarray-list", indent, level, true);
+        if (write_array_text(out, a, strict, indent, level + 1)) {
+            write_key(out, "pymiloed-ndarray-dtype", indent, level, false);
+            out.append(dtype_json, dtype_len);
+            write_key(out, "pymiloed-ndarray-shape", indent, level, false);
+            write_shape(out, a.shape, indent);
+            write_key(out, "pymiloed-data-structure", indent, level, false);
+            out.append(scalar ? "\"numpy.generic\"" : "\"numpy.ndarray\"");
+            write_newline(out, indent, level);
+            out.push_back('}');
+            return;
+        }
+        out.truncate(start);  // a NaN with a payload or sign: text cannot carry it, base64 can
+    }
+    // The data last: a reader knows its length from the dtype and shape before it reaches the string.
+    out.push_back('{');
+    write_key(out, "milo-ndarray-dtype", indent, level, true);
+    out.append(dtype_json, dtype_len);
+    write_key(out, "milo-ndarray-shape", indent, level, false);
+    write_shape(out, a.shape, indent);
+    if (scalar) {
+        write_key(out, "milo-data-structure", indent, level, false);
+        out.append("\"numpy.generic\"");
+    }
+    write_key(out, "milo-ndarray-b64", indent, level, false);
+    write_array_base64(out, a);
+    write_newline(out, indent, level);
+    out.push_back('}');
+}
+
 }  // namespace milo

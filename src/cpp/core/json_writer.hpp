@@ -43,6 +43,13 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
 // Appends the base64 text (with quotes) of the array's elements in C order, little-endian.
 void write_array_base64(OutBuf& out, const ArrayView& a);
 
+// Writes the whole envelope of an array: with b64 false the PyMilo text envelope (list, dtype, shape, data
+// structure), or the base64 envelope (dtype, shape, [data structure,] data last) when b64 is true or text
+// cannot carry one of its NaNs. dtype_json is the dtype's JSON text as it appears at level + 1; scalar marks
+// a numpy.generic. Formatting (indent < 0: compact) as the rest of the encoder writes it.
+void write_array_envelope(OutBuf& out, const ArrayView& a, bool b64, const char* dtype_json, std::size_t dtype_len,
+                          bool scalar, bool strict, int indent, int level);
+
 // Total bytes of the array's data in C order.
 uint64_t array_nbytes(const ArrayView& a);
 

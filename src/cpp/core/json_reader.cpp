@@ -39,6 +39,17 @@ inline int popcount16(unsigned m) {
     return static_cast<int>((m + (m >> 8)) & 0x1Fu);
 }
 
+constexpr uint64_t kPow10Int[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+                                  100000000ULL};
+
+// The value of eight digit values 0..9 (one per byte, the first digit in the lowest byte): pairs, then
+// groups of four, then all eight, each step one multiply-add across lanes that cannot carry.
+inline uint64_t swar_digits8(uint64_t d) {
+    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFULL;
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFULL;
+    return (d * 10000 + (d >> 32)) & 0xFFFFFFFFULL;
+}
+
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -970,6 +981,19 @@ private:
             ++q;
         } else {
             const char* d0 = q;
+            // Eight bytes at a time: the run of leading digits, then its value by SWAR (at most 16 digits
+            // this way, so that the value stays below 10^19 and cannot overflow).
+            while (end_ - q >= 8 && q - d0 <= 8) {
+                uint64_t x;
+                std::memcpy(&x, q, 8);
+                const uint64_t t = x - 0x3030303030303030ULL;
+                const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+                const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
+                if (n == 0) break;
+                v = v * kPow10Int[n] + swar_digits8(t << (8 * (8 - n)));
+                q += n;
+                if (n < 8) break;
+            }
             while (q < end_ && is_digit(*q) && q - d0 < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
             while (q < end_ && is_digit(*q)) {  // a 20th digit and beyond
                 overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v) || __builtin_add_overflow(v, static_cast<uint64_t>(*q - '0'), &v);

@@ -1207,6 +1207,40 @@ void test_parse_differential(uint64_t n_random) {
 
 }  // namespace
 
+// format_u64 / format_i64 against std::to_chars: every power of ten and its neighbours, every length
+// of every sign, the extremes, and random values of every magnitude.
+void test_integers(uint64_t n_random) {
+    auto check_u = [](uint64_t v) {
+        char a[24], b[32];
+        const std::size_t na = static_cast<std::size_t>(std::to_chars(a, a + 24, v).ptr - a);
+        const std::size_t nb = format_u64(v, b);
+        CHECK_MSG(na == nb && std::memcmp(a, b, na) == 0, "format_u64(%llu)", static_cast<unsigned long long>(v));
+    };
+    auto check_i = [](int64_t v) {
+        char a[24], b[32];
+        const std::size_t na = static_cast<std::size_t>(std::to_chars(a, a + 24, v).ptr - a);
+        const std::size_t nb = format_i64(v, b);
+        CHECK_MSG(na == nb && std::memcmp(a, b, na) == 0, "format_i64(%lld)", static_cast<long long>(v));
+    };
+    uint64_t p = 1;
+    for (int k = 0; k < 20; ++k, p *= 10) {
+        for (uint64_t d : {p - 1, p, p + 1, 2 * p - 1, 9 * p, p / 2}) {
+            check_u(d);
+            check_i(static_cast<int64_t>(d));
+            check_i(-static_cast<int64_t>(d & 0x7fffffffffffffffULL));
+        }
+    }
+    for (uint64_t v : {uint64_t{0}, ~uint64_t{0}, ~uint64_t{0} - 1, uint64_t{1} << 63}) check_u(v);
+    for (int64_t v : {INT64_MIN, INT64_MIN + 1, INT64_MAX, int64_t{0}, int64_t{-1}}) check_i(v);
+    SplitMix64 r{42};
+    for (uint64_t i = 0; i < n_random; ++i) {
+        const uint64_t x = r.next() >> (r.next() % 64);  // all magnitudes
+        check_u(x);
+        check_i(static_cast<int64_t>(x));
+        check_i(-static_cast<int64_t>(x >> 1));
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc == 2 && std::strcmp(argv[1], "--print-float-tables") == 0) {
         print_float_tables();
@@ -1225,6 +1259,7 @@ int main(int argc, char** argv) {
     test_f16_midpoints();
     test_halfway_f32(20000);
     test_halfway_f64(20000);
+    test_integers(300000);
     test_random_f64(2000000);
     test_random_f32(1000000);
     test_format_differential(1500000);

@@ -1037,6 +1037,54 @@ std::size_t format_f64(double v, char* buf) { return format_shortest(v, buf); }
 std::size_t format_f32(float v, char* buf) { return format_shortest(v, buf); }
 #endif
 
+#if MILO_FLOAT_FAST
+namespace {
+
+// x < 10^8 with its leading zeros dropped ("0" for 0): the digits from digits8,
+// shifted down past the zero bytes, stored as one 8-byte block.
+inline std::size_t write_upto8(uint32_t x, char* buf) {
+    const uint64_t d = digits8(x);
+    const int zeros = d ? (__builtin_ctzll(d) >> 3) : 7;  // leading zero digits (keep one digit for 0)
+    const uint64_t text = (d >> (8 * zeros)) + kZeros;
+    std::memcpy(buf, &text, 8);
+    return static_cast<std::size_t>(8 - zeros);
+}
+
+inline void write_exact8(uint32_t x, char* buf) {
+    const uint64_t text = digits8(x) + kZeros;
+    std::memcpy(buf, &text, 8);
+}
+
+}  // namespace
+
+std::size_t format_u64(uint64_t v, char* buf) {
+    if (v < 100000000) return write_upto8(static_cast<uint32_t>(v), buf);
+    if (v < 10000000000000000ULL) {
+        const uint64_t hi = v / 100000000;
+        const std::size_t n = write_upto8(static_cast<uint32_t>(hi), buf);
+        write_exact8(static_cast<uint32_t>(v - hi * 100000000), buf + n);
+        return n + 8;
+    }
+    const uint64_t top = v / 10000000000000000ULL;  // 1..1844
+    const uint64_t rest = v - top * 10000000000000000ULL;
+    const uint64_t mid = rest / 100000000;
+    const std::size_t n = write_upto8(static_cast<uint32_t>(top), buf);
+    write_exact8(static_cast<uint32_t>(mid), buf + n);
+    write_exact8(static_cast<uint32_t>(rest - mid * 100000000), buf + n + 8);
+    return n + 16;
+}
+
+std::size_t format_i64(int64_t v, char* buf) {
+    *buf = '-';
+    const bool neg = v < 0;
+    const uint64_t mag = neg ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    return format_u64(mag, buf + neg) + neg;
+}
+#else
+std::size_t format_u64(uint64_t v, char* buf) { return static_cast<std::size_t>(std::to_chars(buf, buf + 24, v).ptr - buf); }
+std::size_t format_i64(int64_t v, char* buf) { return static_cast<std::size_t>(std::to_chars(buf, buf + 24, v).ptr - buf); }
+#endif
+
 std::size_t format_f16(uint16_t bits, char* buf) {
     const unsigned a = bits & 0x7fffU;
     const bool neg = (bits & 0x8000U) != 0;

@@ -55,6 +55,12 @@ std::size_t format_f64(double v, char* buf);
 std::size_t format_f32(float v, char* buf);
 std::size_t format_f16(uint16_t bits, char* buf);
 
+// Decimal text of an integer (as std::to_chars writes it), eight digits per step
+// with the SWAR digit split of the float formatter. Returns the length written at
+// buf, which has at least 24 bytes (all of which may be overwritten).
+std::size_t format_u64(uint64_t v, char* buf);
+std::size_t format_i64(int64_t v, char* buf);
+
 // Parse one JSON number (RFC 8259 grammar, integer literals included:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ) starting at `first`,
 // rounding the exact decimal value correctly (round-to-nearest-even) to the

@@ -50,14 +50,14 @@ inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool st
             if (*p) { std::memcpy(w, "true", 4); return 4; }
             std::memcpy(w, "false", 5);
             return 5;
-        case ElemKind::I8: return std::to_chars(w, w + kMaxElemText, int8_t(*p)).ptr - w;
-        case ElemKind::U8: return std::to_chars(w, w + kMaxElemText, unsigned(*p)).ptr - w;
-        case ElemKind::I16: return std::to_chars(w, w + kMaxElemText, int16_t(load16(p, f.big_endian))).ptr - w;
-        case ElemKind::U16: return std::to_chars(w, w + kMaxElemText, load16(p, f.big_endian)).ptr - w;
-        case ElemKind::I32: return std::to_chars(w, w + kMaxElemText, int32_t(load32(p, f.big_endian))).ptr - w;
-        case ElemKind::U32: return std::to_chars(w, w + kMaxElemText, load32(p, f.big_endian)).ptr - w;
-        case ElemKind::I64: return std::to_chars(w, w + kMaxElemText, int64_t(load64(p, f.big_endian))).ptr - w;
-        case ElemKind::U64: return std::to_chars(w, w + kMaxElemText, load64(p, f.big_endian)).ptr - w;
+        case ElemKind::I8: return format_i64(int8_t(*p), w);
+        case ElemKind::U8: return format_u64(*p, w);
+        case ElemKind::I16: return format_i64(int16_t(load16(p, f.big_endian)), w);
+        case ElemKind::U16: return format_u64(load16(p, f.big_endian), w);
+        case ElemKind::I32: return format_i64(int32_t(load32(p, f.big_endian)), w);
+        case ElemKind::U32: return format_u64(load32(p, f.big_endian), w);
+        case ElemKind::I64: return format_i64(int64_t(load64(p, f.big_endian)), w);
+        case ElemKind::U64: return format_u64(load64(p, f.big_endian), w);
         case ElemKind::F16: {
             uint16_t b = load16(p, f.big_endian);
             FloatClass c = classify16(b);
@@ -253,13 +253,13 @@ void write_double(OutBuf& out, double v) {
 }
 
 void write_int64(OutBuf& out, int64_t v) {
-    out.ensure(24);
-    out.advance(std::to_chars(out.cur(), out.cur() + 24, v).ptr - out.cur());
+    out.ensure(32);
+    out.advance(format_i64(v, out.cur()));
 }
 
 void write_uint64(OutBuf& out, uint64_t v) {
-    out.ensure(24);
-    out.advance(std::to_chars(out.cur(), out.cur() + 24, v).ptr - out.cur());
+    out.ensure(32);
+    out.advance(format_u64(v, out.cur()));
 }
 
 bool has_noncanonical_nan(const ArrayView& a) {

@@ -348,6 +348,7 @@ class Decoder:
         self.budget = budget
         self._objs: dict[int, Any] = {}
         self._checks: list = []
+        self.plans: dict = {}  # qualified name -> what its checks decided (objects.ObjectT): this load only
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
@@ -366,15 +367,15 @@ class Decoder:
         if t is dict:
             tr = classify(node, self.tables.kinds, path)
             if tr is None:
-                out: dict = {}
+                out = node.copy()  # scalars and arrays are final; containers are replaced below, in place
                 if ID in node:
+                    del out[ID]
                     self.register(node, out, path)
+                dec = self.decode
                 for k, v in node.items():
                     tv = type(v)
                     if tv is dict or tv is list:
-                        out[k] = self.decode(v, Path(path, k))
-                    elif k != ID:
-                        out[k] = v  # scalars and arrays are final
+                        out[k] = dec(v, Path(path, k))
                 return out
             try:
                 obj = tr.decode(node, self, path)

@@ -39,8 +39,8 @@ def fitted_int(est, name, path, lo=0, hi=1 << 62):
     v = est.__dict__.get(name)
     if v is None:
         return None
-    expect((type(v) is int or isinstance(v, np.integer)) and lo <= int(v) < hi, attr_path(path, name),
-           f"an int in [{lo}, {hi})")
+    if not ((type(v) is int or isinstance(v, np.integer)) and lo <= int(v) < hi):
+        expect(False, attr_path(path, name), f"an int in [{lo}, {hi})")
     return int(v)
 
 
@@ -84,7 +84,7 @@ def check_parameters(est, path) -> None:
             names = ()
         _param_names[cls] = names
     d = est.__dict__
-    items = tuple((k, d[k]) for k in names if k in d)
+    items = tuple([(k, d[k]) for k in names if k in d])
     if not items:
         return
     key = None

@@ -375,18 +375,19 @@ def validate_tree_estimator(est, path) -> None:
     tree = d.get("tree_")
     if tree is None:
         return
-    st = state_path(path)
-    expect(type(tree) is _tree_cls(), key_path(st, "tree_"), "an sklearn Tree")
+    if type(tree) is not (_TREE_CLS or _tree_cls()):
+        expect(False, key_path(state_path(path), "tree_"), "an sklearn Tree")
     n_features, n_outputs = tree.n_features, tree.n_outputs
     n = d.get("n_features_in_")
     if n != n_features or not (type(n) is int or isinstance(n, np.integer)):
-        expect(False, key_path(st, "n_features_in_"), f"the tree's number of features ({n_features})")
+        expect(False, key_path(state_path(path), "n_features_in_"), f"the tree's number of features ({n_features})")
     n_out = d.get("n_outputs_")
     if n_out is not None and n_out != n_outputs:
-        expect(False, key_path(st, "n_outputs_"), f"the tree's {n_outputs} outputs")
+        expect(False, key_path(state_path(path), "n_outputs_"), f"the tree's {n_outputs} outputs")
     if "n_classes_" in d and d.get("classes_") is not None:
         counts = tree.n_classes.tolist()
         nc, classes = d["n_classes_"], d["classes_"]
+        st = state_path(path)
         if len(counts) == 1:
             if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == counts[0]):
                 expect(False, key_path(st, "n_classes_"), f"the tree's {counts[0]} classes")
@@ -410,8 +411,8 @@ def validate_tree_ensemble(est, path) -> None:
     p = key_path(state_path(path), "estimators_")
     expect(isinstance(flat, (list, np.ndarray)), p, "a list of trees")
     for i, t in enumerate(flat):
-        expect(isinstance(t, BaseDecisionTree) and getattr(getattr(t, "tree_", None), "n_features", None) == n,
-               key_path(p, i), f"a fitted decision tree over {n} features")
+        if not (isinstance(t, BaseDecisionTree) and getattr(getattr(t, "tree_", None), "n_features", None) == n):
+            expect(False, key_path(p, i), f"a fitted decision tree over {n} features")
 
 
 def validate_gradient_boosting(est, path) -> None:

@@ -123,3 +123,34 @@ def test_plain_dict_keys_that_merely_contain_the_marker_prefix():
         transport.from_tree({"a": {"milo:nope": 1}})
     with pytest.raises(milo_fast.ValidationError, match="two marker keys"):
         transport.from_tree({"milo:tuple": [], "milo:set": []})
+
+
+def test_each_tree_parameters_are_checked(forest_tree):
+    _, doc = forest_tree
+    i = N_TREES - 1
+    est = doc["data"]["state"]["estimators_"][i]["state"]
+    _reload(doc)  # every parameter value of the trees seen and found good
+    doc["data"]["state"]["estimators_"][i]["state"] = dict(est, max_features="bogus")
+    try:
+        with pytest.raises(milo_fast.ValidationError,
+                           match=rf"invalid parameter at \$\.data\.state\.estimators_\[{i}\]\.state\.max_features"):
+            _reload(doc)
+    finally:
+        doc["data"]["state"]["estimators_"][i]["state"] = est
+
+
+@pytest.mark.parametrize("name, good, bad", [("bootstrap", True, 1), ("max_depth", 5, 5.0), ("verbose", 0, False)])
+def test_known_good_parameter_values_are_told_apart_by_type(forest_tree, name, good, bad):
+    # True == 1 == 1.0: a value remembered as good must not let an equal value of another type through
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+    from sklearn.ensemble import RandomForestClassifier
+    _, doc = forest_tree
+    st = doc["data"]["state"]
+    _reload({**doc, "data": {**doc["data"], "state": dict(st, **{name: good})}})
+    try:
+        validate_parameter_constraints(RandomForestClassifier._parameter_constraints, {name: bad}, caller_name="x")
+    except InvalidParameterError:
+        with pytest.raises(milo_fast.ValidationError, match=rf"invalid parameter at \$\.data\.state\.{name}"):
+            _reload({**doc, "data": {**doc["data"], "state": dict(st, **{name: bad})}})
+    else:
+        _reload({**doc, "data": {**doc["data"], "state": dict(st, **{name: bad})}})

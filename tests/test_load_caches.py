@@ -154,3 +154,29 @@ def test_known_good_parameter_values_are_told_apart_by_type(forest_tree, name, g
             _reload({**doc, "data": {**doc["data"], "state": dict(st, **{name: bad})}})
     else:
         _reload({**doc, "data": {**doc["data"], "state": dict(st, **{name: bad})}})
+
+
+def test_parameter_check_agrees_with_scikit_learn_everywhere():
+    # check_parameters decides with the constraint objects made once (_satisfies); scikit-learn's
+    # validate_parameter_constraints must decide the same for every parameter of every estimator
+    from sklearn.utils import all_estimators
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+    from milo_fast.transport.sklearn_estimators import _satisfies
+    values = [None, True, False, 0, 1, -1, 2, 10**12, 0.0, -0.0, 0.5, 1.0, -2.5, float("nan"), float("inf"), "auto",
+              "sqrt", "log2", "gini", "rbf", "bogus", "", np.random.RandomState(0), np.int64(3), np.float64(0.5),
+              [1, 2], {"a": 1}, (1,), np.arange(3), print]
+    checked = 0
+    for _, cls in all_estimators():
+        constraints = getattr(cls, "_parameter_constraints", None)
+        if not isinstance(constraints, dict):
+            continue
+        for name in constraints:
+            for v in values:
+                try:
+                    validate_parameter_constraints(constraints, {name: v}, caller_name=cls.__name__)
+                    ok = True
+                except InvalidParameterError:
+                    ok = False
+                assert _satisfies(cls, constraints, name, v) == ok, (cls.__name__, name, v)
+                checked += 1
+    assert checked > 10000

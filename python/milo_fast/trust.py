@@ -676,8 +676,13 @@ def _allowed_statically(name: str) -> bool:
             or name in _numpy_ufunc_names())
 
 
+_allowed_seen: set = set()  # names the fixed lists above allow (whatever ``trusted`` says): looked up once
+
+
 def is_trusted(qualified_name: str, trusted: Iterable[str] = ()) -> bool:
     """True if a document may name ``qualified_name`` (a type or function); never imports the name's module."""
+    if type(qualified_name) is str and qualified_name in _allowed_seen:
+        return True
     if not isinstance(qualified_name, str) or not qualified_name or "<" in qualified_name:
         return False
     if not isinstance(trusted, (set, frozenset)):
@@ -687,12 +692,16 @@ def is_trusted(qualified_name: str, trusted: Iterable[str] = ()) -> bool:
     if qualified_name.startswith(_NEVER):
         return False
     if _allowed_statically(qualified_name):
-        return True
-    if qualified_name.startswith("scipy.special."):
-        return qualified_name in _scipy_special_ufunc_names()
-    if qualified_name.startswith("sklearn."):
-        return qualified_name in _installed_estimator_names()
-    return False
+        ok = True
+    elif qualified_name.startswith("scipy.special."):
+        ok = qualified_name in _scipy_special_ufunc_names()
+    elif qualified_name.startswith("sklearn."):
+        ok = qualified_name in _installed_estimator_names()
+    else:
+        ok = False
+    if ok:
+        _allowed_seen.add(qualified_name)
+    return ok
 
 
 def audit(names: Iterable[tuple[str, str]], trusted: Iterable[str] = ()) -> None:

@@ -250,6 +250,11 @@ class Encoder:
 
 def classify(node: dict, kinds: dict, path: str):
     """The transporter of a dict node, or None for a plain dict. Raises ValidationError on unknown markers."""
+    try:  # most dicts (an estimator's attributes) have no key containing "milo:": tell them at C speed
+        if MARK not in "\0".join(node):
+            return None
+    except TypeError:  # a key that is not a str: the loop below reports it as before
+        pass
     kind = None
     for k in node:
         if k[:5] == MARK and k != ID:
@@ -303,7 +308,7 @@ def collect_names(tree, tables, root: str = "$", budget=None) -> list:
                     push((v, Path(path, k)))
         return out
     import numpy as np
-    nd, gen, plain = np.ndarray, np.generic, (str, int, float, bool, type(None))
+    nd, gen, plain = np.ndarray, np.generic, frozenset((str, int, float, bool, type(None)))
     elements = nbytes = 0
     limit_e, limit_b = budget.max_elements - budget.elements, budget.max_alloc - budget.nbytes
     while stack:
@@ -348,6 +353,7 @@ class Decoder:
         self.budget = budget
         self._objs: dict[int, Any] = {}
         self._checks: list = []
+        self.plans: dict = {}  # qualified name -> what its checks decided (objects.ObjectT): this load only
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
@@ -366,15 +372,15 @@ class Decoder:
         if t is dict:
             tr = classify(node, self.tables.kinds, path)
             if tr is None:
-                out: dict = {}
+                out = node.copy()  # scalars and arrays are final; containers are replaced below, in place
                 if ID in node:
+                    del out[ID]
                     self.register(node, out, path)
+                dec = self.decode
                 for k, v in node.items():
                     tv = type(v)
                     if tv is dict or tv is list:
-                        out[k] = self.decode(v, Path(path, k))
-                    elif k != ID:
-                        out[k] = v  # scalars and arrays are final
+                        out[k] = dec(v, Path(path, k))
                 return out
             try:
                 obj = tr.decode(node, self, path)

@@ -25,6 +25,10 @@ from ._core import (REF, RESERVED_PREFIXES, SHARED, Transporter, expect, key_pat
                     qualified_name)
 
 
+# Values Encoder.encode returns as they are (exact types): containers skip the call and the path for them.
+_FINAL = frozenset((str, int, float, bool, type(None)))
+
+
 def _pairs(obj, enc, path):
     return [[enc.encode(k, key_path(key_path(path, i), 0)), enc.encode(v, key_path(key_path(path, i), 1))]
             for i, (k, v) in enumerate(obj.items())]
@@ -49,7 +53,7 @@ class ListT(Transporter):
 
     def encode(self, obj, enc, path):
         e = enc.encode
-        return [e(v, key_path(path, i)) for i, v in enumerate(obj)]
+        return [v if type(v) in _FINAL else e(v, key_path(path, i)) for i, v in enumerate(obj)]
 
 
 class DictT(Transporter):
@@ -62,7 +66,7 @@ class DictT(Transporter):
             if type(k) is not str or k.startswith(RESERVED_PREFIXES):
                 return {self.kind: _pairs(obj, enc, key_path(path, self.kind))}
         e = enc.encode
-        return {k: e(v, key_path(path, k)) for k, v in obj.items()}
+        return {k: v if type(v) in _FINAL else e(v, key_path(path, k)) for k, v in obj.items()}
 
     def decode(self, node, dec, path):
         out: dict = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copyreg
 
 from ..errors import ExportError, ValidationError
-from ._core import ObjectHandler, Transporter, expect, key_path, qualified_name
+from ._core import ID, ObjectHandler, Transporter, expect, key_path, qualified_name
 
 _name_cache: dict = {}
 
@@ -124,24 +124,33 @@ class ObjectT(Transporter):
     def names(self, node, path):
         return [(node[self.kind], key_path(path, self.kind))]
 
-    def decode(self, node, dec, path):
-        qn = node[self.kind]
+    def _plan(self, qn, dec, path):
+        """``(cls, handler)`` for the class a node names, after every check that depends on the name alone; kept
+        in ``dec.plans`` for the rest of this load (a forest names the same two classes a hundred times)."""
         cls = dec.resolve(qn, key_path(path, self.kind))
         expect(isinstance(cls, type), key_path(path, self.kind), f"{qn} to be a class")
         handler = dec.tables.handlers.get(qn)
+        if handler is None:
+            if not default_reduce(cls):
+                raise ValidationError(f"{qn} at {path} is a compiled or custom-pickled type that milo_fast has no "
+                                      "transporter for; it cannot be rebuilt safely")
+            if issubclass(cls, type) or (cls.__module__ == "builtins" and cls is not object):
+                # built-in values have their own markers; `type(name, bases, dict)` would make a class, and
+                # `bytes(10**10)` allocate, from a few bytes of document
+                raise ValidationError(f"{qn} at {path} cannot be rebuilt as an object (built-in values have their "
+                                      "own markers)")
+        plan = dec.plans[qn] = (cls, handler)  # qn is a str: resolve accepted it
+        return plan
+
+    def decode(self, node, dec, path):
+        qn = node[self.kind]
+        plan = dec.plans.get(qn) if type(qn) is str else None
+        cls, handler = plan if plan is not None else self._plan(qn, dec, path)
         if handler is not None:
             for k in node:
                 if k in self.aux and k not in handler.aux:
                     raise ValidationError(f"unexpected key {k!r} in a {qn} node at {path}")
             return handler.construct(cls, node, dec, path)
-        if not default_reduce(cls):
-            raise ValidationError(f"{qn} at {path} is a compiled or custom-pickled type that milo_fast has no "
-                                  "transporter for; it cannot be rebuilt safely")
-        if issubclass(cls, type) or (cls.__module__ == "builtins" and cls is not object):
-            # built-in values have their own markers; `type(name, bases, dict)` would make a class, and
-            # `bytes(10**10)` allocate, from a few bytes of document
-            raise ValidationError(f"{qn} at {path} cannot be rebuilt as an object (built-in values have their own "
-                                  "markers)")
         args = ()
         if "args" in node:
             p = key_path(path, "args")
@@ -153,7 +162,8 @@ class ObjectT(Transporter):
             obj = cls.__new__(cls, *args)
         except Exception as e:
             raise ValidationError(f"cannot create {qn} at {path}: {e}") from None
-        dec.register(node, obj, path)
+        if ID in node:
+            dec.register(node, obj, path)
         if "state" in node:
             p = key_path(path, "state")
             state = dec.decode(node["state"], p)
@@ -203,7 +213,8 @@ class BunchHandler(ObjectHandler):
     def construct(self, cls, node, dec, path):
         obj = cls()
         obj.__dict__.clear()
-        dec.register(node, obj, path)
+        if ID in node:
+            dec.register(node, obj, path)
         if "state" in node:
             p = key_path(path, "state")
             st = dec.decode(node["state"], p)

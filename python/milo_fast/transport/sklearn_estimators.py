@@ -39,8 +39,8 @@ def fitted_int(est, name, path, lo=0, hi=1 << 62):
     v = est.__dict__.get(name)
     if v is None:
         return None
-    expect((type(v) is int or isinstance(v, np.integer)) and lo <= int(v) < hi, attr_path(path, name),
-           f"an int in [{lo}, {hi})")
+    if not ((type(v) is int or isinstance(v, np.integer)) and lo <= int(v) < hi):
+        expect(False, attr_path(path, name), f"an int in [{lo}, {hi})")
     return int(v)
 
 
@@ -65,8 +65,34 @@ def _is_estimator(cls) -> bool:
 # ------------------------------------------------------------------------------- hyper-parameters (generic)
 
 _param_names: dict = {}
-_params_ok: dict = {}   # (class, params as a hashable tuple) -> True: trees of a forest share their parameters
-_SIMPLE = (str, int, float, bool, type(None))
+# (class, name, type, value) -> True for a plain value that satisfied the parameter's constraints. scikit-learn
+# checks each parameter on its own (validate_parameter_constraints), so a value known good is good again: the
+# trees of a forest share all their parameters but random_state. The type is part of the key: True == 1 == 1.0
+# are equal keys otherwise, and "boolean" or Interval(Integral) constraints tell them apart.
+_param_ok: dict = {}
+_SIMPLE = frozenset((str, int, float, bool, type(None)))
+_PARAM_OK_MAX = 1 << 14
+
+
+_made: dict = {}  # (class, name) -> the parameter's constraint objects (None: "no_validation")
+
+
+def _satisfies(cls, constraints, name, value) -> bool:
+    """What validate_parameter_constraints decides for one parameter, with the constraint objects it makes
+    (make_constraint) made once per class and parameter instead of once per call: a forest's trees each have
+    their own random_state."""
+    made = _made.get((cls, name), _made)
+    if made is _made:
+        from sklearn.utils._param_validation import make_constraint
+        spec = constraints[name]
+        made = None if spec == "no_validation" else tuple(make_constraint(c) for c in spec)
+        _made[(cls, name)] = made
+    if made is None:
+        return True
+    for c in made:
+        if c.is_satisfied_by(value):
+            return True
+    return False
 
 
 def check_parameters(est, path) -> None:
@@ -84,28 +110,34 @@ def check_parameters(est, path) -> None:
             names = ()
         _param_names[cls] = names
     d = est.__dict__
-    items = tuple((k, d[k]) for k in names if k in d)
-    if not items:
+    todo = None
+    simple, known = _SIMPLE, _param_ok
+    for k in names:
+        if k in d:
+            v = d[k]
+            tv = type(v)
+            if tv in simple and (cls, k, tv, v) in known:
+                continue
+            if todo is None:
+                todo = {}
+            todo[k] = v
+    if todo is None:
         return
-    key = None
-    simple = _SIMPLE
-    for _, v in items:
-        if type(v) not in simple:
-            break
-    else:
-        key = (cls, items)
-        if key in _params_ok:
-            return
-    params = {k: v for k, v in items if k in constraints}
     from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
     try:
-        validate_parameter_constraints(constraints, params, caller_name=cls.__name__)
+        if not all(_satisfies(cls, constraints, k, v) for k, v in todo.items()):
+            # scikit-learn's own check, for its message (it raises on the first parameter that fails)
+            validate_parameter_constraints(constraints, todo, caller_name=cls.__name__)
     except InvalidParameterError as e:
+        params = [k for k in names if k in d]  # the message names the parameter; look in the same order as ever
         bad = next((k for k in params if f"'{k}'" in str(e)), None)
         raise ValidationError(f"invalid parameter at {attr_path(path, bad) if bad else key_path(path, 'state')}: "
                               f"{e}") from None
-    if key is not None and len(_params_ok) < 4096:
-        _params_ok[key] = True
+    if len(known) < _PARAM_OK_MAX:
+        for k, v in todo.items():
+            tv = type(v)
+            if tv in simple and (tv is not str or len(v) <= 256):  # (long strings are not kept alive)
+                known[(cls, k, tv, v)] = True
 
 
 # ----------------------------------------------------------------------------------- fitted shapes (generic)

@@ -97,10 +97,13 @@ def check_tree_depth(tree, nodes: np.ndarray, max_depth: int, path) -> None:
     """``max_depth`` must be the depth of the table. ``tree`` is the Tree built from the (structurally checked)
     table and not yet handed out: its compiled ``compute_node_depths`` measures it in one pass."""
     depths = getattr(tree, "compute_node_depths", None)
-    depth = int(depths().max()) - 1 if depths is not None else tree_depth(nodes["left_child"], nodes["right_child"],
-                                                                          max_depth)
+    depth = int(_amax(depths())) - 1 if depths is not None else tree_depth(nodes["left_child"], nodes["right_child"],
+                                                                           max_depth)
     if depth != max_depth:
         raise ValidationError(f"max_depth is {max_depth} but the node table is {depth} levels deep at {path}")
+
+
+_amax = np.maximum.reduce  # ndarray.max without its Python-level wrappers
 
 
 _NODE_DTYPE = None
@@ -139,41 +142,54 @@ class TreeHandler(ObjectHandler):
                          "values": enc.encode(st["values"], key_path(ps, "values"))}
 
     def construct(self, cls, node, dec, path):
+        # Runs once per tree of a forest: paths and messages are made only when a check fails.
         NODE_DTYPE = _node_dtype()
-        pa, ps = key_path(path, "args"), state_path(path)
+        nd = np.ndarray
         args = node.get("args")
-        expect(type(args) is list and len(args) == 3, pa, "[n_features, n_classes, n_outputs]")
-        n_features, n_classes, n_outputs = args[0], dec.decode(args[1], key_path(pa, 1)), args[2]
-        expect(type(n_features) is int and 0 < n_features < 2**31, key_path(pa, 0), "a positive int")
-        expect(type(n_outputs) is int and 0 < n_outputs < 2**31, key_path(pa, 2), "a positive int")
-        counts = n_classes.tolist() if isinstance(n_classes, np.ndarray) and n_classes.dtype.kind in "iu" else None
-        expect(counts is not None and n_classes.shape == (n_outputs,) and min(counts) >= 1 and max(counts) < 2**31,
-               key_path(pa, 1), "n_outputs positive class counts")
+        if not (type(args) is list and len(args) == 3):
+            expect(False, key_path(path, "args"), "[n_features, n_classes, n_outputs]")
+        n_features, n_classes, n_outputs = args
+        if type(n_classes) is not nd:  # arrays are final; anything else is a node to decode (or refuse below)
+            n_classes = dec.decode(n_classes, key_path(key_path(path, "args"), 1))
+        if not (type(n_features) is int and 0 < n_features < 2**31):
+            expect(False, key_path(key_path(path, "args"), 0), "a positive int")
+        if not (type(n_outputs) is int and 0 < n_outputs < 2**31):
+            expect(False, key_path(key_path(path, "args"), 2), "a positive int")
+        counts = n_classes.tolist() if isinstance(n_classes, nd) and n_classes.dtype.kind in "iu" else None
+        if not (counts is not None and n_classes.shape == (n_outputs,) and min(counts) >= 1 and max(counts) < 2**31):
+            expect(False, key_path(key_path(path, "args"), 1), "n_outputs positive class counts")
         st = node.get("state")
-        expect(type(st) is dict and set(st) == {"max_depth", "node_count", "nodes", "values"}, ps,
-               "{max_depth, node_count, nodes, values}")
-        max_depth, node_count = st["max_depth"], st["node_count"]
-        nodes = dec.decode(st["nodes"], key_path(ps, "nodes"))
-        values = dec.decode(st["values"], key_path(ps, "values"))
-        expect(type(max_depth) is int and 0 <= max_depth < 2**31, key_path(ps, "max_depth"), "a depth")
-        expect(type(node_count) is int and 0 < node_count, key_path(ps, "node_count"), "a positive node count")
-        if not (isinstance(nodes, np.ndarray) and nodes.dtype == NODE_DTYPE and nodes.shape == (node_count,)):
-            expect(False, key_path(ps, "nodes"), f"a node table of {node_count} rows with sklearn's NODE_DTYPE")
+        if not (type(st) is dict and len(st) == 4 and "max_depth" in st and "node_count" in st and "nodes" in st
+                and "values" in st):
+            expect(False, state_path(path), "{max_depth, node_count, nodes, values}")
+        max_depth, node_count, nodes, values = st["max_depth"], st["node_count"], st["nodes"], st["values"]
+        if type(nodes) is not nd:
+            nodes = dec.decode(nodes, key_path(state_path(path), "nodes"))
+        if type(values) is not nd:
+            values = dec.decode(values, key_path(state_path(path), "values"))
+        if not (type(max_depth) is int and 0 <= max_depth < 2**31):
+            expect(False, key_path(state_path(path), "max_depth"), "a depth")
+        if not (type(node_count) is int and 0 < node_count):
+            expect(False, key_path(state_path(path), "node_count"), "a positive node count")
+        if not (isinstance(nodes, nd) and nodes.dtype == NODE_DTYPE and nodes.shape == (node_count,)):
+            expect(False, key_path(state_path(path), "nodes"),
+                   f"a node table of {node_count} rows with sklearn's NODE_DTYPE")
         max_n_classes = max(counts)
-        if not (isinstance(values, np.ndarray) and values.dtype == np.float64
+        if not (isinstance(values, nd) and values.dtype == np.float64
                 and values.shape == (node_count, n_outputs, max_n_classes)):
-            expect(False, key_path(ps, "values"),
+            expect(False, key_path(state_path(path), "values"),
                    f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
         if _core is not None:
             problem = _core.check_tree(nodes, node_count, n_features, node_count)
             if problem is not None:
-                raise ValidationError(f"invalid tree node table at {key_path(ps, 'nodes')}: {problem[1]}")
+                raise ValidationError(f"invalid tree node table at {key_path(state_path(path), 'nodes')}: "
+                                      f"{problem[1]}")
         else:
-            check_tree_nodes(nodes, n_features, key_path(ps, "nodes"))
+            check_tree_nodes(nodes, n_features, key_path(state_path(path), "nodes"))
         tree = cls(n_features, np.ascontiguousarray(n_classes, dtype=np.intp), n_outputs)
         tree.__setstate__({"max_depth": max_depth, "node_count": node_count,
                            "nodes": np.ascontiguousarray(nodes), "values": np.ascontiguousarray(values)})
-        check_tree_depth(tree, nodes, max_depth, key_path(ps, "max_depth"))
+        check_tree_depth(tree, nodes, max_depth, key_path(state_path(path), "max_depth"))
         return tree
 
 
@@ -359,18 +375,19 @@ def validate_tree_estimator(est, path) -> None:
     tree = d.get("tree_")
     if tree is None:
         return
-    st = state_path(path)
-    expect(type(tree) is _tree_cls(), key_path(st, "tree_"), "an sklearn Tree")
+    if type(tree) is not (_TREE_CLS or _tree_cls()):
+        expect(False, key_path(state_path(path), "tree_"), "an sklearn Tree")
     n_features, n_outputs = tree.n_features, tree.n_outputs
     n = d.get("n_features_in_")
     if n != n_features or not (type(n) is int or isinstance(n, np.integer)):
-        expect(False, key_path(st, "n_features_in_"), f"the tree's number of features ({n_features})")
+        expect(False, key_path(state_path(path), "n_features_in_"), f"the tree's number of features ({n_features})")
     n_out = d.get("n_outputs_")
     if n_out is not None and n_out != n_outputs:
-        expect(False, key_path(st, "n_outputs_"), f"the tree's {n_outputs} outputs")
+        expect(False, key_path(state_path(path), "n_outputs_"), f"the tree's {n_outputs} outputs")
     if "n_classes_" in d and d.get("classes_") is not None:
         counts = tree.n_classes.tolist()
         nc, classes = d["n_classes_"], d["classes_"]
+        st = state_path(path)
         if len(counts) == 1:
             if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == counts[0]):
                 expect(False, key_path(st, "n_classes_"), f"the tree's {counts[0]} classes")
@@ -394,8 +411,8 @@ def validate_tree_ensemble(est, path) -> None:
     p = key_path(state_path(path), "estimators_")
     expect(isinstance(flat, (list, np.ndarray)), p, "a list of trees")
     for i, t in enumerate(flat):
-        expect(isinstance(t, BaseDecisionTree) and getattr(getattr(t, "tree_", None), "n_features", None) == n,
-               key_path(p, i), f"a fitted decision tree over {n} features")
+        if not (isinstance(t, BaseDecisionTree) and getattr(getattr(t, "tree_", None), "n_features", None) == n):
+            expect(False, key_path(p, i), f"a fitted decision tree over {n} features")
 
 
 def validate_gradient_boosting(est, path) -> None:

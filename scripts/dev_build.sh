@@ -8,5 +8,9 @@ PYBIND_DIR=$("$PY" -c "import pybind11; print(pybind11.get_cmake_dir())")
 cmake -S . -B build-dev -G Ninja -DMILO_BUILD_PYTHON=ON -DCMAKE_BUILD_TYPE=Release \
   -Dpybind11_DIR="$PYBIND_DIR" -DPython_EXECUTABLE="$(command -v "$PY")" >/dev/null
 cmake --build build-dev -j 2
-cp build-dev/_core*.so python/milo_fast/
+# copy then rename: a process that has the old module loaded keeps its own (unchanged) file
+for so in build-dev/_core*.so; do
+  cp "$so" "python/milo_fast/.$(basename "$so").tmp"
+  mv -f "python/milo_fast/.$(basename "$so").tmp" "python/milo_fast/$(basename "$so")"
+done
 echo "built: $(ls python/milo_fast/_core*.so)"

@@ -62,6 +62,19 @@ def test_dump_load_file(tmp_path, forest, arrays, compress, indent):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
 
 
+def test_dump_durable_fsyncs_file_and_directory(tmp_path, forest, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    milo_fast.dump(forest, tmp_path / "a.json")
+    assert len(synced) == 2  # the temporary file, then the directory after the rename
+    synced.clear()
+    milo_fast.dump(forest, tmp_path / "b.json", durable=False)
+    assert synced == []
+    assert_same(milo_fast.load(tmp_path / "a.json"), milo_fast.load(tmp_path / "b.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
 def test_dumps_loads_and_file_objects(tmp_path, forest):
     blob = milo_fast.dumps(forest)
     assert isinstance(blob, bytes) and b"pymiloed-ndarray-list" in blob and b"milo-ndarray-b64" not in blob  # text by default, as dump

@@ -314,6 +314,33 @@ def test_mutated_documents_raise_only_decode_error(doc, muts):
         assert e.offset is None or 0 <= e.offset <= len(bad)
 
 
+def _outcome(data: bytes, threads: int):
+    try:
+        return ("ok", codec.decode(data, threads=threads))
+    except DecodeError as e:
+        return ("error", str(e))
+
+
+_MANY = {f"t{i}": {"nodes": tc.make_struct(tc.NODE_DTYPE, 40 + i, seed=i), "v": np.arange(30 + i, dtype=np.float64) / 3,
+                   "i": np.arange(i, dtype=">i4"), "s": "x" * i} for i in range(12)}
+MANY_DOCS = [codec.encode(_MANY, arrays=m, indent=i) for m in ("text", "base64") for i in (None, 1)]
+
+
+@settings(PROPS, max_examples=150)
+@given(doc=st.sampled_from(MANY_DOCS + SEED_DOCS), muts=mutations, threads=st.sampled_from([2, 3, 5]))
+def test_decode_on_threads_matches_one_thread(doc, muts, threads):
+    """With several threads, arrays are converted while the parser reads on (a pipeline); the value or the
+    error (message, offset, path) must be exactly what one thread gives, for valid and mutated documents."""
+    bad = _mutate(doc, muts)
+    one, many = _outcome(bad, 1), _outcome(bad, threads)
+    assert one[0] == many[0], (one, many)
+    if one[0] == "error":
+        assert one[1] == many[1]
+    else:
+        tc.assert_identical(one[1], many[1])
+    tc.assert_identical(codec.decode(doc, threads=threads), codec.decode(doc, threads=1))
+
+
 @PROPS
 @given(data=st.binary(max_size=200))
 def test_random_bytes_raise_only_decode_error(data):

@@ -602,8 +602,7 @@ private:
         ParseError e;
         {
             py::gil_scoped_release nogil;
-            e = parse_document(text, n.len, limits_, sub);
-            if (e.ok) e = decode_arrays(text, n.len, sub, threads_);
+            e = parse_and_decode(text, n.len, limits_, sub, threads_);
         }
         if (!e.ok) raise_decode(full_, full_len_, e.offset, e.message, base_ + n.a);
         Builder b(full_, full_len_, base_ + n.a, sub, limits_, threads_);
@@ -623,8 +622,7 @@ py::object decode(py::buffer data, int max_depth, int threads) {
     ParseError e;
     {
         py::gil_scoped_release nogil;
-        e = parse_document(text, len, limits, doc);
-        if (e.ok) e = decode_arrays(text, len, doc, threads);
+        e = parse_and_decode(text, len, limits, doc, threads);
     }
     if (!e.ok) raise_decode(text, len, e.offset, e.message);
     Builder b(text, len, 0, doc, limits, threads);

@@ -165,6 +165,55 @@ void test_path() {
 
 }  // namespace
 
+// parse_and_decode (phase 2 running while phase 1 reads on) must give what the two phases give one after
+// the other: the same arrays for a document of many envelopes, and the same error (offset and message)
+// whichever array or structure is broken.
+void test_pipeline_matches_two_phases() {
+    std::string doc = "{";
+    std::vector<std::vector<double>> want;
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (int a = 0; a < 60; ++a) {
+        std::vector<double> v(static_cast<std::size_t>(200 + 97 * a));
+        for (auto& e : v) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            e = static_cast<double>(static_cast<int64_t>(x >> 11)) / 3.0;
+        }
+        OutBuf lb;
+        CHECK(write_array_text(lb, view_f64(v), false, -1, 0));
+        if (a) doc += ",";
+        doc += "\"a" + std::to_string(a) + "\":" + envelope(std::string(lb.data(), lb.size()), "float64", "[" + std::to_string(v.size()) + "]");
+        want.push_back(std::move(v));
+    }
+    doc += "}";
+    for (int threads : {2, 3, 8}) {
+        Document d;
+        Limits lim;
+        ParseError e = parse_and_decode(doc.data(), doc.size(), lim, d, threads);
+        CHECK_MSG(e.ok, "threads=%d: %s", threads, e.message.c_str());
+        if (!e.ok) continue;
+        CHECK(d.arrays.size() == want.size());
+        for (std::size_t a = 0; a < want.size() && a < d.arrays.size(); ++a)
+            CHECK(std::memcmp(d.arrays[a].data.get(), want[a].data(), want[a].size() * 8) == 0);
+    }
+    // Break the document in many places: a number, a bracket, a key; the error must not depend on threads.
+    for (std::size_t at = 7; at < doc.size(); at += doc.size() / 41) {
+        for (char c : {'x', ']', '"', ','}) {
+            std::string bad = doc;
+            bad[at] = c;
+            Parsed one = parse(bad, 1);
+            for (int threads : {2, 4}) {
+                Document d;
+                Limits lim;
+                ParseError e = parse_and_decode(bad.data(), bad.size(), lim, d, threads);
+                CHECK_MSG(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message,
+                          "byte %zu -> '%c', threads=%d: %s at %llu vs %s at %llu", at, c, threads, e.message.c_str(),
+                          static_cast<unsigned long long>(e.offset), one.err.message.c_str(),
+                          static_cast<unsigned long long>(one.err.offset));
+            }
+        }
+    }
+}
+
 int main() {
     test_scalars();
     test_malformed_offsets();
@@ -172,5 +221,6 @@ int main() {
     test_base64_arrays();
     test_writer_roundtrip_and_pieces();
     test_path();
+    test_pipeline_matches_two_phases();
     return milo_test::summary("test_json");
 }

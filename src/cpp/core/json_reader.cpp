@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstdio>
 #include <limits>
 #include <new>
@@ -119,10 +122,18 @@ int hexval(char c) {
     return -1;
 }
 
+// Receives each array job as soon as the parser has read its envelope (see Pipeline).
+struct JobSink {
+    virtual void add(ArrayJob& job) = 0;
+
+protected:
+    virtual ~JobSink() = default;
+};
+
 class Parser {
 public:
-    Parser(const char* text, std::size_t len, const Limits& limits, Document& doc)
-        : begin_(text), p_(text), end_(text + len), limits_(limits), doc_(doc) {}
+    Parser(const char* text, std::size_t len, const Limits& limits, Document& doc, JobSink* sink = nullptr)
+        : begin_(text), p_(text), end_(text + len), limits_(limits), doc_(doc), sink_(sink) {}
 
     ParseError run() {
         skip_ws();
@@ -140,6 +151,7 @@ private:
     const char* end_;
     const Limits& limits_;
     Document& doc_;
+    JobSink* sink_;
     ParseError err_;
     std::vector<uint32_t> stack_;
     uint64_t array_bytes_ = 0;
@@ -776,6 +788,7 @@ private:
             return failb_at(at, "arrays in the document exceed the limit of " + std::to_string(limits_.max_array_bytes) + " bytes");
         doc_.arrays.push_back(std::move(j));
         job = static_cast<int>(doc_.arrays.size() - 1);
+        if (sink_) sink_->add(doc_.arrays.back());
         return true;
     }
 };
@@ -1097,14 +1110,67 @@ bool decode_base64_range(const char* text, ArrayJob& j, uint64_t c0, uint64_t c1
 
 // One unit of phase-2 work: a whole array, or a piece of a large text array.
 struct Task {
-    std::size_t job;
+    ArrayJob* job;
     int piece;  // -1: the whole array; else the piece's index
     uint64_t weight;
+    uint64_t start;  // offset of the task's first byte of text
 };
 
+// The first failure among tasks run on several threads, whatever their order: a failed task lowers the
+// bar, and a task that starts at or past the bar is skipped (an error in it would not be the first). Every
+// task that could hold an earlier error still runs, so the error reported is the one a single thread,
+// running the tasks in document order, reports.
+class FirstFailure {
+public:
+    bool worth_running(const Task& t) const { return t.start < bar_.load(std::memory_order_relaxed); }
+    void failed(uint64_t offset) {
+        uint64_t cur = bar_.load(std::memory_order_relaxed);
+        while (offset < cur && !bar_.compare_exchange_weak(cur, offset, std::memory_order_relaxed)) {}
+    }
+
+private:
+    std::atomic<uint64_t> bar_{UINT64_MAX};
+};
+
+// The tasks of one job: its pieces (large base64 strings in 1 MiB pieces, large text lists at their splits),
+// or the whole array.
+template <class Add>
+void tasks_of(ArrayJob& j, Add&& add) {
+    const uint64_t w = j.span_end - j.span_begin;
+    bool big = false;
+    for (const Field& f : j.layout.fields) big |= f.big_endian;
+    if (j.base64 && w > kB64Piece && !big) {
+        const uint64_t np = (w + kB64Piece - 1) / kB64Piece;
+        for (uint64_t k = 0; k < np; ++k) add(Task{&j, static_cast<int>(k), kB64Piece, j.span_begin + k * kB64Piece});
+    } else if (!j.base64 && !j.splits.empty()) {
+        for (std::size_t k = 0; k <= j.splits.size(); ++k)
+            add(Task{&j, static_cast<int>(k), w / (j.splits.size() + 1), k ? j.splits[k - 1].second : j.span_begin});
+    } else {
+        add(Task{&j, -1, w, j.span_begin});
+    }
+}
+
+// Folds the failures of tasks into their jobs, then returns the first failure in document order.
+ParseError first_failure(std::deque<ArrayJob>& arrays, const std::vector<Task>& tasks, const std::deque<ArrayText::Err>& errs) {
+    for (std::size_t k = 0; k < tasks.size() && k < errs.size(); ++k) {
+        if (!errs[k].failed) continue;
+        ArrayJob& j = *tasks[k].job;
+        if (!j.failed || errs[k].offset < j.err_offset) {
+            j.failed = true; j.err_offset = errs[k].offset; j.err = errs[k].message;
+        }
+    }
+    ParseError e;
+    for (const auto& j : arrays) {
+        if (j.failed && (e.ok || j.err_offset < e.offset)) {
+            e.ok = false; e.offset = j.err_offset; e.message = j.err;
+        }
+    }
+    return e;
+}
+
 // Runs a task; on failure fills `err` (never touches the job's error fields, so pieces can run concurrently).
-bool run_task(const char* text, Document& doc, const Task& t, ArrayText::Err& err) {
-    ArrayJob& j = doc.arrays[t.job];
+bool run_task(const char* text, const Task& t, ArrayText::Err& err) {
+    ArrayJob& j = *t.job;
     if (j.base64) {
         const uint64_t len = j.span_end - j.span_begin;
         if (t.piece < 0) return decode_base64_range(text, j, 0, len, err);
@@ -1135,45 +1201,33 @@ ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int t
     (void)len;
     std::vector<Task> tasks;
     uint64_t total = 0;
-    for (std::size_t i = 0; i < doc.arrays.size(); ++i) {
-        ArrayJob& j = doc.arrays[i];
-        if (!allocate(j)) break;
-        const uint64_t w = j.span_end - j.span_begin;
-        total += w;
-        bool big = false;
-        for (const Field& f : j.layout.fields) big |= f.big_endian;
-        if (j.base64 && w > kB64Piece && !big) {
-            const uint64_t np = (w + kB64Piece - 1) / kB64Piece;
-            for (uint64_t k = 0; k < np; ++k) tasks.push_back({i, static_cast<int>(k), kB64Piece});
-        } else if (!j.base64 && !j.splits.empty()) {
-            for (std::size_t k = 0; k <= j.splits.size(); ++k) tasks.push_back({i, static_cast<int>(k), w / (j.splits.size() + 1)});
-        } else {
-            tasks.push_back({i, -1, w});
-        }
-    }
     bool alloc_failed = false;
-    for (const auto& j : doc.arrays) alloc_failed |= j.failed;
-    const std::size_t n = alloc_failed ? 0 : tasks.size();
+    for (ArrayJob& j : doc.arrays) {
+        if (!allocate(j)) { alloc_failed = true; break; }
+        total += j.span_end - j.span_begin;
+        tasks_of(j, [&](const Task& t) { tasks.push_back(t); });
+    }
+    if (alloc_failed) tasks.clear();
+    const std::size_t n = tasks.size();
     if (threads <= 0) {
         unsigned hw = std::thread::hardware_concurrency();
         threads = (total >= (1u << 20) && n >= 2) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
     threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n ? n : 1));
-    std::vector<ArrayText::Err> errs(n);
+    std::deque<ArrayText::Err> errs(n);
     if (threads <= 1) {
-        for (std::size_t k = 0; k < n; ++k) if (!run_task(text, doc, tasks[k], errs[k])) break;
+        for (std::size_t k = 0; k < n; ++k) if (!run_task(text, tasks[k], errs[k])) break;
     } else {
         // Heaviest first, handed out through an atomic counter.
         std::vector<std::size_t> order(n);
         for (std::size_t k = 0; k < n; ++k) order[k] = k;
         std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tasks[a].weight > tasks[b].weight; });
         std::atomic<std::size_t> next{0};
-        std::atomic<bool> stop{false};
+        FirstFailure first;
         auto work = [&]() {
-            while (!stop.load(std::memory_order_relaxed)) {
-                const std::size_t k = next.fetch_add(1);
-                if (k >= n) return;
-                if (!run_task(text, doc, tasks[order[k]], errs[order[k]])) stop = true;
+            for (std::size_t k; (k = next.fetch_add(1)) < n;) {
+                const std::size_t i = order[k];
+                if (first.worth_running(tasks[i]) && !run_task(text, tasks[i], errs[i])) first.failed(errs[i].offset);
             }
         };
         std::vector<std::thread> pool;
@@ -1181,20 +1235,117 @@ ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int t
         work();
         for (auto& t : pool) t.join();
     }
-    for (std::size_t k = 0; k < n; ++k) {
-        if (!errs[k].failed) continue;
-        ArrayJob& j = doc.arrays[tasks[k].job];
-        if (!j.failed || errs[k].offset < j.err_offset) {
-            j.failed = true; j.err_offset = errs[k].offset; j.err = errs[k].message;
+    return first_failure(doc.arrays, tasks, errs);
+}
+
+namespace {
+
+// Phase 2 started during phase 1: the parser hands each array job over as soon as its envelope is read,
+// and worker threads convert it while the parser goes on through the rest of the document. Jobs live in
+// a deque (stable addresses); the parser thread alone adds them, workers only take queued tasks.
+class Pipeline final : public JobSink {
+public:
+    Pipeline(const char* text, int workers) : text_(text) {
+        for (int t = 0; t < workers; ++t) pool_.emplace_back([this] { work(); });
+    }
+    ~Pipeline() override { close_and_join(); }
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    void add(ArrayJob& j) override {
+        if (stop_.load(std::memory_order_relaxed)) return;
+        if (!allocate(j)) { stop_ = true; return; }
+        {
+            std::lock_guard<std::mutex> lk(m_);  // workers index tasks_ and errs_ under m_
+            tasks_of(j, [&](const Task& t) {
+                queue_.push_back(tasks_.size());
+                tasks_.push_back(t);
+                errs_.emplace_back();
+            });
+        }
+        cv_.notify_all();
+    }
+
+    // After a successful phase 1: the calling thread works too, until every task is done.
+    ParseError finish(std::deque<ArrayJob>& arrays) {
+        close();
+        work();
+        close_and_join();
+        return first_failure(arrays, tasks_, errs_);
+    }
+
+    // After a failed phase 1: stop as soon as possible (phase 1's error is the one reported).
+    void abort() {
+        stop_ = true;
+        close_and_join();
+    }
+
+private:
+    const char* text_;
+    std::vector<std::thread> pool_;
+    std::vector<Task> tasks_;            // appended by the parser thread, read by workers, both under m_
+    std::deque<ArrayText::Err> errs_;    // one per task; a worker keeps a pointer (deque: stable addresses)
+    std::deque<std::size_t> queue_;      // indices into tasks_
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool closed_ = false;
+    std::atomic<bool> stop_{false};  // phase 1 failed, or an allocation did
+    FirstFailure first_;
+
+    void close() {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            closed_ = true;
+        }
+        cv_.notify_all();
+    }
+
+    void close_and_join() {
+        close();
+        for (auto& t : pool_) if (t.joinable()) t.join();
+    }
+
+    void work() {
+        while (true) {
+            Task t;
+            ArrayText::Err* err;
+            {
+                std::unique_lock<std::mutex> lk(m_);
+                cv_.wait(lk, [&] { return !queue_.empty() || closed_; });
+                if (queue_.empty()) return;
+                const std::size_t k = queue_.front();
+                queue_.pop_front();
+                t = tasks_[k];
+                err = &errs_[k];
+            }
+            if (stop_.load(std::memory_order_relaxed) || !first_.worth_running(t)) continue;
+            if (!run_task(text_, t, *err)) first_.failed(err->offset);
         }
     }
-    ParseError e;
-    for (const auto& j : doc.arrays) {
-        if (j.failed && (e.ok || j.err_offset < e.offset)) {
-            e.ok = false; e.offset = j.err_offset; e.message = j.err;
-        }
+};
+
+}  // namespace
+
+ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
+    if (threads <= 0) {
+        unsigned hw = std::thread::hardware_concurrency();
+        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
-    return e;
+    if (threads <= 1) {
+        ParseError e = parse_document(text, len, limits, doc);
+        if (e.ok) e = decode_arrays(text, len, doc, 1);
+        return e;
+    }
+    doc = Document{};
+    doc.nodes.reserve(64);
+    Pipeline pipeline(text, threads - 1);
+    Parser p(text, len, limits, doc, &pipeline);
+    ParseError e = p.run();
+    if (!e.ok) {
+        pipeline.abort();
+        return e;
+    }
+    return pipeline.finish(doc.arrays);
 }
 
 std::string json_path_at(const char* text, std::size_t len, uint64_t offset) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <deque>
 #include <vector>
 
 #include "array_layout.hpp"
@@ -59,7 +60,7 @@ struct Document {
     std::vector<Node> nodes;        // nodes[root] is the document
     std::vector<uint32_t> children; // child node indices (object: key, value, key, value...)
     std::string strings;            // string arena
-    std::vector<ArrayJob> arrays;
+    std::deque<ArrayJob> arrays;    // a deque: jobs keep their address while more are added
     uint32_t root = 0;
 };
 
@@ -76,6 +77,11 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
 // Phase 2: converts every array job's text into its buffer, on up to `threads` threads (0: choose).
 // Returns the first failure (by document order).
 ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads);
+
+// Both phases, the second started during the first on `threads` threads (0: several for documents of 1 MiB
+// and more): array jobs are converted while the parser reads on. The result and the error reported are
+// those of parse_document then decode_arrays (phase 1's error first).
+ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
 
 // The JSON path ("$.a[3].b") of the value containing byte `offset`, found by rescanning the text.
 std::string json_path_at(const char* text, std::size_t len, uint64_t offset);

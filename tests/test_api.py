@@ -425,8 +425,41 @@ def test_python_tree_check_agrees_with_compiled():
             st.check_hist_nodes(b, 5, 0, "$")
         except milo_fast.ValidationError as e:
             py_h = e
-        assert (py_t is None) == (st._core.check_tree(a, len(a), 5, len(a)) is None), (trial, py_t)
+        assert (py_t is None) == (type(st._core.check_tree(a, len(a), 5, len(a))) is int), (trial, py_t)
         assert (py_h is None) == (st._core.check_hist_tree(b, 5, 0) is None), (trial, py_h)
+
+
+def test_tree_depth_from_the_structural_check():
+    """The compiled check returns the table's depth, which is sklearn's own max_depth; the pure-Python fallback's
+    tree_depth measures the same."""
+    from milo_fast.transport import sklearn_trees as st
+    from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
+    for k, est in enumerate([DecisionTreeRegressor(max_depth=d, random_state=d) for d in (1, 3, 8, None)]
+                            + [ExtraTreeRegressor(random_state=r) for r in range(3)]):
+        tree = est.fit(D["X"], D["yr"]).tree_
+        nodes = tree.__getstate__()["nodes"]
+        assert st.tree_depth(nodes["left_child"], nodes["right_child"], tree.max_depth) == tree.max_depth, k
+        if st._core is not None:
+            assert st._core.check_tree(nodes, len(nodes), tree.n_features, len(nodes)) == tree.max_depth, k
+            wide = np.zeros(2 * len(nodes), nodes.dtype)  # a strided view: records 128 bytes apart
+            wide[::2] = nodes
+            assert st._core.check_tree(wide[::2], len(nodes), tree.n_features, -1) == tree.max_depth, k
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_max_depth_must_be_the_table_depth(monkeypatch, pure, delta):
+    """Checked from the node table, before a Tree is built, by the compiled check and its Python fallback."""
+    from milo_fast.transport import sklearn_trees as st
+    if pure:
+        monkeypatch.setattr(st, "_core", None)
+    elif st._core is None:
+        pytest.skip("the compiled core is not in use")
+    doc = _tree_doc(lambda n, t: t["state"].__setitem__("max_depth", t["state"]["max_depth"] + delta))
+    with pytest.raises(milo_fast.ValidationError,
+                       match=rf"max_depth is {3 + delta} but the node table is 3 levels deep at .*tree_\.state\.max_depth"):
+        milo_fast.loads(doc)
+    assert milo_fast.loads(_tree_doc(lambda n, t: None)).tree_.max_depth == 3
 
 
 # ---------------------------------------------------------------------------------- value kinds

@@ -656,20 +656,51 @@ py::object problem(const TreeProblem& p) {
     return py::make_tuple(p.node, p.what);
 }
 
-// sklearn Tree: None if the table is sound, else (node, reason).
+// The byte offsets of the three shape fields in the last sklearn node-table dtype seen, by identity: a
+// forest's tables share one dtype object (the decoder makes one per document), so the field lookups run
+// once per load rather than once per tree. A dtype's field names can be reassigned in place (which gives
+// it a new `names` tuple), so the names tuple is part of the key.
+struct SkLayout {
+    py::object dtype, names;  // strong references: their addresses are not reused while cached
+    std::size_t left = 0, right = 0, feature = 0;
+};
+
+const SkLayout& sk_layout(const py::array& nodes) {
+    static SkLayout* cache = new SkLayout;  // never freed (no teardown order issue); touched with the GIL held
+    py::handle dt(reinterpret_cast<PyObject*>(py::detail::array_proxy(nodes.ptr())->descr));
+    py::object names = dt.attr("names");
+    if (!cache->dtype.is(dt) || !cache->names.is(names)) {
+        const auto* base = static_cast<const uint8_t*>(nodes.data());
+        SkLayout fresh;  // int_column raises for a missing field or another dtype, before the cache changes
+        fresh.left = static_cast<std::size_t>(int_column(nodes, "left_child", 'i', 8).ptr - base);
+        fresh.right = static_cast<std::size_t>(int_column(nodes, "right_child", 'i', 8).ptr - base);
+        fresh.feature = static_cast<std::size_t>(int_column(nodes, "feature", 'i', 8).ptr - base);
+        fresh.dtype = py::reinterpret_borrow<py::object>(dt);
+        fresh.names = std::move(names);
+        *cache = std::move(fresh);
+    }
+    return *cache;
+}
+
+// sklearn Tree: the table's depth (sklearn's max_depth: the deepest node's depth, the root at 0) if the
+// table is sound, else (node, reason).
 py::object check_tree(py::array nodes, int64_t n_nodes, int64_t n_features, int64_t values_rows) {
     if (nodes.ndim() != 1) throw py::value_error("node table must be 1-d");
     if (n_nodes < 0 || n_nodes > nodes.shape(0)) throw py::value_error("node_count outside the node table");
+    const SkLayout& lay = sk_layout(nodes);
+    const auto* base = static_cast<const uint8_t*>(nodes.data());
+    const std::ptrdiff_t stride = nodes.strides(0);
     SkTreeNodes t;
     t.n_nodes = static_cast<std::size_t>(n_nodes);
-    t.left = int_column(nodes, "left_child", 'i', 8);
-    t.right = int_column(nodes, "right_child", 'i', 8);
-    t.feature = int_column(nodes, "feature", 'i', 8);
+    t.left = IntColumn{base + lay.left, stride, 8, true};
+    t.right = IntColumn{base + lay.right, stride, 8, true};
+    t.feature = IntColumn{base + lay.feature, stride, 8, true};
     TreeProblem p;
     {
         py::gil_scoped_release nogil;
         p = check_sklearn_tree(t, n_features, values_rows);
     }
+    if (p.ok) return py::int_(p.depth);
     return problem(p);
 }
 
@@ -699,7 +730,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
     m.def("check_tree", &check_tree, py::arg("nodes"), py::arg("n_nodes"), py::arg("n_features"), py::arg("values_rows"),
-          "Validate an sklearn Tree node table: None if sound, else (node, reason).");
+          "Validate an sklearn Tree node table: its depth (int) if sound, else (node, reason).");
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),
           "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
 }

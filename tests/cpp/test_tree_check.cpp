@@ -1,6 +1,9 @@
 // Unit tests of src/cpp/core/tree_check: valid sklearn Tree and HistGradientBoosting
 // predictor node tables, each kind of defect with its message, and random
-// mutations judged against a naive reference checker. Returns non-zero on failure.
+// mutations judged against a naive reference checker; the depth each check
+// returns against a reference recursion; the int64 fast path against the general
+// column reader (same verdict, node, message and depth on every table checked
+// through sk_check). Returns non-zero on failure.
 #include "tree_check.hpp"
 
 #include <cstring>
@@ -50,11 +53,26 @@ SkTable sk_table(const std::vector<Node>& nodes, std::size_t misalign = 0) {
     return t;
 }
 
+bool same(const TreeProblem& a, const TreeProblem& b) {
+    return a.ok == b.ok && a.node == b.node && a.what == b.what && a.depth == b.depth;
+}
+
+uint64_t fast_vs_general = 0;  // tables on which both paths were compared
+
+// Checks the table through check_sklearn_tree (int64 records: its fast path) and
+// through the general reader, and fails unless both say exactly the same.
 TreeProblem sk_check(const std::vector<Node>& nodes, int64_t n_features, int64_t values_rows = -2,
                      bool allow_empty = false, std::size_t misalign = 0) {
     const SkTable t = sk_table(nodes, misalign);
     if (values_rows == -2) values_rows = static_cast<int64_t>(nodes.size());
-    return check_sklearn_tree(t.view(nodes.size()), n_features, values_rows, allow_empty);
+    const TreeProblem fast = check_sklearn_tree(t.view(nodes.size()), n_features, values_rows, allow_empty);
+    const TreeProblem general = detail::check_sklearn_tree_general(t.view(nodes.size()), n_features, values_rows,
+                                                                   allow_empty);
+    CHECK_MSG(same(fast, general), "fast path: node %lld '%s' depth %lld; general: node %lld '%s' depth %lld",
+              static_cast<long long>(fast.node), fast.what.c_str(), static_cast<long long>(fast.depth),
+              static_cast<long long>(general.node), general.what.c_str(), static_cast<long long>(general.depth));
+    ++fast_vs_general;
+    return fast;
 }
 
 // Records laid out as the packed PREDICTOR_RECORD_DTYPE (56 bytes).
@@ -93,8 +111,15 @@ TreeProblem hist_check(std::vector<Node> nodes, int64_t n_features, int64_t n_bi
 #define EXPECT_PROBLEM(expr, node_, text_)                                    \
     do {                                                                      \
         const TreeProblem p_ = (expr);                                        \
-        CHECK_MSG(!p_.ok && p_.node == (node_) && p_.what == (text_), "got node %lld: '%s'", \
+        CHECK_MSG(!p_.ok && p_.node == (node_) && p_.what == (text_) && p_.depth == -1, "got node %lld: '%s'", \
                   static_cast<long long>(p_.node), p_.what.c_str());          \
+    } while (0)
+
+#define EXPECT_DEPTH(expr, depth_)                                            \
+    do {                                                                      \
+        const TreeProblem p_ = (expr);                                        \
+        CHECK_MSG(p_.ok && p_.depth == (depth_), "got depth %lld ('%s')", static_cast<long long>(p_.depth), \
+                  p_.what.c_str());                                           \
     } while (0)
 
 // ---------------------------------------------------------------- valid trees
@@ -134,13 +159,22 @@ void test_valid() {
         std::memcpy(buf.data() + 2 * kHistNodeItemsize + o.right, &junk, 4);
         EXPECT_OK(check_hist_predictor(hist_predictor_records(buf.data(), t.size()), 3, 0));
     }
+    // depths: the root is at 0
+    EXPECT_DEPTH(sk_check({leaf()}, 1), 0);
+    EXPECT_DEPTH(sk_check(dfs_tree(), 3), 2);
+    EXPECT_DEPTH(sk_check(bfs_tree(), 2), 2);
+    EXPECT_DEPTH(sk_check({split(1, 2, 0), leaf(), split(3, 4, 0), leaf(), split(5, 6, 0), leaf(), leaf()}, 1), 3);
+    EXPECT_DEPTH(sk_check({}, 3, 0, true), -1);  // no nodes, no depth
+    EXPECT_DEPTH(hist_check({leaf()}, 1), 0);
+    EXPECT_DEPTH(hist_check(dfs_tree(), 3), 2);
     // a deep chain: 2k -> (2k+1 leaf, 2k+2), 200001 nodes
     {
         const int64_t n = 200001;
         std::vector<Node> t(static_cast<std::size_t>(n));
         for (int64_t k = 0; 2 * k + 2 < n; ++k) t[static_cast<std::size_t>(2 * k)] = split(2 * k + 1, 2 * k + 2, k % 5);
         EXPECT_OK(sk_check(t, 5));
-        EXPECT_OK(hist_check(t, 5));
+        EXPECT_DEPTH(sk_check(t, 5), (n - 1) / 2);
+        EXPECT_DEPTH(hist_check(t, 5), (n - 1) / 2);
         // and the last node unreachable
         t.push_back(leaf());
         EXPECT_PROBLEM(sk_check(t, 5), n, "node " + std::to_string(n) + ": unreachable from the root (no node has it as a child)");
@@ -313,13 +347,15 @@ struct Rng {
 
 // A random valid tree: grow a shape, then number the nodes in a random order in
 // which every node comes after its parent.
-std::vector<Node> random_tree(Rng& rng, int64_t n_features) {
-    const int64_t n_splits = rng.below(30);
+// With `deep`, half the splits split the newest leaf: long spines with bushes.
+std::vector<Node> random_tree(Rng& rng, int64_t n_features, int64_t max_splits = 30, bool deep = false) {
+    const int64_t n_splits = rng.below(max_splits);
     // shape: children lists over shape ids
     std::vector<int64_t> kids_l(1, -1), kids_r(1, -1);
     std::vector<int64_t> leaves{0};
     for (int64_t s = 0; s < n_splits; ++s) {
-        const std::size_t pick = static_cast<std::size_t>(rng.below(static_cast<int64_t>(leaves.size())));
+        const std::size_t pick = deep && rng.below(2) ? leaves.size() - 1
+                                 : static_cast<std::size_t>(rng.below(static_cast<int64_t>(leaves.size())));
         const int64_t node = leaves[pick];
         const int64_t a = static_cast<int64_t>(kids_l.size()), b = a + 1;
         kids_l.push_back(-1); kids_r.push_back(-1);
@@ -352,6 +388,51 @@ std::vector<Node> random_tree(Rng& rng, int64_t n_features) {
                        rng.below(n_features));
     }
     return t;
+}
+
+// Depth by the definition: a recursion from the root (trees here are small).
+int64_t reference_depth(const std::vector<Node>& t, int64_t i = 0) {
+    const Node& nd = t[static_cast<std::size_t>(i)];
+    if (nd.left == -1 && nd.right == -1) return 0;
+    const int64_t l = reference_depth(t, nd.left), r = reference_depth(t, nd.right);
+    return 1 + (l > r ? l : r);
+}
+
+// The same table as int32 columns (another layout: the general reader only).
+TreeProblem sk_check_i32(const std::vector<Node>& nodes, int64_t n_features) {
+    std::vector<int32_t> l, r, f;
+    for (const Node& nd : nodes) {
+        l.push_back(static_cast<int32_t>(nd.left));
+        r.push_back(static_cast<int32_t>(nd.right));
+        f.push_back(static_cast<int32_t>(nd.feature));
+    }
+    SkTreeNodes t;
+    t.n_nodes = nodes.size();
+    t.left = IntColumn{reinterpret_cast<const uint8_t*>(l.data()), 4, 4, true};
+    t.right = IntColumn{reinterpret_cast<const uint8_t*>(r.data()), 4, 4, true};
+    t.feature = IntColumn{reinterpret_cast<const uint8_t*>(f.data()), 4, 4, true};
+    return check_sklearn_tree(t, n_features, static_cast<int64_t>(nodes.size()));
+}
+
+void test_random_depths() {
+    Rng rng{0x243f6a8885a308d3ULL};
+    for (int round = 0; round < 5000; ++round) {
+        const int64_t nf = 1 + rng.below(6);
+        std::vector<Node> t = random_tree(rng, nf);
+        const int64_t want = reference_depth(t);
+        EXPECT_DEPTH(sk_check(t, nf, -2, false, static_cast<std::size_t>(round % 8)), want);
+        EXPECT_DEPTH(sk_check_i32(t, nf), want);
+        for (Node& nd : t) nd.leaf = nd.left == -1 && nd.right == -1;
+        EXPECT_DEPTH(hist_check(t, nf), want);
+    }
+    // deeper random shapes: a long spine with random bushes, numbered at random
+    for (int round = 0; round < 50; ++round) {
+        std::vector<Node> t = random_tree(rng, 3, 3000, true);
+        const int64_t want = reference_depth(t);
+        CHECK(round < 5 || want > 20 || t.size() < 100);
+        EXPECT_DEPTH(sk_check(t, 3), want);
+        EXPECT_DEPTH(sk_check_i32(t, 3), want);
+    }
 }
 
 // The definition, checked the slow and obvious way (sklearn flavour).
@@ -430,5 +511,7 @@ int main() {
     test_hist_defects();
     test_columns();
     test_random_mutations();
+    test_random_depths();
+    CHECK(fast_vs_general > 20000);  // every sk_check above compared the two paths
     return milo_test::summary("test_tree_check");
 }

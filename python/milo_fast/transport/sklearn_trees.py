@@ -11,7 +11,9 @@ loop forever. Before the state is handed to ``Tree.__setstate__`` we check: the 
 than the node's index (so the walk always terminates); every node but the root has exactly one parent; internal
 nodes split on a feature in [0, n_features); ``values`` has the shape the tree's header implies; ``max_depth`` is
 the depth of the table (``decision_path`` sizes its output buffer by it and writes one entry per level without
-bounds checks: a smaller value overflows the heap).
+bounds checks: a smaller value overflows the heap). The compiled check measures the depth in the same pass as
+the structure (``_core.check_tree`` returns it); without it, ``tree_depth`` does. Either way the Tree is built
+only from a table that passed everything.
 
 The estimators that hold trees are checked once rebuilt (VALIDATORS): a tree reads exactly the model's
 ``n_features_in_`` columns, its outputs and class counts are the model's; gradient boosting's
@@ -95,7 +97,8 @@ def tree_depth(left: np.ndarray, right: np.ndarray, claimed: int | None = None) 
 
 def check_tree_depth(tree, nodes: np.ndarray, max_depth: int, path) -> None:
     """``max_depth`` must be the depth of the table. ``tree`` is the Tree built from the (structurally checked)
-    table and not yet handed out: its compiled ``compute_node_depths`` measures it in one pass."""
+    table and not yet handed out: its compiled ``compute_node_depths`` measures it in one pass. (The PyMilo
+    reader's check; TreeHandler has the depth from its structural check, before building the Tree.)"""
     depths = getattr(tree, "compute_node_depths", None)
     depth = int(_amax(depths())) - 1 if depths is not None else tree_depth(nodes["left_child"], nodes["right_child"],
                                                                            max_depth)
@@ -179,17 +182,20 @@ class TreeHandler(ObjectHandler):
                 and values.shape == (node_count, n_outputs, max_n_classes)):
             expect(False, key_path(state_path(path), "values"),
                    f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
-        if _core is not None:
-            problem = _core.check_tree(nodes, node_count, n_features, node_count)
-            if problem is not None:
+        if _core is not None:  # one compiled pass: the structure, and the depth it measures on the way
+            depth = _core.check_tree(nodes, node_count, n_features, node_count)
+            if type(depth) is not int:
                 raise ValidationError(f"invalid tree node table at {key_path(state_path(path), 'nodes')}: "
-                                      f"{problem[1]}")
+                                      f"{depth[1]}")
         else:
             check_tree_nodes(nodes, n_features, key_path(state_path(path), "nodes"))
+            depth = tree_depth(nodes["left_child"], nodes["right_child"], max_depth)
+        if depth != max_depth:  # before anything is built from the table
+            raise ValidationError(f"max_depth is {max_depth} but the node table is {depth} levels deep at "
+                                  f"{key_path(state_path(path), 'max_depth')}")
         tree = cls(n_features, np.ascontiguousarray(n_classes, dtype=np.intp), n_outputs)
         tree.__setstate__({"max_depth": max_depth, "node_count": node_count,
                            "nodes": np.ascontiguousarray(nodes), "values": np.ascontiguousarray(values)})
-        check_tree_depth(tree, nodes, max_depth, key_path(state_path(path), "max_depth"))
         return tree
 
 

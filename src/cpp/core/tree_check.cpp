@@ -5,7 +5,8 @@
 // rules out cycles and shared nodes and makes every node reachable from node 0
 // (follow the parents: the indices decrease, so the walk ends, and it can only
 // end at the one node without a parent, the root). So one pass marking "has a
-// parent" in a bitmap, then one pass looking for unmarked nodes, is enough.
+// parent" (here: a depth, which the same pass measures), then one pass looking
+// for unmarked nodes, is enough.
 #include "tree_check.hpp"
 
 #include <cstring>
@@ -88,19 +89,57 @@ struct NodeInfo {
     Int left, right;
 };
 
+// Scratch for the structural pass: depth[i] is node i's depth once some node has
+// claimed it as a child, kUnclaimed before. Node 0 starts at 0. Children come
+// after their parent, so a node's depth is final by the time it is visited, and
+// "has a parent" is just depth != kUnclaimed. uint32_t holds any depth of a table
+// below 2^32 - 1 nodes (the depth is at most n - 1); larger tables use uint64_t.
+// A claimed child of an unclaimed node gets depth kUnclaimed + 1 (wraps to 0): a
+// meaningless value, but such a table is reported unreachable anyway.
+template <class D>
+struct DepthScratch {
+    static constexpr D kUnclaimed = static_cast<D>(~D{0});
+    std::unique_ptr<D[]> d;
+    bool alloc(std::size_t n) {
+        d.reset(new (std::nothrow) D[n]);
+        if (!d) return false;
+        std::memset(d.get(), 0xff, n * sizeof(D));
+        d[0] = 0;
+        return true;
+    }
+};
+
+TreeProblem out_of_memory(std::size_t n) {
+    return problem(-1, "out of memory while checking a tree of " + str(n) + " nodes");
+}
+
+// After the node pass: the first node nobody claimed, or ok with the depth.
+template <class D>
+TreeProblem finish(const D* depth, std::size_t n) {
+    D deepest = 0;
+    for (std::size_t i = 0; i < n; ++i) deepest = depth[i] > deepest ? depth[i] : deepest;  // (vectorizes)
+    if (deepest == DepthScratch<D>::kUnclaimed) {
+        for (std::size_t i = 1; i < n; ++i)
+            if (depth[i] == DepthScratch<D>::kUnclaimed)
+                return node_problem(i, "unreachable from the root (no node has it as a child)");
+    }
+    TreeProblem ok;
+    ok.depth = static_cast<int64_t>(deepest);
+    return ok;
+}
+
 // The shared structural check. `inspect(i, info, prob)` fills info for node i and
 // returns false with prob set if the node is malformed in a kind-specific way.
-template <class Inspect>
-TreeProblem check_structure(std::size_t n, Inspect inspect) {
-    const std::size_t words = (n + 63) / 64;
-    std::unique_ptr<uint64_t[]> has_parent(new (std::nothrow) uint64_t[words]);
-    if (!has_parent) return problem(-1, "out of memory while checking a tree of " + str(n) + " nodes");
-    std::memset(has_parent.get(), 0, words * sizeof(uint64_t));
+template <class D, class Inspect>
+TreeProblem check_structure_as(std::size_t n, Inspect inspect) {
+    DepthScratch<D> s;
+    if (!s.alloc(n)) return out_of_memory(n);
+    D* depth = s.d.get();
     const int64_t nn = static_cast<int64_t>(n);
+    TreeProblem prob;
 
     for (std::size_t i = 0; i < n; ++i) {
         NodeInfo info;
-        TreeProblem prob;
         if (!inspect(i, info, prob)) return prob;
         if (info.leaf) continue;
         const int64_t self = static_cast<int64_t>(i);
@@ -115,11 +154,10 @@ TreeProblem check_structure(std::size_t n, Inspect inspect) {
         }
         if (info.left.v == info.right.v)
             return node_problem(i, "left and right children are the same node " + str(info.left));
+        const D below = static_cast<D>(depth[i] + 1);
         for (int k = 0; k < 2; ++k) {
             const std::size_t c = static_cast<std::size_t>(kids[k].v);
-            uint64_t& word = has_parent[c / 64];
-            const uint64_t bit = uint64_t{1} << (c % 64);
-            if (word & bit) {
+            if (depth[c] != DepthScratch<D>::kUnclaimed) {
                 // Rare path: find the first parent (an earlier node, already checked).
                 std::size_t first = 0;
                 for (std::size_t j = 0; j < i; ++j) {
@@ -134,13 +172,108 @@ TreeProblem check_structure(std::size_t n, Inspect inspect) {
                 return problem(static_cast<int64_t>(c),
                                "node " + str(c) + " has two parents (" + str(first) + " and " + str(i) + ")");
             }
-            word |= bit;
+            depth[c] = below;
         }
     }
-    for (std::size_t i = 1; i < n; ++i) {
-        if (!(has_parent[i / 64] & (uint64_t{1} << (i % 64))))
-            return node_problem(i, "unreachable from the root (no node has it as a child)");
+    return finish(depth, n);
+}
+
+constexpr std::size_t kMaxNarrowDepthNodes = 0xfffffffeu;  // below this many nodes, uint32_t depths
+
+template <class Inspect>
+TreeProblem check_structure(std::size_t n, Inspect inspect) {
+    return n <= kMaxNarrowDepthNodes ? check_structure_as<uint32_t>(n, inspect)
+                                     : check_structure_as<uint64_t>(n, inspect);
+}
+
+int64_t load_i64(const uint8_t* p) {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+// The usual sklearn table: left, right and feature all native int64 (any strides).
+// The same rules as check_structure + the sklearn inspect, with no message work:
+// returns false at the first node that breaks any rule (the caller then lets the
+// general path find and word the problem), else ok/depth through finish().
+// For n <= kMaxNarrowDepthNodes only (uint32_t depths).
+// (A branch-free variant, leaves claiming a spare slot, measured twice as slow:
+// its stores and loads through the one spare slot serialize. This loop reads one
+// record cache line per node and is bound by memory on tables not in cache.)
+bool sklearn_fast(const SkTreeNodes& t, uint64_t n_features, TreeProblem& out) {
+    const std::size_t n = t.n_nodes;
+    DepthScratch<uint32_t> s;
+    if (!s.alloc(n)) {
+        out = out_of_memory(n);
+        return true;
     }
+    uint32_t* depth = s.d.get();
+    constexpr uint32_t kFree = DepthScratch<uint32_t>::kUnclaimed;
+    const uint8_t* lp = t.left.ptr;
+    const uint8_t* rp = t.right.ptr;
+    const uint8_t* fp = t.feature.ptr;
+    const std::ptrdiff_t ls = t.left.stride, rs = t.right.stride, fs = t.feature.stride;
+    for (std::size_t i = 0; i < n; ++i, lp += ls, rp += rs, fp += fs) {
+        const int64_t l = load_i64(lp), r = load_i64(rp);
+        if ((l & r) == -1) continue;  // both -1: a leaf
+        const int64_t f = load_i64(fp);
+        // l, r in (i, n) as one unsigned compare each (negative values wrap above n - i - 1)
+        const uint64_t first = i + 1, span = n - first;
+        const bool sound = (static_cast<uint64_t>(l) - first < span) & (static_cast<uint64_t>(r) - first < span) &
+                           (l != r) & (static_cast<uint64_t>(f) < n_features);
+        if (!sound) return false;
+        const std::size_t li = static_cast<std::size_t>(l), ri = static_cast<std::size_t>(r);
+        if ((depth[li] & depth[ri]) != kFree) return false;  // a second parent
+        const uint32_t below = depth[i] + 1;
+        depth[li] = below;
+        depth[ri] = below;
+    }
+    out = finish(depth, n);
+    return true;
+}
+
+TreeProblem sklearn_general(const SkTreeNodes& t, int64_t n_features) {
+    return check_structure(t.n_nodes, [&](std::size_t i, NodeInfo& info, TreeProblem& prob) {
+        info.left = read(t.left, i);
+        info.right = read(t.right, i);
+        const bool l_leaf = !info.left.huge && info.left.v == -1;
+        const bool r_leaf = !info.right.huge && info.right.v == -1;
+        if (l_leaf && r_leaf) { info.leaf = true; return true; }
+        info.leaf = false;
+        if (l_leaf || r_leaf) {
+            prob = node_problem(i, l_leaf ? "left child is -1 (leaf) but right child is " + str(info.right)
+                                          : "right child is -1 (leaf) but left child is " + str(info.left));
+            return false;
+        }
+        const Int f = read(t.feature, i);
+        if (!f.huge && f.v < 0) {
+            prob = node_problem(i, "split on negative feature " + str(f));
+            return false;
+        }
+        if (f.huge || f.v >= n_features) {
+            prob = node_problem(i, "feature " + str(f) + " >= n_features " + str(n_features));
+            return false;
+        }
+        return true;
+    });
+}
+
+bool is_native_i64(const IntColumn& c) { return c.width == 8 && c.is_signed; }
+
+// Table-level checks shared by both sklearn entry points: a problem, or ok with depth -1
+// meaning "go on to the nodes" (depth 0 with ok: the empty table, allowed).
+TreeProblem sklearn_table(const SkTreeNodes& t, int64_t n_features, int64_t values_rows, bool allow_empty,
+                          bool& go_on) {
+    go_on = false;
+    const std::size_t n = t.n_nodes;
+    if (n_features < 0) return problem(-1, "n_features is negative (" + str(n_features) + ")");
+    if (values_rows >= 0 && static_cast<uint64_t>(values_rows) != n)
+        return problem(-1, "the value array has " + str(values_rows) + " rows for " + str(n) + " nodes");
+    if (n == 0) return allow_empty ? TreeProblem{} : problem(-1, "the tree has no nodes");
+    if (!column_ok(t.left)) return bad_column("left_child");
+    if (!column_ok(t.right)) return bad_column("right_child");
+    if (!column_ok(t.feature)) return bad_column("feature");
+    go_on = true;
     return TreeProblem{};
 }
 
@@ -172,39 +305,23 @@ HistPredictorNodes hist_predictor_records(const void* base, std::size_t n_nodes,
 }
 
 TreeProblem check_sklearn_tree(const SkTreeNodes& t, int64_t n_features, int64_t values_rows, bool allow_empty) {
-    const std::size_t n = t.n_nodes;
-    if (n_features < 0) return problem(-1, "n_features is negative (" + str(n_features) + ")");
-    if (values_rows >= 0 && static_cast<uint64_t>(values_rows) != n)
-        return problem(-1, "the value array has " + str(values_rows) + " rows for " + str(n) + " nodes");
-    if (n == 0) return allow_empty ? TreeProblem{} : problem(-1, "the tree has no nodes");
-    if (!column_ok(t.left)) return bad_column("left_child");
-    if (!column_ok(t.right)) return bad_column("right_child");
-    if (!column_ok(t.feature)) return bad_column("feature");
-
-    return check_structure(n, [&](std::size_t i, NodeInfo& info, TreeProblem& prob) {
-        info.left = read(t.left, i);
-        info.right = read(t.right, i);
-        const bool l_leaf = !info.left.huge && info.left.v == -1;
-        const bool r_leaf = !info.right.huge && info.right.v == -1;
-        if (l_leaf && r_leaf) { info.leaf = true; return true; }
-        info.leaf = false;
-        if (l_leaf || r_leaf) {
-            prob = node_problem(i, l_leaf ? "left child is -1 (leaf) but right child is " + str(info.right)
-                                          : "right child is -1 (leaf) but left child is " + str(info.left));
-            return false;
-        }
-        const Int f = read(t.feature, i);
-        if (!f.huge && f.v < 0) {
-            prob = node_problem(i, "split on negative feature " + str(f));
-            return false;
-        }
-        if (f.huge || f.v >= n_features) {
-            prob = node_problem(i, "feature " + str(f) + " >= n_features " + str(n_features));
-            return false;
-        }
-        return true;
-    });
+    bool go_on = false;
+    TreeProblem p = sklearn_table(t, n_features, values_rows, allow_empty, go_on);
+    if (!go_on) return p;
+    if (is_native_i64(t.left) && is_native_i64(t.right) && is_native_i64(t.feature) &&
+        t.n_nodes <= kMaxNarrowDepthNodes && sklearn_fast(t, static_cast<uint64_t>(n_features), p))
+        return p;
+    return sklearn_general(t, n_features);  // other layouts, and the wording of any problem the fast loop met
 }
+
+namespace detail {
+TreeProblem check_sklearn_tree_general(const SkTreeNodes& t, int64_t n_features, int64_t values_rows,
+                                       bool allow_empty) {
+    bool go_on = false;
+    TreeProblem p = sklearn_table(t, n_features, values_rows, allow_empty, go_on);
+    return go_on ? sklearn_general(t, n_features) : p;
+}
+}  // namespace detail
 
 TreeProblem check_hist_predictor(const HistPredictorNodes& t, int64_t n_features, int64_t n_bitsets) {
     const std::size_t n = t.n_nodes;

@@ -7,9 +7,14 @@
 // The same view describes a numpy structured array (ptr = base + field offset,
 // stride = itemsize; see *_records below) or separate column arrays.
 //
-// Both checks run in O(n_nodes) time; the only allocation is a bitmap of
-// n_nodes bits (and the message string when a problem is found). Never throws
-// (an allocation failure of the bitmap is reported as a problem).
+// Both checks run in O(n_nodes) time and also measure the tree's depth; the only
+// allocation is a scratch array of one depth per node (4 bytes each; 8 beyond
+// 2^32 - 2 nodes) and the message string when a problem is found. Never throws
+// (an allocation failure of the scratch array is reported as a problem).
+//
+// The usual sklearn layout (three int64 columns, e.g. NODE_DTYPE records) takes
+// a tight loop; any problem it meets, and every other layout, goes through the
+// general reader, so the rules and messages are the same either way.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +84,8 @@ struct TreeProblem {
     bool ok = true;
     int64_t node = -1;        // the offending node (-1 for table-level problems)
     std::string what;         // full message, e.g. "node 5: left child 3 is not greater than its parent 5"
+    int64_t depth = -1;       // when ok: the depth of the deepest node, the root at 0 (sklearn's Tree.max_depth);
+                              // -1 for an empty table or when not ok
 };
 
 // sklearn Tree semantics:
@@ -92,8 +99,19 @@ struct TreeProblem {
 //    node, every node reachable from node 0;
 //  - if values_rows >= 0: values_rows == n_nodes (rows of Tree.value).
 // n_features must be >= 0 (a negative value is reported as a problem).
+// A sound table's depth is returned in TreeProblem::depth (children come after
+// their parent, so one forward pass measures it). When several problems exist,
+// the one reported is the first in node order; "unreachable" comes last (it can
+// only be known once every node has been seen).
 TreeProblem check_sklearn_tree(const SkTreeNodes& nodes, int64_t n_features, int64_t values_rows,
                                bool allow_empty = false);
+
+namespace detail {
+// check_sklearn_tree through the general column reader only (no fast path): for
+// tests that compare the two.
+TreeProblem check_sklearn_tree_general(const SkTreeNodes& nodes, int64_t n_features, int64_t values_rows,
+                                       bool allow_empty = false);
+}  // namespace detail
 
 // HistGradientBoosting TreePredictor semantics:
 //  - n_nodes >= 1 (a predictor always has a root);
@@ -103,7 +121,7 @@ TreeProblem check_sklearn_tree(const SkTreeNodes& nodes, int64_t n_features, int
 //    is_categorical != 0, bitset_idx < n_bitsets (the number of rows of the
 //    predictor's raw_left_cat_bitsets);
 //  - every node but the root has exactly one parent (as above).
-// n_features and n_bitsets must be >= 0.
+// n_features and n_bitsets must be >= 0. A sound table's depth is returned too.
 TreeProblem check_hist_predictor(const HistPredictorNodes& nodes, int64_t n_features, int64_t n_bitsets);
 
 }  // namespace milo

@@ -82,7 +82,7 @@ def _save_load(fmt):
 
 
 def _rounds(fmt):
-    return {"pymilo": 1, "skops": 3}.get(fmt, 5)
+    return {"pymilo": 1, "skops": 5}.get(fmt, 15)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

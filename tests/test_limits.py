@@ -224,3 +224,36 @@ def test_file_larger_than_max_size_is_not_read(tmp_path):
         f.truncate(3 << 30)  # sparse: 3 GiB that would have to be read
     with pytest.raises(LoadError, match="larger than max_size=1048576"):
         milo_fast.load(path, max_size=1 << 20)
+
+
+_OOM_SCRIPT = r"""
+import resource, sys
+import numpy as np
+from milo_fast import codec
+x = np.random.default_rng(0).standard_normal(3_000_000)
+doc = codec.encode(x[:1_000_000])
+with open("/proc/self/status") as f:
+    vm = next(int(l.split()[1]) for l in f if l.startswith("VmSize:")) * 1024
+limit = vm + int(sys.argv[1]) * (1 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+for f in (lambda: codec.encode(x), lambda: codec.encode([x[i:i + 20000] for i in range(0, x.size, 20000)]),
+          lambda: codec.encode(x, arrays="base64"), lambda: codec.decode(doc)):
+    try:
+        f()
+        print("ok")
+    except MemoryError:
+        print("MemoryError")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+@pytest.mark.parametrize("headroom_mb", [8, 40, 90, 160])
+def test_out_of_memory_is_a_memory_error_never_a_crash(headroom_mb):
+    """The writer and reader allocate on worker threads too: running out of address space at any point must
+    raise MemoryError in the caller (nothing may escape a thread and terminate the process)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", _OOM_SCRIPT, str(headroom_mb)], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    outcomes = r.stdout.split()
+    assert len(outcomes) == 4 and set(outcomes) <= {"ok", "MemoryError"}, r.stdout

@@ -1168,8 +1168,23 @@ ParseError first_failure(std::deque<ArrayJob>& arrays, const std::vector<Task>& 
     return e;
 }
 
+bool run_task_unguarded(const char* text, const Task& t, ArrayText::Err& err);
+
 // Runs a task; on failure fills `err` (never touches the job's error fields, so pieces can run concurrently).
-bool run_task(const char* text, const Task& t, ArrayText::Err& err) {
+// Never throws (tasks run on worker threads): running out of memory for an error message is a failure too.
+bool run_task(const char* text, const Task& t, ArrayText::Err& err) noexcept {
+    try {
+        return run_task_unguarded(text, t, err);
+    } catch (...) {
+        err.failed = true;
+        err.offset = t.start;
+        err.message.clear();
+        try { err.message = "out of memory"; } catch (...) {}
+        return false;
+    }
+}
+
+bool run_task_unguarded(const char* text, const Task& t, ArrayText::Err& err) {
     ArrayJob& j = *t.job;
     if (j.base64) {
         const uint64_t len = j.span_end - j.span_begin;

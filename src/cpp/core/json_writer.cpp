@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <algorithm>
+#include <atomic>
+#include <new>
 #include <cstring>
 #include <thread>
 
@@ -302,17 +304,26 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
     std::vector<OutBuf> parts(static_cast<std::size_t>(threads - 1));
     std::vector<char> ok(static_cast<std::size_t>(threads), 1);
     std::vector<std::thread> pool;
+    std::atomic<bool> oom{false};
     out.ensure(count * per_item + 64);  // the whole array's bound: appending the other pieces never grows
     auto piece = [&](int t) {
-        const int64_t lo = n0 * t / threads, hi = n0 * (t + 1) / threads;
-        OutBuf& dst = t ? parts[t - 1] : out;
-        if (t) dst.ensure(static_cast<std::size_t>((hi - lo) * (count / n0)) * per_item + 16);
-        ok[t] = write_outer_range(dst, a, lo, hi, strict, indent, level);
+        try {  // nothing may escape a thread: out of memory is rethrown after the join
+            const int64_t lo = n0 * t / threads, hi = n0 * (t + 1) / threads;
+            OutBuf& dst = t ? parts[t - 1] : out;
+            if (t) dst.ensure(static_cast<std::size_t>((hi - lo) * (count / n0)) * per_item + 16);
+            ok[t] = write_outer_range(dst, a, lo, hi, strict, indent, level);
+        } catch (const std::bad_alloc&) {
+            oom = true;
+        }
     };
     out.push_back('[');
     for (int t = 1; t < threads; ++t) pool.emplace_back(piece, t);
     piece(0);
     for (auto& th : pool) th.join();
+    if (oom) {
+        out.truncate(start);
+        throw std::bad_alloc();
+    }
     for (char k : ok) {
         if (!k) { out.truncate(start); return false; }
     }

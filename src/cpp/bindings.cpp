@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <system_error>
 #include <thread>
 #include <string>
 #include <unordered_map>
@@ -387,7 +388,13 @@ public:
                 }
             };
             std::vector<std::thread> pool;
-            for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+            for (int t = 1; t < threads; ++t) {
+                try {
+                    pool.emplace_back(work);
+                } catch (const std::system_error&) {  // no more threads: fewer write the same jobs
+                    break;
+                }
+            }
             work();
             for (auto& t : pool) t.join();
             if (oom) throw std::bad_alloc();

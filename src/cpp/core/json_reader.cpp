@@ -11,6 +11,7 @@
 #include <limits>
 #include <new>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #if defined(__SSE2__)
@@ -1246,7 +1247,13 @@ ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int t
             }
         };
         std::vector<std::thread> pool;
-        for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+        for (int t = 1; t < threads; ++t) {
+            try {
+                pool.emplace_back(work);
+            } catch (const std::system_error&) {  // no more threads to be had: fewer do the same work
+                break;
+            }
+        }
         work();
         for (auto& t : pool) t.join();
     }
@@ -1261,7 +1268,13 @@ namespace {
 class Pipeline final : public JobSink {
 public:
     Pipeline(const char* text, int workers) : text_(text) {
-        for (int t = 0; t < workers; ++t) pool_.emplace_back([this] { work(); });
+        for (int t = 0; t < workers; ++t) {
+            try {
+                pool_.emplace_back([this] { work(); });
+            } catch (const std::system_error&) {  // no more threads: the caller's thread works in finish()
+                break;
+            }
+        }
     }
     ~Pipeline() override { close_and_join(); }
     Pipeline(const Pipeline&) = delete;

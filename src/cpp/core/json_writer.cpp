@@ -5,6 +5,7 @@
 #include <atomic>
 #include <new>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "base64.hpp"
@@ -317,7 +318,13 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
         }
     };
     out.push_back('[');
-    for (int t = 1; t < threads; ++t) pool.emplace_back(piece, t);
+    for (int t = 1; t < threads; ++t) {
+        try {
+            pool.emplace_back(piece, t);
+        } catch (const std::system_error&) {  // no thread to be had: this one writes the piece
+            piece(t);
+        }
+    }
     piece(0);
     for (auto& th : pool) th.join();
     if (oom) {

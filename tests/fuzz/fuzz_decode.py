@@ -12,6 +12,8 @@ go to a temporary directory (or to the directory in MILO_FUZZ_CORPUS_OUT, if set
 stays as it is.
 
 MILO_FUZZ_ROUNDTRIP=1 adds an oracle: whatever decodes must encode, and decode back identical (bit-exact).
+MILO_FUZZ_THREADS=1 adds another: decoding on 3 threads (arrays converted while the parser reads on) gives
+exactly the value or the error message of one thread.
 MILO_FAST_PURE=1 fuzzes the pure-Python reference codec instead of the compiled core.
 See tests/fuzz/README.md.
 """
@@ -29,6 +31,7 @@ with atheris.instrument_imports(include=["milo_fast"]):
     from milo_fast import DecodeError, codec
 
 ROUNDTRIP = os.environ.get("MILO_FUZZ_ROUNDTRIP") == "1"
+THREADS = os.environ.get("MILO_FUZZ_THREADS") == "1"
 
 
 def _same(a, b) -> bool:
@@ -140,16 +143,32 @@ def _error_features(msg: str) -> None:
             break
 
 
+def _threads_agree(data: bytes, one) -> None:
+    try:
+        many = codec.decode(data, threads=3)
+    except DecodeError as e:
+        many = e
+    if isinstance(one, DecodeError) or isinstance(many, DecodeError):
+        if str(one) != str(many):
+            raise AssertionError(f"1 thread: {one!r}; 3 threads: {many!r}; input {data[:200]!r}")
+    elif not _same(one, many):
+        raise AssertionError(f"3 threads decoded another value than 1 thread from {data[:200]!r}")
+
+
 def TestOneInput(data: bytes) -> None:
     try:
-        value = codec.decode(data)
+        value = codec.decode(data, threads=1) if THREADS else codec.decode(data)
     except DecodeError as e:
+        if THREADS:
+            _threads_agree(data, e)
         off = e.offset
         if off is not None and not (isinstance(off, int) and 0 <= off <= len(data)):
             raise AssertionError(f"DecodeError offset {off!r} outside the {len(data)}-byte input: {e}")
         _error_features(str(e))
         return
     _value_features(value)
+    if THREADS:
+        _threads_agree(data, value)
     if ROUNDTRIP:
         for mode in ("text", "base64"):
             again = codec.decode(codec.encode(value, arrays=mode))

@@ -209,6 +209,15 @@ void test_text_array_errors() {
         {"[ true ,false]", "\"bool\"", "[2]", -1, ""},
         {"[ true ,fals]", "\"bool\"", "[2]", 8, "expected true or false in a bool array"},
         {" 7 ", "\"int16\"", "[]", -1, ""},
+        {"[[],[ ]]", "\"int8\"", "[2,0]", -1, ""},
+        {"[[[],[]],[[], []]]", "\"int8\"", "[2,2,0]", -1, ""},
+        {"[[],[]]", "\"int8\"", "[2,0,3]", -1, ""},
+        {"[[[]],[]]", "\"int8\"", "[2,1,0]", 7, "expected '[' for dimension 2 of shape"},
+        {"[[[]],[[] ,[]]]", "\"int8\"", "[2,1,0]", 10, "expected ']' : dimension 1 has more than 1 items"},
+        {"[[[1,2]],[[3,4]],[[5,6]]]", "\"int8\"", "[2,1,2]", 16, "expected ']' : dimension 0 has more than 2 items"},
+        {"[[[1,2]],[[3,4],[5,6]]]", "\"int8\"", "[2,1,2]", 15, "expected ']' : dimension 1 has more than 1 items"},
+        {"[[[[1],[2]]],[[[3],[4]]]]", "\"int8\"", "[2,1,2,1]", -1, ""},
+        {"[[[[1],[2]]],[[[3],[4] ]  x]]", "\"int8\"", "[2,1,2,1]", 26, "expected ']' : dimension 1 has more than 1 items"},
     };
     const uint64_t at0 = std::strlen("{\"pymiloed-ndarray-list\":");
     for (const Case& c : cases) {
@@ -224,6 +233,17 @@ void test_text_array_errors() {
 
 template <class T>
 T load_at(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof v); return v; }
+
+// n-d arrays walk their sub-lists without recursion: every value lands at its place.
+void test_nd_values() {
+    Parsed p = parse(envelope("[[[[1],[2]],[[3],[4]],[[5] , [6]]],[[[7],[8]],[[9],[10]],[[11],[12]]]]", "int16", "[2,3,2,1]"));
+    CHECK(p.err.ok);
+    if (p.err.ok) {
+        int16_t v[12];
+        std::memcpy(v, p.doc.arrays[0].data.get(), sizeof v);
+        for (int i = 0; i < 12; ++i) CHECK(v[i] == i + 1);
+    }
+}
 
 // Structured rows: every field in place, padding bytes zero, big-endian fields in their order.
 void test_structured_rows() {
@@ -379,6 +399,7 @@ int main() {
     test_writer_roundtrip_and_pieces();
     test_path();
     test_text_array_errors();
+    test_nd_values();
     test_structured_rows();
     test_big_endian_arrays();
     test_structured_rows_in_pieces();

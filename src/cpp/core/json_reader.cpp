@@ -1144,21 +1144,55 @@ private:
         return p;
     }
 
-    // Sub-lists [lo, hi) of dimension d (d + 1 < ndim) at p, as items() does for values.
+    // Sub-lists [lo, hi) of dimension d0 (d0 + 1 < ndim) at p, as items() does for values: iteratively, one
+    // open list per dimension below d0, each with the number of sub-lists it still holds and where they go.
     template <class Item>
-    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d, uint8_t* out) {
-        const std::size_t st = stride_[d];
-        for (int64_t i = lo; i < hi; ++i) {
-            p = skip_ws_fast(p, end_);
-            if (i > lo) {
-                if (p >= end_ || *p != ',')
-                    return fail_at(p, "expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(j_.shape[d]) + " items");
-                p = skip_ws_fast(p + 1, end_);
+    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out) {
+        const char* const end = end_;
+        const std::size_t last = j_.shape.size() - 1;
+        if (lo >= hi) return p;
+        int64_t left[64];
+        uint8_t* at[64];
+        std::size_t d = d0;  // the innermost open list; it holds left[d] > 0 more sub-lists
+        left[d] = hi - lo;
+        at[d] = out + static_cast<std::size_t>(lo) * stride_[d];
+        bool first = true;
+        while (true) {
+            if (!first) {
+                const char* q = expect_byte(p, end, ',');
+                if (!q)
+                    return fail_at(skip_ws_at(p, end), "expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(j_.shape[d]) + " items");
+                p = q;
             }
-            p = dim(item, p, d + 1, out + i * st);
-            if (!p) return nullptr;
+            std::size_t e = d + 1;  // the sub-list to open
+            const char* q = expect_byte(p, end, '[');
+            if (!q) return fail_at(skip_ws_at(p, end), "expected '[' for dimension " + std::to_string(e) + " of shape");
+            p = q;
+            uint8_t* o = at[d];
+            at[d] += stride_[d];
+            --left[d];
+            if (e == last) {
+                p = items(item, p, 0, j_.shape[e], e, o);
+                if (!p) return nullptr;
+            } else if (j_.shape[e] > 0) {
+                d = e;
+                left[d] = j_.shape[d];
+                at[d] = o;
+                first = true;
+                continue;
+            }
+            // The list of dimension e is complete: close it, and the enclosing lists that are complete too.
+            while (true) {
+                q = expect_byte(p, end, ']');
+                if (!q)
+                    return fail_at(skip_ws_at(p, end), "expected ']' : dimension " + std::to_string(e) + " has more than " + std::to_string(j_.shape[e]) + " items");
+                p = q;
+                if (left[d] > 0) break;
+                if (d == d0) return p;
+                e = d--;
+            }
+            first = false;
         }
-        return p;
     }
 
     // The list of dimension d at p (after any whitespace).

@@ -163,6 +163,183 @@ void test_path() {
     CHECK_MSG(path == "$.a[1][\"b c\"][1]", "path %s", path.c_str());
 }
 
+
+// Text arrays whose dtype is given as raw JSON (a structured dtype object, or a quoted name).
+std::string envelope_raw(const std::string& list, const std::string& dtype, const std::string& shape) {
+    return "{\"pymiloed-ndarray-list\":" + list + ",\"pymiloed-ndarray-dtype\":" + dtype + ",\"pymiloed-ndarray-shape\":" + shape + "}";
+}
+
+const char kNodeDtype[] =
+    "{\"names\":[\"l\",\"r\",\"f\",\"t\",\"i\",\"n\",\"w\",\"m\"],\"formats\":[\"<i8\",\"<i8\",\"<i8\",\"<f8\",\"<f8\",\"<i8\",\"<f8\",\"|u1\"],"
+    "\"offsets\":[0,8,16,24,32,40,48,56],\"itemsize\":64}";
+
+// Error offsets and messages of the array reader, whitespace or not around values and separators (the
+// reader tries values and separators right at the cursor first). Offsets are within the list text.
+void test_text_array_errors() {
+    struct Case { const char* list; const char* dtype; const char* shape; long off; const char* msg; };
+    const std::string node = kNodeDtype;
+    const Case cases[] = {
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,-2,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", -1, ""},
+        {"[ [ 1 , 2,3,0.5,\n0.25,4,5.0,0 ] ,\n [-1,-1,-2,-2.0,0.0,3,3.0,1]\t]", nullptr, "[2]", -1, ""},
+        {"[[1,2,3,0.5,0.25,4,5.0],[-1,-1,-2,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", 22, "expected ',' : a structured row has 8 fields"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0,9],[-1,-1,-2,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", 24, "expected ']' : a structured row has 8 fields"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0 ,9],[-1,-1,-2,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", 25, "expected ']' : a structured row has 8 fields"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,-2,-2.0,0.0,3,3.0,256]]", nullptr, "[2]", 51, "integer out of range for uint8"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1, x,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", 34, "expected an integer"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,-2, 1e999,0.0,3,3.0,1]]", nullptr, "[2]", 37, "malformed or out-of-range number in a float64 array"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,-2 -2.0,0.0,3,3.0,1]]", nullptr, "[2]", 36, "expected ',' : a structured row has 8 fields"},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,-2,\"NaN\",-Infinity,3,3.0,1]]", nullptr, "[2]", -1, ""},
+        {"[[1,2,3,0.5,0.25,4,5.0,0],[-1,-1,2.5,-2.0,0.0,3,3.0,1]]", nullptr, "[2]", 33, "expected an integer, found a number with a fraction or exponent"},
+        {"[[[0.5,0.5]],[[0.25 ,0.75]]]", "\"float64\"", "[2,1,2]", -1, ""},
+        {"[[[0.5,0.5]],[[0.25 0.75]]]", "\"float64\"", "[2,1,2]", 20, "expected ',' : dimension 2 has fewer than 2 items"},
+        {"[[[0.5,0.5]],[[0.25,0.75,1]]]", "\"float64\"", "[2,1,2]", 24, "expected ']' : dimension 2 has more than 2 items"},
+        {"[[[0.5,0.5]],[0.25,0.75]]", "\"float64\"", "[2,1,2]", 14, "expected '[' for dimension 2 of shape"},
+        {"[[[0.5,0.5]] [[0.25,0.75]]]", "\"float64\"", "[2,1,2]", 13, "expected ',' : dimension 0 has fewer than 2 items"},
+        {"[[[0.5,0.5]],[[0.25, \"Nan\"]]]", "\"float64\"", "[2,1,2]", 21, "expected a number in a float array"},
+        {"[1,  x]", "\"int64\"", "[2]", 5, "expected an integer"},
+        {"[1,\n-]", "\"int64\"", "[2]", 4, "expected an integer"},
+        {"[1234567,12345678,-123456789012345678,9223372036854775807]", "\"int64\"", "[4]", -1, ""},
+        {"[1, 9223372036854775808]", "\"int64\"", "[2]", 4, "integer out of range for int64"},
+        {"[-0, 0 ,255]", "\"uint8\"", "[3]", -1, ""},
+        {"[-1]", "\"uint16\"", "[1]", 1, "negative integer in an unsigned array"},
+        {"[18446744073709551615, 18446744073709551616]", "\"uint64\"", "[2]", 23, "integer out of range for uint64"},
+        {"[ 00]", "\"int32\"", "[1]", 3, "expected ']' : dimension 0 has more than 1 items"},
+        {"[1, 2.0]", "\"int32\"", "[2]", 4, "expected an integer, found a number with a fraction or exponent"},
+        {"[1, -2, 2147483648]", "\">i4\"", "[3]", 8, "integer out of range for int32"},
+        {"[ true ,false]", "\"bool\"", "[2]", -1, ""},
+        {"[ true ,fals]", "\"bool\"", "[2]", 8, "expected true or false in a bool array"},
+        {" 7 ", "\"int16\"", "[]", -1, ""},
+        {"[[],[ ]]", "\"int8\"", "[2,0]", -1, ""},
+        {"[[[],[]],[[], []]]", "\"int8\"", "[2,2,0]", -1, ""},
+        {"[[],[]]", "\"int8\"", "[2,0,3]", -1, ""},
+        {"[[[]],[]]", "\"int8\"", "[2,1,0]", 7, "expected '[' for dimension 2 of shape"},
+        {"[[[]],[[] ,[]]]", "\"int8\"", "[2,1,0]", 10, "expected ']' : dimension 1 has more than 1 items"},
+        {"[[[1,2]],[[3,4]],[[5,6]]]", "\"int8\"", "[2,1,2]", 16, "expected ']' : dimension 0 has more than 2 items"},
+        {"[[[1,2]],[[3,4],[5,6]]]", "\"int8\"", "[2,1,2]", 15, "expected ']' : dimension 1 has more than 1 items"},
+        {"[[[[1],[2]]],[[[3],[4]]]]", "\"int8\"", "[2,1,2,1]", -1, ""},
+        {"[[[[1],[2]]],[[[3],[4] ]  x]]", "\"int8\"", "[2,1,2,1]", 26, "expected ']' : dimension 1 has more than 1 items"},
+    };
+    const uint64_t at0 = std::strlen("{\"pymiloed-ndarray-list\":");
+    for (const Case& c : cases) {
+        Parsed p = parse(envelope_raw(c.list, c.dtype ? c.dtype : node, c.shape));
+        if (c.off < 0) {
+            CHECK_MSG(p.err.ok, "%s: %s", c.list, p.err.message.c_str());
+        } else {
+            CHECK_MSG(!p.err.ok && p.err.offset == at0 + static_cast<uint64_t>(c.off) && p.err.message == c.msg,
+                      "%s: %s at %llu", c.list, p.err.message.c_str(), static_cast<unsigned long long>(p.err.offset - at0));
+        }
+    }
+}
+
+template <class T>
+T load_at(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof v); return v; }
+
+// n-d arrays walk their sub-lists without recursion: every value lands at its place.
+void test_nd_values() {
+    Parsed p = parse(envelope("[[[[1],[2]],[[3],[4]],[[5] , [6]]],[[[7],[8]],[[9],[10]],[[11],[12]]]]", "int16", "[2,3,2,1]"));
+    CHECK(p.err.ok);
+    if (p.err.ok) {
+        int16_t v[12];
+        std::memcpy(v, p.doc.arrays[0].data.get(), sizeof v);
+        for (int i = 0; i < 12; ++i) CHECK(v[i] == i + 1);
+    }
+}
+
+// Structured rows: every field in place, padding bytes zero, big-endian fields in their order.
+void test_structured_rows() {
+    Parsed p = parse(envelope_raw("[ [ 1 , 2,3,0.5,\n0.25,4,5.0,0 ] ,\n [-1,-1,-2,\"NaN\",-Infinity,3,3.0,1]\t]", kNodeDtype, "[2]"));
+    CHECK(p.err.ok);
+    if (p.err.ok) {
+        const uint8_t* r = p.doc.arrays[0].data.get() + 64;
+        CHECK(load_at<int64_t>(r) == -1 && load_at<int64_t>(r + 8) == -1 && load_at<int64_t>(r + 16) == -2);
+        CHECK(std::isnan(load_at<double>(r + 24)) && load_at<double>(r + 32) == -INFINITY);
+        CHECK(load_at<int64_t>(r + 40) == 3 && load_at<double>(r + 48) == 3.0 && r[56] == 1);
+        for (int k = 57; k < 64; ++k) CHECK(r[k] == 0 && r[k - 64] == 0);
+    }
+    // fields out of offset order, gaps between them, big-endian fields
+    const std::string dt = "{\"names\":[\"a\",\"b\",\"c\"],\"formats\":[\"<f8\",\">i2\",\"|u1\"],\"offsets\":[8,2,20],\"itemsize\":24}";
+    Parsed q = parse(envelope_raw("[[1.5,-2,7],[ -0.0 , 258 , 255 ]]", dt, "[2]"));
+    CHECK(q.err.ok);
+    if (q.err.ok) {
+        const uint8_t* r = q.doc.arrays[0].data.get();
+        const uint8_t want0[24] = {0, 0, 0xFF, 0xFE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F, 0, 0, 0, 0, 7, 0, 0, 0};
+        const uint8_t want1[24] = {0, 0, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 255, 0, 0, 0};
+        CHECK(std::memcmp(r, want0, 24) == 0 && std::memcmp(r + 24, want1, 24) == 0);
+    }
+    // an item narrower than 8 bytes with padding
+    const std::string tiny = "{\"names\":[\"a\",\"b\"],\"formats\":[\"|u1\",\"<i2\"],\"offsets\":[0,2],\"itemsize\":5}";
+    Parsed t = parse(envelope_raw("[[1,-1],[2,3]]", tiny, "[2]"));
+    CHECK(t.err.ok);
+    if (t.err.ok) {
+        const uint8_t want[10] = {1, 0, 0xFF, 0xFF, 0, 2, 0, 3, 0, 0};
+        CHECK(std::memcmp(t.doc.arrays[0].data.get(), want, 10) == 0);
+    }
+}
+
+// Big-endian simple arrays are read little-endian and turned around afterwards, piece by piece in a large one.
+void test_big_endian_arrays() {
+    Parsed p = parse(envelope("[1, -2, NaN, -Infinity]", ">f8", "[4]"));
+    CHECK(p.err.ok);
+    if (p.err.ok) {
+        const uint8_t* b = p.doc.arrays[0].data.get();
+        const uint8_t want[32] = {0x3F, 0xF0, 0, 0, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0,
+                                  0x7F, 0xF8, 0, 0, 0, 0, 0, 0, 0xFF, 0xF0, 0, 0, 0, 0, 0, 0};
+        CHECK(std::memcmp(b, want, 32) == 0);
+    }
+    std::string list = "[";
+    const int n = 70000;
+    for (int i = 0; i < n; ++i) list += (i ? "," : "") + std::to_string(int64_t{i} * 1000003 - 35000000000LL);
+    list += "]";
+    for (int threads : {1, 2}) {
+        Parsed q = parse(envelope(list, ">i8", "[" + std::to_string(n) + "]"), threads);
+        CHECK_MSG(q.err.ok, "threads=%d: %s", threads, q.err.message.c_str());
+        if (!q.err.ok) continue;
+        CHECK(!q.doc.arrays[0].splits.empty());
+        bool same = true;
+        for (int i = 0; i < n; ++i)
+            same &= load_at<uint64_t>(q.doc.arrays[0].data.get() + 8 * i) == __builtin_bswap64(static_cast<uint64_t>(int64_t{i} * 1000003 - 35000000000LL));
+        CHECK_MSG(same, "threads=%d", threads);
+    }
+}
+
+// A large table of structured rows is read in pieces: the same bytes, and a broken row deep inside is
+// reported at the same offset with the same message, whatever the number of threads.
+void test_structured_rows_in_pieces() {
+    const int n = 12000;
+    std::string list = "[";
+    for (int i = 0; i < n; ++i) {
+        if (i) list += i % 7 ? "," : " ,\n ";
+        list += "[" + std::to_string(i + 1) + "," + std::to_string(2 * i) + ",3,0." + std::to_string(i) + ",0.25," +
+                std::to_string(i * 37) + "," + std::to_string(i) + ".0," + std::to_string(i % 2) + "]";
+    }
+    list += "]";
+    const std::string doc = envelope_raw(list, kNodeDtype, "[" + std::to_string(n) + "]");
+    for (int threads : {1, 2}) {
+        Parsed p = parse(doc, threads);
+        CHECK_MSG(p.err.ok, "threads=%d: %s", threads, p.err.message.c_str());
+        if (!p.err.ok) continue;
+        CHECK(!p.doc.arrays[0].splits.empty());
+        bool same = true;
+        for (int i = 0; i < n; ++i) {
+            const uint8_t* r = p.doc.arrays[0].data.get() + 64 * i;
+            same &= load_at<int64_t>(r) == i + 1 && load_at<int64_t>(r + 8) == 2 * i && load_at<int64_t>(r + 40) == i * 37 &&
+                    load_at<double>(r + 48) == i && r[56] == i % 2 && r[63] == 0;
+        }
+        CHECK_MSG(same, "threads=%d", threads);
+    }
+    // drop the comma after a row's sixth field, three quarters of the way in
+    std::size_t at = list.size() * 3 / 4;
+    while (list[at] != '[') ++at;
+    for (int k = 0; k < 6; ++k) at = list.find(',', at + 1);
+    std::string broken = list;
+    broken[at] = ' ';
+    const uint64_t expect_at = std::strlen("{\"pymiloed-ndarray-list\":") + at + 1;
+    for (int threads : {1, 2}) {
+        Parsed p = parse(envelope_raw(broken, kNodeDtype, "[" + std::to_string(n) + "]"), threads);
+        CHECK_MSG(!p.err.ok && p.err.offset == expect_at && p.err.message == "expected ',' : a structured row has 8 fields",
+                  "threads=%d: %s at %llu", threads, p.err.message.c_str(), static_cast<unsigned long long>(p.err.offset));
+    }
+}
 }  // namespace
 
 // parse_and_decode (phase 2 running while phase 1 reads on) must give what the two phases give one after
@@ -221,6 +398,11 @@ int main() {
     test_base64_arrays();
     test_writer_roundtrip_and_pieces();
     test_path();
+    test_text_array_errors();
+    test_nd_values();
+    test_structured_rows();
+    test_big_endian_arrays();
+    test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();
     return milo_test::summary("test_json");
 }

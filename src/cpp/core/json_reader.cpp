@@ -13,6 +13,7 @@
 #include <cstring>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -796,63 +797,208 @@ private:
 
 // ------------------------------------------------------------------ phase 2: array text -> buffer
 
+inline const char* skip_ws_at(const char* p, const char* end) {
+    while (p < end && is_ws(*p)) ++p;
+    return p;
+}
+// The common case, no whitespace at p, costs one comparison.
+inline const char* skip_ws_fast(const char* p, const char* end) {
+    return p < end && static_cast<unsigned char>(*p) <= ' ' ? skip_ws_at(p, end) : p;
+}
+// The text after the byte c at p, after any whitespace; nullptr if c is not there (the error is then at
+// skip_ws_at(p, end)). The common case, c right at p, is tested first.
+inline const char* expect_byte(const char* p, const char* end, char c) {
+    if (__builtin_expect(p < end && *p == c, 1)) return p + 1;
+    p = skip_ws_at(p, end);
+    return p < end && *p == c ? p + 1 : nullptr;
+}
+
+constexpr bool kind_is_float(ElemKind k) { return k == ElemKind::F16 || k == ElemKind::F32 || k == ElemKind::F64; }
+constexpr bool kind_is_signed(ElemKind k) { return k >= ElemKind::I8 && k <= ElemKind::I64; }
+
+// Non-finite tokens and their strict-JSON string spellings: the end of the token, or nullptr.
+inline const char* read_nonfinite(const char* q, const char* end, FloatClass& c) {
+    const bool quoted = q < end && *q == '"';
+    if (quoted) ++q;
+    if (match(q, end, "NaN", 3)) { c = FloatClass::NaN; q += 3; }
+    else if (match(q, end, "Infinity", 8)) { c = FloatClass::PosInf; q += 8; }
+    else if (match(q, end, "-Infinity", 9)) { c = FloatClass::NegInf; q += 9; }
+    else return nullptr;
+    if (quoted) { if (q >= end || *q != '"') return nullptr; ++q; }
+    return q;
+}
+
+// The element readers: one value of kind K from the text at p (p <= end), stored at out. Each returns the end
+// of the value's token, or nullptr with `why` set; an error is always at p, the start of the token.
+template <ElemKind K>
+inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    if (!(*p == '-' || is_digit(*p)) || (*p == '-' && p + 1 < end && p[1] == 'I')) {
+        FloatClass c;
+        const char* q = read_nonfinite(p, end, c);
+        if (!q) { why = "expected a number in a float array"; return nullptr; }
+        if constexpr (K == ElemKind::F16) store16(out, c == FloatClass::NaN ? 0x7E00 : c == FloatClass::PosInf ? 0x7C00 : 0xFC00, big);
+        else if constexpr (K == ElemKind::F32) store32(out, c == FloatClass::NaN ? 0x7FC00000u : c == FloatClass::PosInf ? 0x7F800000u : 0xFF800000u, big);
+        else store64(out, c == FloatClass::NaN ? 0x7FF8000000000000ull : c == FloatClass::PosInf ? 0x7FF0000000000000ull : 0xFFF0000000000000ull, big);
+        return q;
+    }
+    const char* e;
+    if constexpr (K == ElemKind::F64) {
+        double d; e = parse_f64(p, end, d);
+        if (!e) { why = "malformed or out-of-range number in a float64 array"; return nullptr; }
+        uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
+    } else if constexpr (K == ElemKind::F32) {
+        float v; e = parse_f32(p, end, v);
+        if (!e) { why = "malformed or out-of-range number in a float32 array"; return nullptr; }
+        uint32_t b; std::memcpy(&b, &v, 4); store32(out, b, big);
+    } else {
+        uint16_t b; e = parse_f16(p, end, b);
+        if (!e) { why = "malformed or out-of-range number in a float16 array"; return nullptr; }
+        store16(out, b, big);
+    }
+    return e;
+}
+
+// One pass over an integer token: sign, digits, value (scan_number then from_chars would read it twice).
+template <ElemKind K>
+inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    const char* q = p;
+    const bool neg = *q == '-';
+    q += neg;
+    if (q >= end || !is_digit(*q)) { why = "expected an integer"; return nullptr; }
+    uint64_t v = 0;
+    bool overflow = false;
+    if (*q == '0') {
+        ++q;
+    } else {
+        const char* d0 = q;
+        // Eight bytes at a time: the run of leading digits, then its value by SWAR (at most 16 digits
+        // this way, so that the value stays below 10^19 and cannot overflow). A run that ends inside the
+        // eight bytes is the whole number; byte by byte only near the end of the text or past 16 digits.
+        bool done = false;
+        while (end - q >= 8 && q - d0 <= 8) {
+            uint64_t x;
+            std::memcpy(&x, q, 8);
+            const uint64_t t = x - 0x3030303030303030ULL;
+            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+            const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
+            if (n == 0) { done = true; break; }
+            v = v * kPow10Int[n] + swar_digits8(t << (8 * (8 - n)));
+            q += n;
+            if (n < 8) { done = true; break; }
+        }
+        if (!done) {
+            while (q < end && is_digit(*q) && q - d0 < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
+            while (q < end && is_digit(*q)) {  // a 20th digit and beyond
+                overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v) || __builtin_add_overflow(v, static_cast<uint64_t>(*q - '0'), &v);
+                ++q;
+            }
+        }
+    }
+    if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) {
+        bool is_int;
+        why = scan_number(p, end, is_int) ? "expected an integer, found a number with a fraction or exponent" : "expected an integer";
+        return nullptr;
+    }
+    if constexpr (kind_is_signed(K)) {
+        if (overflow || v > (neg ? uint64_t{1} << 63 : uint64_t{INT64_MAX})) { why = "integer out of range for int64"; return nullptr; }
+        const int64_t x = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+        if constexpr (K == ElemKind::I8) {
+            if (x < -128 || x > 127) { why = "integer out of range for int8"; return nullptr; }
+            *out = static_cast<uint8_t>(x);
+        } else if constexpr (K == ElemKind::I16) {
+            if (x < -32768 || x > 32767) { why = "integer out of range for int16"; return nullptr; }
+            store16(out, static_cast<uint16_t>(x), big);
+        } else if constexpr (K == ElemKind::I32) {
+            if (x < INT32_MIN || x > INT32_MAX) { why = "integer out of range for int32"; return nullptr; }
+            store32(out, static_cast<uint32_t>(x), big);
+        } else {
+            store64(out, static_cast<uint64_t>(x), big);
+        }
+    } else {
+        if (neg) {
+            // "-0" is the only negative literal an unsigned array accepts
+            if (q - p != 2 || v != 0) { why = "negative integer in an unsigned array"; return nullptr; }
+            std::memset(out, 0, elem_size(K));
+            return q;
+        }
+        if (overflow) { why = "integer out of range for uint64"; return nullptr; }
+        if constexpr (K == ElemKind::U8) {
+            if (v > 0xFF) { why = "integer out of range for uint8"; return nullptr; }
+            *out = static_cast<uint8_t>(v);
+        } else if constexpr (K == ElemKind::U16) {
+            if (v > 0xFFFF) { why = "integer out of range for uint16"; return nullptr; }
+            store16(out, static_cast<uint16_t>(v), big);
+        } else if constexpr (K == ElemKind::U32) {
+            if (v > 0xFFFFFFFFull) { why = "integer out of range for uint32"; return nullptr; }
+            store32(out, static_cast<uint32_t>(v), big);
+        } else {
+            store64(out, v, big);
+        }
+    }
+    return q;
+}
+
+template <ElemKind K>
+inline const char* read_elem(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    if (p >= end) { why = "expected a value"; return nullptr; }
+    if constexpr (K == ElemKind::Bool) {
+        if (match(p, end, "true", 4)) { *out = 1; return p + 4; }
+        if (match(p, end, "false", 5)) { *out = 0; return p + 5; }
+        why = "expected true or false in a bool array";
+        return nullptr;
+    } else if constexpr (kind_is_float(K)) {
+        return read_float<K>(p, end, out, big, why);
+    } else {
+        return read_int<K>(p, end, out, big, why);
+    }
+}
+
+// Calls f(std::integral_constant<ElemKind, k>{}) for the kind k: turns a kind known at run time into one
+// known at compile time.
+template <class F>
+inline auto with_kind(ElemKind k, F&& f) {
+    using E = ElemKind;
+    switch (k) {
+        case E::Bool: return f(std::integral_constant<E, E::Bool>{});
+        case E::I8: return f(std::integral_constant<E, E::I8>{});
+        case E::I16: return f(std::integral_constant<E, E::I16>{});
+        case E::I32: return f(std::integral_constant<E, E::I32>{});
+        case E::I64: return f(std::integral_constant<E, E::I64>{});
+        case E::U8: return f(std::integral_constant<E, E::U8>{});
+        case E::U16: return f(std::integral_constant<E, E::U16>{});
+        case E::U32: return f(std::integral_constant<E, E::U32>{});
+        case E::U64: return f(std::integral_constant<E, E::U64>{});
+        case E::F16: return f(std::integral_constant<E, E::F16>{});
+        case E::F32: return f(std::integral_constant<E, E::F32>{});
+        case E::F64: break;
+    }
+    return f(std::integral_constant<E, E::F64>{});
+}
+
 class ArrayText {
 public:
     struct Err { bool failed = false; uint64_t offset = 0; std::string message; };
 
     ArrayText(const char* text, const ArrayJob& j, Err& err)
-        : begin_(text), p_(text + j.span_begin), end_(text + j.span_end), j_(j), err_(err) {}
+        : begin_(text), p_(text + j.span_begin), end_(text + j.span_end), j_(j), err_(err) {
+        const std::size_t nd = j_.shape.size();
+        stride_.assign(nd + 1, j_.layout.itemsize);
+        for (std::size_t d = nd; d-- > 1;) stride_[d - 1] = stride_[d] * static_cast<std::size_t>(j_.shape[d]);
+        if (j_.layout.structured) plan_rows();
+    }
 
     // Parses the outer items [lo, hi) whose text runs from `start` (the '[' for the first piece, else the comma
     // before item lo) to `stop` (the comma after item hi-1, or the end of the list for the last piece).
     bool run_range(int64_t lo, int64_t hi, uint64_t start, uint64_t stop, bool first, bool last) {
-        p_ = begin_ + start;
-        end_ = begin_ + stop;
-        uint8_t* out = j_.data.get();
-        skip_ws();
-        if (first) {
-            if (p_ >= end_ || *p_ != '[') return fail("expected '[' for dimension 0 of shape");
-        } else if (p_ >= end_ || *p_ != ',') {
-            return fail("expected ','");
-        }
-        ++p_;
-        const std::size_t st = inner_stride(0);
-        const bool flat = j_.shape.size() == 1;
-        const int64_t n = j_.shape[0];
-        for (int64_t i = lo; i < hi; ++i) {
-            skip_ws();
-            if (i > lo) {
-                if (p_ >= end_ || *p_ != ',')
-                    return fail("expected ',' : dimension 0 has fewer than " + std::to_string(n) + " items");
-                ++p_;
-                skip_ws();
-            }
-            if (flat) { if (!item(out + i * st)) return false; }
-            else if (!dim(1, out + i * st)) return false;
-        }
-        skip_ws();
-        if (!last) {
-            if (p_ != end_) return fail("expected ',' : malformed item in the array list");
-            return true;
-        }
-        if (p_ >= end_ || *p_ != ']')
-            return fail("expected ']' : dimension 0 has more than " + std::to_string(n) + " items");
-        ++p_;
-        skip_ws();
-        if (p_ != end_) return fail("unexpected text after the array list");
+        if (!with_item([&](const auto& item) { return run_range_with(item, lo, hi, start, stop, first, last); })) return false;
+        const std::size_t st = stride_[0];
+        swap_simple(j_.data.get() + static_cast<std::size_t>(lo) * st, static_cast<std::size_t>(hi - lo) * st);
         return true;
     }
 
     bool run() {
-        uint8_t* out = j_.data.get();
-        if (j_.shape.empty()) {
-            skip_ws();
-            if (!item(out)) return false;
-        } else if (!dim(0, out)) {
-            return false;
-        }
-        skip_ws();
-        if (p_ != end_) return fail("unexpected text after the array list");
+        if (!with_item([&](const auto& item) { return run_with(item); })) return false;
+        swap_simple(j_.data.get(), j_.count * j_.layout.itemsize);
         return true;
     }
 
@@ -862,8 +1008,36 @@ private:
     const char* end_;
     const ArrayJob& j_;
     Err& err_;
+    std::vector<std::size_t> stride_;  // bytes from one item of dimension d to the next
 
-    void skip_ws() { while (p_ < end_ && is_ws(*p_)) ++p_; }
+    // A structured row, planned once: the fields in the text's order, and the 8-byte zero stores that cover
+    // the padding bytes (made before the fields are written, so a store may overlap a field). `zero_all` for
+    // items narrower than 8 bytes or with much padding.
+    struct RowField { uint32_t offset; ElemKind kind; bool big; };
+    std::vector<RowField> row_;
+    std::vector<uint32_t> zero8_;
+    bool zero_all_ = false;
+
+    void plan_rows() {
+        const Layout& L = j_.layout;
+        std::vector<std::pair<std::size_t, std::size_t>> spans;
+        for (const Field& f : L.fields) {
+            row_.push_back(RowField{static_cast<uint32_t>(f.offset), f.kind, f.big_endian});
+            spans.emplace_back(f.offset, f.offset + elem_size(f.kind));
+        }
+        std::sort(spans.begin(), spans.end());
+        std::size_t pad = 0, at = 0;
+        auto gap = [&](std::size_t a, std::size_t b) {
+            pad += b - a;
+            for (std::size_t x = a; x < b && L.itemsize >= 8 && zero8_.size() <= 8; x += 8) zero8_.push_back(static_cast<uint32_t>(std::min(x, L.itemsize - 8)));
+        };
+        for (const auto& s : spans) {  // the fields do not overlap (read_structured checks)
+            if (s.first > at) gap(at, s.first);
+            at = s.second;
+        }
+        if (L.itemsize > at) gap(at, L.itemsize);
+        if (pad && (L.itemsize < 8 || zero8_.size() > 8)) { zero_all_ = true; zero8_.clear(); }
+    }
 
     bool fail(const std::string& m) {
         err_.failed = true;
@@ -871,181 +1045,199 @@ private:
         err_.message = m;
         return false;
     }
-
-    std::size_t inner_stride(std::size_t d) const {
-        std::size_t s = j_.layout.itemsize;
-        for (std::size_t k = d + 1; k < j_.shape.size(); ++k) s *= static_cast<std::size_t>(j_.shape[k]);
-        return s;
+    // Fails at p; returns nullptr, for the functions that return the text position.
+    std::nullptr_t fail_at(const char* p, const std::string& m) {
+        p_ = p;
+        fail(m);
+        return nullptr;
     }
 
-    bool dim(std::size_t d, uint8_t* out) {
-        skip_ws();
-        if (p_ >= end_ || *p_ != '[')
-            return fail("expected '[' for dimension " + std::to_string(d) + " of shape");
-        ++p_;
-        const int64_t n = j_.shape[d];
-        const std::size_t st = inner_stride(d);
-        const bool last = d + 1 == j_.shape.size();
-        for (int64_t i = 0; i < n; ++i) {
-            skip_ws();
-            if (i) {
-                if (p_ >= end_ || *p_ != ',')
-                    return fail("expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(n) + " items");
-                ++p_;
-                skip_ws();
-            }
-            if (last) { if (!item(out + i * st)) return false; }
-            else if (!dim(d + 1, out + i * st)) return false;
+    bool failb_at(const char* p, const std::string& m) {
+        fail_at(p, m);
+        return false;
+    }
+
+    // A value of kind K at p, after any whitespace. No value starts with whitespace, so the reader is tried
+    // right at p first, and again after the whitespace only when that fails.
+    template <ElemKind K>
+    __attribute__((always_inline)) const char* value(const char* p, const char* end, uint8_t* out, bool big) {
+        const char* why = nullptr;
+        const char* q = read_elem<K>(p, end, out, big, why);
+        return __builtin_expect(q != nullptr, 1) ? q : value_after_ws<K>(p, end, out, big);
+    }
+    template <ElemKind K>
+    __attribute__((noinline, cold)) const char* value_after_ws(const char* p, const char* end, uint8_t* out, bool big) {
+        const char* why = nullptr;
+        p = skip_ws_at(p, end);
+        const char* q = read_elem<K>(p, end, out, big, why);
+        return q ? q : fail_at(p, why);
+    }
+
+    // An item of a simple dtype: one value, after any whitespace; stored little-endian (swap_simple turns
+    // the values of a big-endian dtype around afterwards).
+    template <ElemKind K>
+    struct SimpleItem {
+        const char* operator()(ArrayText& a, const char* p, const char* end, uint8_t* out) const {
+            return a.value<K>(p, end, out, false);
         }
-        skip_ws();
-        if (p_ >= end_ || *p_ != ']')
-            return fail("expected ']' : dimension " + std::to_string(d) + " has more than " + std::to_string(n) + " items");
-        ++p_;
-        return true;
-    }
+    };
 
-    bool item(uint8_t* out) {
+    // The values of a big-endian simple dtype in the n bytes at out, stored little-endian, into their order.
+    void swap_simple(uint8_t* out, std::size_t n) const {
         const Layout& L = j_.layout;
-        if (!L.structured) return elem(out + L.fields[0].offset, L.fields[0]);
-        std::memset(out, 0, L.itemsize);  // padding bytes are zero
-        if (p_ >= end_ || *p_ != '[') return fail("expected '[' starting a structured row");
-        ++p_;
-        for (std::size_t k = 0; k < L.fields.size(); ++k) {
-            skip_ws();
-            if (k) {
-                if (p_ >= end_ || *p_ != ',') return fail("expected ',' : a structured row has " + std::to_string(L.fields.size()) + " fields");
-                ++p_;
-                skip_ws();
-            }
-            if (!elem(out + L.fields[k].offset, L.fields[k])) return false;
-        }
-        skip_ws();
-        if (p_ >= end_ || *p_ != ']') return fail("expected ']' : a structured row has " + std::to_string(L.fields.size()) + " fields");
-        ++p_;
-        return true;
+        if (L.structured || !L.fields[0].big_endian) return;
+        const std::size_t sz = elem_size(L.fields[0].kind);
+        for (std::size_t i = 0; i + sz <= n; i += sz) std::reverse(out + i, out + i + sz);
     }
 
-    // Non-finite tokens and their strict-JSON string spellings.
-    bool nonfinite(FloatClass& c) {
-        const char* q = p_;
-        bool quoted = q < end_ && *q == '"';
-        if (quoted) ++q;
-        if (match(q, end_, "NaN", 3)) { c = FloatClass::NaN; q += 3; }
-        else if (match(q, end_, "Infinity", 8)) { c = FloatClass::PosInf; q += 8; }
-        else if (match(q, end_, "-Infinity", 9)) { c = FloatClass::NegInf; q += 9; }
-        else return false;
-        if (quoted) { if (q >= end_ || *q != '"') return false; ++q; }
-        p_ = q;
-        return true;
-    }
-
-    bool elem(uint8_t* out, const Field& f) {
-        if (p_ >= end_) return fail("expected a value");
-        switch (f.kind) {
-            case ElemKind::Bool:
-                if (match(p_, end_, "true", 4)) { *out = 1; p_ += 4; return true; }
-                if (match(p_, end_, "false", 5)) { *out = 0; p_ += 5; return true; }
-                return fail("expected true or false in a bool array");
-            case ElemKind::F16: case ElemKind::F32: case ElemKind::F64: {
-                FloatClass c;
-                if (!(*p_ == '-' || is_digit(*p_)) || (*p_ == '-' && p_ + 1 < end_ && p_[1] == 'I')) {
-                    if (!nonfinite(c)) return fail("expected a number in a float array");
-                    write_nonfinite(out, f, c);
-                    return true;
+    // An item of a structured dtype: a list of the fields' values, after any whitespace.
+    struct RowItem {
+        const char* operator()(ArrayText& a, const char* p, const char* end, uint8_t* out) const {
+            if (a.zero_all_) std::memset(out, 0, a.j_.layout.itemsize);  // padding bytes are zero
+            for (uint32_t z : a.zero8_) std::memset(out + z, 0, 8);
+            const char* q = expect_byte(p, end, '[');
+            if (!q) return a.fail_at(skip_ws_at(p, end), "expected '[' starting a structured row");
+            p = q;
+            const std::size_t n = a.row_.size();
+            for (std::size_t k = 0; k < n; ++k) {
+                if (k) {
+                    q = expect_byte(p, end, ',');
+                    if (!q) return a.fail_at(skip_ws_at(p, end), "expected ',' : a structured row has " + std::to_string(n) + " fields");
+                    p = q;
                 }
-                const char* e;
-                if (f.kind == ElemKind::F64) {
-                    double d; e = parse_f64(p_, end_, d);
-                    if (!e) return fail("malformed or out-of-range number in a float64 array");
-                    uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, f.big_endian);
-                } else if (f.kind == ElemKind::F32) {
-                    float v; e = parse_f32(p_, end_, v);
-                    if (!e) return fail("malformed or out-of-range number in a float32 array");
-                    uint32_t b; std::memcpy(&b, &v, 4); store32(out, b, f.big_endian);
-                } else {
-                    uint16_t b; e = parse_f16(p_, end_, b);
-                    if (!e) return fail("malformed or out-of-range number in a float16 array");
-                    store16(out, b, f.big_endian);
-                }
-                p_ = e;
-                return true;
+                const RowField& f = a.row_[k];
+                p = with_kind(f.kind, [&](auto kind) { return a.value<decltype(kind)::value>(p, end, out + f.offset, f.big); });
+                if (!p) return nullptr;
             }
-            default:
-                return integer(out, f);
+            q = expect_byte(p, end, ']');
+            return q ? q : a.fail_at(skip_ws_at(p, end), "expected ']' : a structured row has " + std::to_string(n) + " fields");
+        }
+    };
+
+    // Calls f(item) with the item reader of the array's dtype.
+    template <class F>
+    bool with_item(F&& f) {
+        const Layout& L = j_.layout;
+        if (L.structured) return f(RowItem{});
+        const Field& fl = L.fields[0];
+        return with_kind(fl.kind, [&](auto kind) { return f(SimpleItem<decltype(kind)::value>{}); });
+    }
+
+    // Items [lo, hi) of dimension d (the last) at p, the first of them not preceded by a comma. Returns the
+    // text after the last, or nullptr.
+    template <class Item>
+    const char* items(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d, uint8_t* out) {
+        const char* const end = end_;
+        const std::size_t st = stride_[d];
+        if (lo >= hi) return p;
+        const Item it = item;
+        uint8_t* o = out + lo * st;
+        uint8_t* const last = out + (hi - 1) * st;
+        p = it(*this, p, end, o);
+        while (p && o != last) {
+            o += st;
+            const char* q = expect_byte(p, end, ',');
+            if (!q)
+                return fail_at(skip_ws_at(p, end), "expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(j_.shape[d]) + " items");
+            p = it(*this, q, end, o);
+        }
+        return p;
+    }
+
+    // Sub-lists [lo, hi) of dimension d0 (d0 + 1 < ndim) at p, as items() does for values: iteratively, one
+    // open list per dimension below d0, each with the number of sub-lists it still holds and where they go.
+    template <class Item>
+    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out) {
+        const char* const end = end_;
+        const std::size_t last = j_.shape.size() - 1;
+        if (lo >= hi) return p;
+        int64_t left[64];
+        uint8_t* at[64];
+        std::size_t d = d0;  // the innermost open list; it holds left[d] > 0 more sub-lists
+        left[d] = hi - lo;
+        at[d] = out + static_cast<std::size_t>(lo) * stride_[d];
+        bool first = true;
+        while (true) {
+            if (!first) {
+                const char* q = expect_byte(p, end, ',');
+                if (!q)
+                    return fail_at(skip_ws_at(p, end), "expected ',' : dimension " + std::to_string(d) + " has fewer than " + std::to_string(j_.shape[d]) + " items");
+                p = q;
+            }
+            std::size_t e = d + 1;  // the sub-list to open
+            const char* q = expect_byte(p, end, '[');
+            if (!q) return fail_at(skip_ws_at(p, end), "expected '[' for dimension " + std::to_string(e) + " of shape");
+            p = q;
+            uint8_t* o = at[d];
+            at[d] += stride_[d];
+            --left[d];
+            if (e == last) {
+                p = items(item, p, 0, j_.shape[e], e, o);
+                if (!p) return nullptr;
+            } else if (j_.shape[e] > 0) {
+                d = e;
+                left[d] = j_.shape[d];
+                at[d] = o;
+                first = true;
+                continue;
+            }
+            // The list of dimension e is complete: close it, and the enclosing lists that are complete too.
+            while (true) {
+                q = expect_byte(p, end, ']');
+                if (!q)
+                    return fail_at(skip_ws_at(p, end), "expected ']' : dimension " + std::to_string(e) + " has more than " + std::to_string(j_.shape[e]) + " items");
+                p = q;
+                if (left[d] > 0) break;
+                if (d == d0) return p;
+                e = d--;
+            }
+            first = false;
         }
     }
 
-    void write_nonfinite(uint8_t* out, const Field& f, FloatClass c) {
-        switch (f.kind) {
-            case ElemKind::F16: store16(out, c == FloatClass::NaN ? 0x7E00 : c == FloatClass::PosInf ? 0x7C00 : 0xFC00, f.big_endian); break;
-            case ElemKind::F32: store32(out, c == FloatClass::NaN ? 0x7FC00000u : c == FloatClass::PosInf ? 0x7F800000u : 0xFF800000u, f.big_endian); break;
-            default: store64(out, c == FloatClass::NaN ? 0x7FF8000000000000ull : c == FloatClass::PosInf ? 0x7FF0000000000000ull : 0xFFF0000000000000ull, f.big_endian); break;
-        }
+    // The list of dimension d at p (after any whitespace).
+    template <class Item>
+    const char* dim(const Item& item, const char* p, std::size_t d, uint8_t* out) {
+        const char* const end = end_;
+        p = skip_ws_fast(p, end);
+        if (p >= end || *p != '[') return fail_at(p, "expected '[' for dimension " + std::to_string(d) + " of shape");
+        const int64_t n = j_.shape[d];
+        p = d + 1 == j_.shape.size() ? items(item, p + 1, 0, n, d, out) : lists(item, p + 1, 0, n, d, out);
+        if (!p) return nullptr;
+        p = skip_ws_fast(p, end);
+        if (p >= end || *p != ']')
+            return fail_at(p, "expected ']' : dimension " + std::to_string(d) + " has more than " + std::to_string(n) + " items");
+        return p + 1;
     }
 
-    // One pass over an integer token: sign, digits, value (scan_number then from_chars read it twice).
-    bool integer(uint8_t* out, const Field& f) {
-        const char* q = p_;
-        const bool neg = q < end_ && *q == '-';
-        q += neg;
-        if (q >= end_ || !is_digit(*q)) return fail("expected an integer");
-        uint64_t v = 0;
-        bool overflow = false;
-        if (*q == '0') {
-            ++q;
-        } else {
-            const char* d0 = q;
-            // Eight bytes at a time: the run of leading digits, then its value by SWAR (at most 16 digits
-            // this way, so that the value stays below 10^19 and cannot overflow).
-            while (end_ - q >= 8 && q - d0 <= 8) {
-                uint64_t x;
-                std::memcpy(&x, q, 8);
-                const uint64_t t = x - 0x3030303030303030ULL;
-                const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
-                const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
-                if (n == 0) break;
-                v = v * kPow10Int[n] + swar_digits8(t << (8 * (8 - n)));
-                q += n;
-                if (n < 8) break;
-            }
-            while (q < end_ && is_digit(*q) && q - d0 < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
-            while (q < end_ && is_digit(*q)) {  // a 20th digit and beyond
-                overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v) || __builtin_add_overflow(v, static_cast<uint64_t>(*q - '0'), &v);
-                ++q;
-            }
+    template <class Item>
+    bool run_range_with(const Item& item, int64_t lo, int64_t hi, uint64_t start, uint64_t stop, bool first, bool last) {
+        const char* const end = end_ = begin_ + stop;
+        const char* p = skip_ws_fast(begin_ + start, end);
+        if (first) {
+            if (p >= end || *p != '[') return failb_at(p, "expected '[' for dimension 0 of shape");
+        } else if (p >= end || *p != ',') {
+            return failb_at(p, "expected ','");
         }
-        if (q < end_ && (*q == '.' || *q == 'e' || *q == 'E')) {
-            bool is_int;
-            if (!scan_number(p_, end_, is_int)) return fail("expected an integer");
-            return fail("expected an integer, found a number with a fraction or exponent");
-        }
-        if (is_signed_int(f.kind)) {
-            if (overflow || v > (neg ? uint64_t{1} << 63 : uint64_t{INT64_MAX})) return fail("integer out of range for int64");
-            const int64_t x = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
-            switch (f.kind) {
-                case ElemKind::I8: if (x < -128 || x > 127) return fail("integer out of range for int8"); *out = static_cast<uint8_t>(x); break;
-                case ElemKind::I16: if (x < -32768 || x > 32767) return fail("integer out of range for int16"); store16(out, static_cast<uint16_t>(x), f.big_endian); break;
-                case ElemKind::I32: if (x < INT32_MIN || x > INT32_MAX) return fail("integer out of range for int32"); store32(out, static_cast<uint32_t>(x), f.big_endian); break;
-                default: store64(out, static_cast<uint64_t>(x), f.big_endian); break;
-            }
-        } else {
-            if (neg) {
-                // "-0" is the only negative literal an unsigned array accepts
-                if (q - p_ != 2 || v != 0) return fail("negative integer in an unsigned array");
-                std::memset(out, 0, elem_size(f.kind));
-                p_ = q;
-                return true;
-            }
-            if (overflow) return fail("integer out of range for uint64");
-            switch (f.kind) {
-                case ElemKind::U8: if (v > 0xFF) return fail("integer out of range for uint8"); *out = static_cast<uint8_t>(v); break;
-                case ElemKind::U16: if (v > 0xFFFF) return fail("integer out of range for uint16"); store16(out, static_cast<uint16_t>(v), f.big_endian); break;
-                case ElemKind::U32: if (v > 0xFFFFFFFFull) return fail("integer out of range for uint32"); store32(out, static_cast<uint32_t>(v), f.big_endian); break;
-                default: store64(out, v, f.big_endian); break;
-            }
-        }
-        p_ = q;
-        return true;
+        uint8_t* out = j_.data.get();
+        p = j_.shape.size() == 1 ? items(item, p + 1, lo, hi, 0, out) : lists(item, p + 1, lo, hi, 0, out);
+        if (!p) return false;
+        p = skip_ws_fast(p, end);
+        if (!last) return p == end || failb_at(p, "expected ',' : malformed item in the array list");
+        if (p >= end || *p != ']')
+            return failb_at(p, "expected ']' : dimension 0 has more than " + std::to_string(j_.shape[0]) + " items");
+        p = skip_ws_fast(p + 1, end);
+        return p == end || failb_at(p, "unexpected text after the array list");
+    }
+
+    template <class Item>
+    bool run_with(const Item& item) {
+        const char* const end = end_;
+        uint8_t* out = j_.data.get();
+        const char* p = j_.shape.empty() ? item(*this, p_, end, out) : dim(item, p_, 0, out);
+        if (!p) return false;
+        p = skip_ws_fast(p, end);
+        return p == end || failb_at(p, "unexpected text after the array list");
     }
 };
 

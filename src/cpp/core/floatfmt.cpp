@@ -1120,17 +1120,7 @@ const char* parse_fast(const char* first, const char* last, F& out) {
         std::memcpy(&out, &bits, sizeof bits);
         return e;
     }
-    switch (decimal_to_binary<F>(w, q, bits)) {
-        case Conv::Ok:
-            bits |= static_cast<typename Binary<F>::Bits>(neg) << (sizeof bits * 8 - 1);
-            std::memcpy(&out, &bits, sizeof bits);
-            return e;
-        case Conv::Overflow:  // cannot happen below 10^7
-            return nullptr;
-        case Conv::Undecided:
-            break;
-    }
-    return parse_std(first, last, out);
+    return parse_general(first, last, out);  // near a tie (2 in 2^10): start over, with the full product
 #endif
 }
 

@@ -978,12 +978,12 @@ constexpr uint64_t kZeros8 = 0x3030303030303030ULL;
 #if defined(__SSE2__)
 #define MILO_PARSE_WIDE 1
 
-// Bit i set where the byte p[i] (16 readable) is not a digit.
-inline uint32_t non_digit_bits16(const char* p) {
+// Bit i set where the byte p[i] (16 readable) is a digit: c - '0' (mod 256) is at
+// most 9 exactly for the digits, and the saturating c - '0' - 9 is then zero.
+inline uint32_t digit_bits16(const char* p) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // bytes >= 0x80 are negative, so below '0'
-    const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8('0')), _mm_cmpgt_epi8(v, _mm_set1_epi8('9')));
-    return static_cast<uint32_t>(_mm_movemask_epi8(bad));
+    const __m128i over = _mm_subs_epu8(_mm_sub_epi8(v, _mm_set1_epi8('0')), _mm_set1_epi8(9));
+    return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(over, _mm_setzero_si128())));
 }
 
 // 5^-k mod 2^64, k <= 16: an exact division by 10^k is a shift and a multiplication.
@@ -1075,7 +1075,7 @@ const char* parse_fast(const char* first, const char* last, F& out) {
     const char* const p = first + (neg ? 1 : 0);
     // bit i: p[i] is not a digit (i < 32); bits 32, 33: the end of the window (two, so
     // that the second ctz below has a bit to find even after 32 digits)
-    const uint64_t nd = non_digit_bits16(p) | (uint64_t{non_digit_bits16(p + 16)} << 16) | (uint64_t{3} << 32);
+    const uint64_t nd = (digit_bits16(p) | (uint64_t{digit_bits16(p + 16)} << 16)) ^ 0x3ffffffffULL;
     const int n_int = __builtin_ctzll(nd);
     const int end = __builtin_ctzll(nd & (nd - 1));  // the next non-digit (32 or 33 if none)
     uint64_t w;
@@ -1091,25 +1091,28 @@ const char* parse_fast(const char* first, const char* last, F& out) {
     if (*e == '.') {
         n_frac = end - n_int - 1;
         // "1." not followed by a digit, 18 and more fraction digits: the general path
-        if (n_frac == 0 || n_frac > 17) return parse_general(first, last, out);
+        if (static_cast<unsigned>(n_frac - 1) > 16) return parse_general(first, last, out);
         const char* const f = e + 1;
         const int n16 = n_frac < 16 ? n_frac : 16;
         w = w * kPow10U64[n16] + parse_leading16(f, n16);
         // the 17th digit, without a branch (f[16] is readable: f <= p + 8)
         const uint64_t more = n_frac == 17 ? 1 : 0;
-        w += (w * 9 + static_cast<uint64_t>(f[16] - '0')) & (0 - more);
+        w = w * (1 + 9 * more) + (static_cast<uint64_t>(f[16] - '0') & (0 - more));
         e = p + end;
     }
-    if ((*e | 0x20) == 'e') return parse_general(first, last, out);
-    if (bad_follower(*e)) return nullptr;
+    if (bad_follower(*e)) {  // 'e' and 'E' among them: an exponent, for the general path
+        if ((*e | 0x20) == 'e') return parse_general(first, last, out);
+        return nullptr;
+    }
     const int n_digits = n_int + n_frac;  // leading zeros included
     if (n_digits > 19) return parse_general(first, last, out);
-    const int q = -n_frac;
-    F v;
-    if (clinger(w, n_digits, q, v)) {  // w == 0 included: +-0
-        out = with_sign(v, neg);
+#if FLT_EVAL_METHOD == 0
+    if (n_digits <= 15) {  // Clinger: w < 10^15 and 10^n_frac (n_frac <= 15) exact; w == 0 included: +-0
+        out = with_sign(static_cast<F>(static_cast<int64_t>(w)) / kPow10Double[n_frac], neg);
         return e;
     }
+#endif
+    const int q = -n_frac;
     if (w == 0) {
         out = with_sign(F(0), neg);
         return e;

@@ -1055,6 +1055,52 @@ inline bool decimal_to_double_1x(uint64_t w, int q, uint64_t& bits) {
     return true;
 }
 
+// parse_fast's numbers with an exponent of 1 to 3 digits ("1.5e-07", "1e+300"):
+// e points at the 'e' (at most first[25], so first[30] is readable); w holds the
+// n_digits digits (leading zeros included) with n_frac of them after the point,
+// counts = n_digits << 8 | n_frac (six arguments: all in registers). Anything else
+// starts over on parse_general.
+MILO_NOINLINE const char* with_exponent(const char* first, const char* last, double& out, const char* e,
+                                        uint64_t w, int counts) {
+    const int n_digits = counts >> 8, n_frac = counts & 0xff;
+    const bool neg = *first == '-';
+    const char* x = e + 1;
+    const bool eneg = *x == '-';
+    x += (*x == '-' || *x == '+') ? 1 : 0;
+    int k = 0, ex = 0;
+    while (k < 4 && is_digit(x[k])) {
+        ex = ex * 10 + (x[k] - '0');
+        ++k;
+    }
+    // no digit (an error), or 4 and more: the general path
+    if (k == 0 || k == 4 || n_digits > 19) return parse_general(first, last, out);
+    const char* const end = x + k;
+    if (bad_follower(*end)) return nullptr;
+    const int q = (eneg ? -ex : ex) - n_frac;
+    double v;
+    if (clinger(w, n_digits, q, v)) {  // w == 0 included: +-0
+        out = with_sign(v, neg);
+        return end;
+    }
+    if (w == 0) {
+        out = with_sign(0.0, neg);
+        return end;
+    }
+    if (q < kPow10Min || q > kPow10Max) return parse_general(first, last, out);
+    uint64_t bits;
+    switch (decimal_to_binary<double>(w, q, bits)) {
+        case Conv::Ok:
+            bits |= static_cast<uint64_t>(neg) << 63;
+            std::memcpy(&out, &bits, sizeof bits);
+            return end;
+        case Conv::Overflow:
+            return nullptr;
+        case Conv::Undecided:
+            break;
+    }
+    return parse_std(first, last, out);
+}
+
 // The common shapes without a bound check per byte, when at least kWide bytes are
 // readable (inside a JSON array): -?D{1,7}(.D{1,17})? followed by a char that is
 // neither 'e'/'E' nor a digit (shortest texts of ordinary magnitudes:
@@ -1064,9 +1110,9 @@ inline bool decimal_to_double_1x(uint64_t w, int q, uint64_t& bits) {
 // step waits, is known after two loads and a few operations, with no branch and no
 // further load on the way. The fraction's value is one 16-byte block (pmaddwd steps,
 // no loop and no branch on its length) and a 17th digit taken without a branch.
-// Anything else (exponents, 18 and more fraction digits, 8 and more integer digits,
-// errors) starts over on parse_general, and so do short buffers. Reads
-// first[0..32] at most. Used for float64 only (see parse_f32).
+// An exponent of 1 to 3 digits is read by with_exponent. Anything else (18 and more
+// fraction digits, 8 and more integer digits, longer exponents, errors) starts over
+// on parse_general, and so do short buffers. Reads first[0..32] at most. Used for float64 only (see parse_f32).
 constexpr std::ptrdiff_t kWide = 40;
 
 template <class F>
@@ -1104,8 +1150,8 @@ const char* parse_fast(const char* first, const char* last, F& out) {
         w = w * (1 + 9 * more) + (static_cast<uint64_t>(f[16] - '0') & (0 - more));
         e = p + end;
     }
-    if (bad_follower(*e)) {  // 'e' and 'E' among them: an exponent, for the general path
-        if ((*e | 0x20) == 'e') return parse_general(first, last, out);
+    if (bad_follower(*e)) {  // 'e' and 'E' among them
+        if ((*e | 0x20) == 'e') return with_exponent(first, last, out, e, w, (n_int + n_frac) << 8 | n_frac);
         return nullptr;
     }
     const int n_digits = n_int + n_frac;  // leading zeros included

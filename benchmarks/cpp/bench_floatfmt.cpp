@@ -1,6 +1,7 @@
 // Standalone benchmark of the float text core (src/cpp/core/floatfmt): format and parse
 // 2M float64 (standard normal), 2M float64 (uniform random finite bit patterns),
-// 2M float32 (standard normal) and 2M int64 (uniform in [-10^9, 10^9), through
+// 2M float64 like a random forest's node tables (see forest_like below), 2M float32
+// (standard normal) and 2M int64 (uniform in [-10^9, 10^9), through
 // std::to_chars / std::from_chars as json_writer / json_reader do), in ns of thread CPU
 // time per value.
 // Every row is checked after timing (parse(format(x)) == x bit for bit, and the
@@ -10,7 +11,7 @@
 //
 //   g++ -std=c++17 -O2 -Isrc/cpp/core src/cpp/core/floatfmt.cpp benchmarks/cpp/bench_floatfmt.cpp -o /tmp/bench_floatfmt && /tmp/bench_floatfmt
 //
-// Options: bench_floatfmt [n_values [repeats]] [--ref] [--only=f64|f64bits|f32|i64]
+// Options: bench_floatfmt [n_values [repeats]] [--ref] [--only=f64|forest|f64bits|f32|i64]
 //   n_values  values per data set (default 2000000), repeats: timed passes, the best is
 //   reported, the median beside it (default 7); --ref also times the reference
 //   (std::to_chars / std::from_chars) implementation on the same data; --only runs one set.
@@ -124,6 +125,40 @@ void bench_float(const char* name, const std::vector<T>& values, int repeats, bo
     check(len == ref_len && std::memcmp(text.data(), ref_text.data(), len) == 0, "text == reference text");
 }
 
+// Values as a random forest's node tables hold them: thresholds (midpoints of two float32
+// feature values, computed in double), class proportions k/n (n <= 20000), Gini
+// impurities, and the short ones (-2.0 thresholds of leaves, 0.0, 0.5, sample counts
+// as doubles). Mostly 15-17 significant digits, a quarter short.
+std::vector<double> forest_like(std::size_t n, std::mt19937_64& rng) {
+    std::vector<double> v(n);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::uniform_real_distribution<double> uni(0.0, 1.0);
+    for (double& x : v) {
+        const unsigned kind = static_cast<unsigned>(rng() % 20);
+        if (kind < 6) {  // threshold: midpoint of two float32 feature values
+            const float a = static_cast<float>(normal(rng) * 3.0);
+            const float b = static_cast<float>(static_cast<double>(a) + uni(rng) * 0.1);
+            x = (static_cast<double>(a) + static_cast<double>(b)) / 2.0;
+        } else if (kind < 8) {  // threshold: a float32-rounded value printed as double
+            x = static_cast<double>(static_cast<float>(uni(rng) * 10.0));
+        } else if (kind < 12) {  // class proportion k / n
+            const uint64_t d = 1 + rng() % 20000;
+            x = static_cast<double>(rng() % (d + 1)) / static_cast<double>(d);
+        } else if (kind < 15) {  // Gini impurity of two classes
+            const uint64_t d = 1 + rng() % 20000;
+            const double p = static_cast<double>(rng() % (d + 1)) / static_cast<double>(d);
+            x = 1.0 - p * p - (1.0 - p) * (1.0 - p);
+        } else if (kind < 17) {  // leaf threshold
+            x = -2.0;
+        } else if (kind < 18) {
+            x = (rng() & 1) ? 0.0 : 0.5;
+        } else {  // sample counts, weighted sums
+            x = static_cast<double>(1 + rng() % 20000);
+        }
+    }
+    return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,6 +197,8 @@ int main(int argc, char** argv) {
         std::memcpy(&x, &b, 8);
         f64bits.push_back(x);
     }
+    std::mt19937_64 forest_rng(1);  // its own generator: the other sets stay as they were
+    std::vector<double> forest = forest_like(n, forest_rng);
     std::vector<float> f32(n);
     for (float& x : f32) x = static_cast<float>(normal(rng));
     std::uniform_int_distribution<int64_t> uni(-1000000000, 999999999);
@@ -180,6 +217,9 @@ int main(int argc, char** argv) {
     auto want = [&](const char* name) { return only.empty() || only == name; };
     if (want("f64"))
         bench_float("float64, standard normal", f64, repeats, with_ref, f64_fmt, f64_parse, f64_ref_fmt, f64_ref_parse);
+    if (want("forest"))
+        bench_float("float64, forest-like (thresholds, proportions, impurities, short)", forest, repeats, with_ref,
+                    f64_fmt, f64_parse, f64_ref_fmt, f64_ref_parse);
     if (want("f64bits"))
         bench_float("float64, random finite bit patterns", f64bits, repeats, with_ref, f64_fmt, f64_parse, f64_ref_fmt,
                     f64_ref_parse);

@@ -980,7 +980,7 @@ void same_format32(uint32_t b) {
 
 // The same end (or nullptr) and, when accepted, the same bits, for an exact-size
 // heap copy of s (so that ASan sees any read past `last`).
-void same_parse(const std::string& s) {
+void same_parse_exact(const std::string& s) {
     std::unique_ptr<char[]> copy(new char[s.size() + 1]);
     std::memcpy(copy.get(), s.data(), s.size());
     const char* first = copy.get();
@@ -1004,6 +1004,20 @@ void same_parse(const std::string& s) {
                   "parse_f32('%s'): end %lld bits %08x, reference end %lld bits %08x", s.c_str(),
                   e1 ? static_cast<long long>(e1 - first) : -1LL, bits32(got),
                   e2 ? static_cast<long long>(e2 - first) : -1LL, bits32(want));
+    }
+}
+
+// The parsers take a path without a bound check per byte when at least 32 bytes are
+// readable (as inside a JSON array): s alone, then s followed by a separator and
+// filler (digits, which must not be taken for the number's own) in buffers of
+// exactly 32 bytes (reads past the end show under ASan) and of 48.
+void same_parse(const std::string& s) {
+    same_parse_exact(s);
+    const char* const fill = "0123456789012345678901234567890123456789012345678";
+    for (std::size_t total : {std::size_t{32}, std::size_t{48}}) {
+        std::string t = s + (total == 32 ? "," : "]");
+        if (t.size() < total) t += std::string(fill, total - t.size());
+        same_parse_exact(t);
     }
 }
 
@@ -1076,6 +1090,83 @@ void test_format_differential(uint64_t n_random) {
         same_format64(bits64(static_cast<double>(m)));
         same_format64(bits64(static_cast<double>(m) * 0.5));
         same_format32(bits32(static_cast<float>(m >> 29)));
+    }
+}
+
+// Positional texts of ordinary magnitudes (the parsers' path without bound checks):
+// 1 to 7 integer digits, 1 to 20 fraction digits; the shortest text, the value to
+// 15..19 significant digits, and the exact midpoint to its neighbour cut to 15..19
+// significant digits with the last digit nudged down and up (near-halfway cases).
+void test_parse_positional(uint64_t n) {
+    SplitMix64 rng{4242};
+    for (uint64_t i = 0; i < n; ++i) {
+        const double u = static_cast<double>(rng.next() >> 11) * 0x1p-53;
+        const int e = static_cast<int>(rng.next() % 11) - 4;  // 1e-4 .. 1e6
+        double v = u * std::pow(10.0, e);
+        if (i % 8 == 0) v = static_cast<double>(static_cast<float>(v));  // float32 values printed as double
+        if (i % 8 == 1) v = static_cast<double>(rng.next() % 20001) / static_cast<double>(1 + rng.next() % 20000);
+        const bool neg = rng.next() % 2 != 0;
+        const std::string sign = neg ? "-" : "";
+        same_parse(sign + f64s(v));
+        char t[400];
+        for (int prec = 15; prec <= 19; ++prec) {
+            const auto r = std::to_chars(t, t + sizeof t, v, std::chars_format::scientific, prec - 1);
+            const SciText st = sci(t, r.ptr);  // digits and exponent
+            if (st.exp10 < -6 || st.exp10 > 6) continue;
+            std::string d = st.digits;  // trailing zeros stripped: put back those of the integer part
+            if (st.exp10 >= 0 && d.size() < static_cast<size_t>(st.exp10) + 1) d.resize(static_cast<size_t>(st.exp10) + 1, '0');
+            std::string txt;
+            if (st.exp10 >= 0) {
+                txt = d.substr(0, static_cast<size_t>(st.exp10) + 1) + "." + d.substr(static_cast<size_t>(st.exp10) + 1);
+                if (txt.back() == '.') txt += "0";
+            } else {
+                txt = "0." + std::string(static_cast<size_t>(-st.exp10 - 1), '0') + d;
+            }
+            same_parse(sign + txt);
+        }
+#if LDBL_MANT_DIG >= 64
+        const long double lo = v, hi = std::nextafter(v, 1e300);
+        const auto rm = std::to_chars(t, t + sizeof t, (lo + hi) / 2, std::chars_format::fixed, 60);
+        std::string mid(t, rm.ptr);  // exact (60 decimals are enough here)
+        while (mid.back() == '0') mid.pop_back();
+        // cut to 15..19 significant digits
+        const size_t first_sig = mid.find_first_not_of("0.");
+        for (int sig = 15; sig <= 19; ++sig) {
+            size_t end = first_sig;
+            for (int k = 0; k < sig && end < mid.size(); ++end)
+                if (mid[end] != '.') ++k;
+            if (end >= mid.size()) continue;
+            std::string cut = mid.substr(0, end);
+            if (cut.back() == '.') continue;
+            same_parse(sign + cut);
+            std::string up = cut;  // the last digit nudged up and down (when it can be without a carry)
+            if (up.back() < '9') { ++up.back(); same_parse(sign + up); }
+            std::string down = cut;
+            if (down.back() > '0') { --down.back(); same_parse(sign + down); }
+        }
+#endif
+    }
+    // short ones and every shape of integer part and fraction length
+    for (const char* c : {"20000.0", "-2.0", "0.0", "-0.0", "0.5", "1.0", "0.25", "1.5", "9999999.5", "1234567.0",
+                          "0.1", "0.30000000000000004", "0.49999239500000003", "-0.873833030462265",
+                          "0.8624161073825504", "1.7338419556617737", "3.259382486343384", "12345678.5",
+                          "0.99999999999999999", "9.9999999999999999", "0.12345678901234567", "0.123456789012345678",
+                          "1.23456789012345678", "1234567.1234567890123", "00.5", "01.5", "1.", "1.e5", "-.5", "1.5e",
+                          "1.5e+", "0.0000000000000001", "0.00000000000000001", "0.000000000000000000",
+                          "0.00000000000000000001", "1.5.2", "1.5-", "1.5+", "1.5a", "1.5E3", "1.5e-3", "7", "-7",
+                          "1234567", "12345678", "123456789012345678901234567890"}) {
+        same_parse(c);
+    }
+    for (int ni = 1; ni <= 9; ++ni) {
+        for (int nf = 0; nf <= 20; ++nf) {
+            std::string t;
+            for (int k = 0; k < ni; ++k) t.push_back(static_cast<char>('1' + (k * 7 + nf) % 9));
+            if (nf > 0) t.push_back('.');
+            for (int k = 0; k < nf; ++k) t.push_back(static_cast<char>('0' + (k * 3 + ni) % 10));
+            same_parse(t);
+            same_parse("-" + t);
+            same_parse("0." + t.substr(static_cast<size_t>(ni) + (nf > 0 ? 1 : 0)) + std::string(nf > 0 ? "" : "5"));
+        }
     }
 }
 
@@ -1264,6 +1355,7 @@ int main(int argc, char** argv) {
     test_random_f32(1000000);
     test_format_differential(1500000);
     test_parse_differential(600000);
+    test_parse_positional(150000);
     std::printf("differential checks against the reference: format_f64 %llu, format_f32 %llu, parse_f64 %llu, "
                 "parse_f32 %llu\n",
                 static_cast<unsigned long long>(g_diff_format64), static_cast<unsigned long long>(g_diff_format32),

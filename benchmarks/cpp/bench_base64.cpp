@@ -15,6 +15,7 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out /tmp/bench_base64 1000000 1
 //   callgrind_annotate --inclusive=yes /tmp/cg.out | grep milo::
 #include "base64.hpp"
+#include "bench_util.hpp"
 
 #include <time.h>
 
@@ -30,26 +31,14 @@ using namespace milo;
 
 namespace {
 
-double cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 struct Timing {
     double best = 0, median = 0;  // GB/s of binary data
 };
 
 template <class Fn>
 Timing time_it(int repeats, std::size_t n, Fn fn) {
-    std::vector<double> t;
-    for (int r = 0; r < repeats; ++r) {
-        const double t0 = cpu_ns();
-        fn();
-        t.push_back(static_cast<double>(n) / (cpu_ns() - t0));  // bytes per ns = GB/s
-    }
-    std::sort(t.begin(), t.end());
-    return {t.back(), t[t.size() / 2]};
+    const std::vector<double> t = bench::sorted_ns(repeats, fn);  // bytes per ns = GB/s
+    return {static_cast<double>(n) / t.front(), static_cast<double>(n) / t[t.size() / 2]};
 }
 
 int g_failures = 0;
@@ -65,13 +54,7 @@ void check(bool ok, const char* what) {
 int main(int argc, char** argv) {
     const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : std::size_t{16} << 20;
     const int repeats = argc > 2 ? std::atoi(argv[2]) : 21;
-    std::FILE* f = std::fopen("/proc/loadavg", "r");
-    char load[64] = "?";
-    if (f) {
-        if (!std::fgets(load, sizeof load, f)) std::strcpy(load, "?\n");
-        std::fclose(f);
-    }
-    std::printf("load average: %s", load);
+    bench::print_load_average();
     std::printf("%zu bytes, %zu chars, best of %d (median), dispatched code: %s\n", n, base64_encoded_size(n), repeats,
                 detail::base64_simd_enabled() ? "AVX2" : "portable");
 

@@ -22,6 +22,7 @@
 //   callgrind_annotate --inclusive=yes /tmp/cg.out | grep milo::
 #include "floatfmt.hpp"
 #include "float_reference.hpp"
+#include "bench_util.hpp"
 
 #include <time.h>
 
@@ -38,28 +39,14 @@ using namespace milo;
 
 namespace {
 
-// The thread's CPU time: on a machine shared with other jobs, time spent descheduled is
-// not counted (cache and sibling-thread effects still are: compare rows of one run).
-double cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 struct Timing {
     double best = 0, median = 0;  // ns per value
 };
 
 template <class Fn>
 Timing time_it(int repeats, std::size_t n, Fn fn) {
-    std::vector<double> t;
-    for (int r = 0; r < repeats; ++r) {
-        const double t0 = cpu_ns();
-        fn();
-        t.push_back((cpu_ns() - t0) / static_cast<double>(n));
-    }
-    std::sort(t.begin(), t.end());
-    return {t.front(), t[t.size() / 2]};
+    const std::vector<double> t = bench::sorted_ns(repeats, fn);
+    return {t.front() / static_cast<double>(n), t[t.size() / 2] / static_cast<double>(n)};
 }
 
 void print_row(const char* what, const Timing& t) {
@@ -178,11 +165,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: bench_floatfmt [n_values [repeats]] [--ref]\n");
         return 2;
     }
-    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-        char la[128] = {0};
-        if (std::fgets(la, sizeof la, f)) std::printf("load average: %s", la);
-        std::fclose(f);
-    }
+    bench::print_load_average();
     std::printf("%zu values per set, best of %d passes\n", n, repeats);
 
     std::mt19937_64 rng(0);

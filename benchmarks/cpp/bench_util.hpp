@@ -1,0 +1,41 @@
+// What the standalone C++ benchmarks share: thread CPU time, repeated timing, the load average line.
+#pragma once
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace bench {
+
+// The thread's CPU time: on a machine shared with other jobs, time spent descheduled is
+// not counted (cache and sibling-thread effects still are: compare rows of one run).
+inline double cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// Thread CPU ns of each of `repeats` calls of fn, sorted (fastest first).
+template <class Fn>
+std::vector<double> sorted_ns(int repeats, Fn fn) {
+    std::vector<double> t;
+    for (int r = 0; r < repeats; ++r) {
+        const double t0 = cpu_ns();
+        fn();
+        t.push_back(cpu_ns() - t0);
+    }
+    std::sort(t.begin(), t.end());
+    return t;
+}
+
+// Prints "load average: ..." from /proc/loadavg (nothing where there is none).
+inline void print_load_average() {
+    if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+        char la[128] = {0};
+        if (std::fgets(la, sizeof la, f)) std::printf("load average: %s", la);
+        std::fclose(f);
+    }
+}
+
+}  // namespace bench

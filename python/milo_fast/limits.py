@@ -10,8 +10,6 @@ raises it and, for arrays, the JSON path. See docs/security.md, "Bounded resourc
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .errors import LoadError
 
 DEFAULT_MAX_SIZE = 4 << 30        # bytes of (decompressed) document text
@@ -59,46 +57,10 @@ class Budget:
                             f"(at {path}); pass a larger max_alloc= if you expect that")
 
     def charge_arrays(self, tree, root: str = "$") -> None:
-        """Charge every numpy array and scalar in a decoded (JSON-ready) tree."""
-        if type(tree) is not dict and type(tree) is not list:  # a bare value at the root
-            if isinstance(tree, (np.ndarray, np.generic)):
-                self.charge(tree.size, tree.nbytes, root)
-            self.arrays_charged = True
-            return
-        elements = nbytes = 0
-        stack = [(tree, None)]           # (container, (parent entry, key) or None): paths made only on error
-        pop, push = stack.pop, stack.append
-        nd, gen = np.ndarray, np.generic
-        plain = (str, int, float, bool, type(None))
-        while stack:
-            entry = pop()
-            node = entry[0]
-            for k, v in (node.items() if type(node) is dict else enumerate(node)):
-                tv = type(v)
-                if tv is dict or tv is list:
-                    push((v, (entry, k)))
-                elif tv in plain:
-                    continue
-                elif tv is nd or isinstance(v, gen):
-                    elements += v.size
-                    nbytes += v.nbytes
-                    if elements > self.max_elements or self.nbytes + nbytes > self.max_alloc:
-                        self.charge(elements, nbytes, _path_of((entry, k), root))
-        self.charge(elements, nbytes, root)
-        self.arrays_charged = True
-
-
-def _path_of(link, root):
-    from .transport._core import Path
-    keys = []
-    while link is not None:
-        entry, k = link
-        keys.append(k)
-        link = entry[1]
-    path = root
-    for k in reversed(keys):
-        path = Path(path, k)
-    return path
+        """Charge every numpy array and scalar in a decoded (JSON-ready) tree (LoadError at the first that exceeds
+        a limit, naming its path)."""
+        from .transport._core import walk_document  # here: transport imports this module
+        walk_document(tree, (), root, self)
 
 
 __all__ = ["Budget", "check_limit_args", "DEFAULT_MAX_SIZE", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_ELEMENTS",

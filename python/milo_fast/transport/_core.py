@@ -282,35 +282,33 @@ def collect_names(tree, tables, root: str = "$", budget=None) -> list:
 
     ``budget`` (a milo_fast.limits.Budget whose arrays are not counted yet): the same walk charges it with the
     document's numpy arrays and scalars (LoadError when they exceed a limit)."""
-    out: list = []
     if budget is not None and budget.arrays_charged:
         budget = None
-    if type(tree) is not dict and type(tree) is not list:  # a bare value names nothing
-        if budget is not None:
-            budget.charge_arrays(tree, root)
+    return walk_document(tree, tables.naming_kinds, root, budget)
+
+
+def walk_document(tree, name_kinds, root="$", budget=None) -> list:
+    """One walk of a decoded (JSON-ready) tree: the (value, path) of every dict key in ``name_kinds`` and, with
+    ``budget``, the charge of every numpy array and scalar met (LoadError at the first that exceeds a limit,
+    naming its path), after which ``budget.arrays_charged`` is set. The audit (collect_names) and
+    Budget.charge_arrays (PyMilo documents) are this walk with and without names."""
+    out: list = []
+    count = budget is not None
+    if count:
+        import numpy as np
+        nd, gen = np.ndarray, np.generic
+    if type(tree) is not dict and type(tree) is not list:  # a bare value at the root names nothing
+        if count:
+            if isinstance(tree, (nd, gen)):
+                budget.charge(tree.size, tree.nbytes, root)
+            budget.arrays_charged = True
         return out
-    name_kinds = tables.naming_kinds
+    plain = frozenset((str, int, float, bool, type(None)))
+    elements = nbytes = 0
+    if count:
+        limit_e, limit_b = budget.max_elements - budget.elements, budget.max_alloc - budget.nbytes
     stack = [(tree, root)]
     pop, push = stack.pop, stack.append
-    if budget is None:
-        while stack:
-            node, path = pop()
-            if type(node) is dict:
-                for nk in name_kinds:
-                    if nk in node:
-                        out.append((node[nk], Path(path, nk)))
-                items = node.items()
-            else:
-                items = enumerate(node)
-            for k, v in items:
-                tv = type(v)
-                if tv is dict or tv is list:
-                    push((v, Path(path, k)))
-        return out
-    import numpy as np
-    nd, gen, plain = np.ndarray, np.generic, frozenset((str, int, float, bool, type(None)))
-    elements = nbytes = 0
-    limit_e, limit_b = budget.max_elements - budget.elements, budget.max_alloc - budget.nbytes
     while stack:
         node, path = pop()
         if type(node) is dict:
@@ -324,15 +322,14 @@ def collect_names(tree, tables, root: str = "$", budget=None) -> list:
             tv = type(v)
             if tv is dict or tv is list:
                 push((v, Path(path, k)))
-            elif tv in plain:
-                continue
-            elif tv is nd or isinstance(v, gen):
+            elif count and tv not in plain and (tv is nd or isinstance(v, gen)):
                 elements += v.size
                 nbytes += v.nbytes
                 if elements > limit_e or nbytes > limit_b:
                     budget.charge(elements, nbytes, Path(path, k))
-    budget.charge(elements, nbytes, root)
-    budget.arrays_charged = True
+    if count:
+        budget.charge(elements, nbytes, root)
+        budget.arrays_charged = True
     return out
 
 

@@ -20,8 +20,12 @@ struct Parsed {
 Parsed parse(const std::string& s, int threads = 1) {
     Parsed p;
     Limits lim;
+    if (threads > 1) {
+        p.err = parse_and_decode(s.data(), s.size(), lim, p.doc, threads);
+        return p;
+    }
     p.err = parse_document(s.data(), s.size(), lim, p.doc);
-    if (p.err.ok) p.err = decode_arrays(s.data(), s.size(), p.doc, threads);
+    if (p.err.ok) p.err = decode_arrays(s.data(), s.size(), p.doc);
     return p;
 }
 

@@ -1305,7 +1305,6 @@ bool decode_base64_range(const char* text, ArrayJob& j, uint64_t c0, uint64_t c1
 struct Task {
     ArrayJob* job;
     int piece;  // -1: the whole array; else the piece's index
-    uint64_t weight;
     uint64_t start;  // offset of the task's first byte of text
 };
 
@@ -1334,12 +1333,12 @@ void tasks_of(ArrayJob& j, Add&& add) {
     for (const Field& f : j.layout.fields) big |= f.big_endian;
     if (j.base64 && w > kB64Piece && !big) {
         const uint64_t np = (w + kB64Piece - 1) / kB64Piece;
-        for (uint64_t k = 0; k < np; ++k) add(Task{&j, static_cast<int>(k), kB64Piece, j.span_begin + k * kB64Piece});
+        for (uint64_t k = 0; k < np; ++k) add(Task{&j, static_cast<int>(k), j.span_begin + k * kB64Piece});
     } else if (!j.base64 && !j.splits.empty()) {
         for (std::size_t k = 0; k <= j.splits.size(); ++k)
-            add(Task{&j, static_cast<int>(k), w / (j.splits.size() + 1), k ? j.splits[k - 1].second : j.span_begin});
+            add(Task{&j, static_cast<int>(k), k ? j.splits[k - 1].second : j.span_begin});
     } else {
-        add(Task{&j, -1, w, j.span_begin});
+        add(Task{&j, -1, j.span_begin});
     }
 }
 
@@ -1405,50 +1404,15 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
     return p.run();
 }
 
-ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads) {
+ParseError decode_arrays(const char* text, std::size_t len, Document& doc) {
     (void)len;
     std::vector<Task> tasks;
-    uint64_t total = 0;
-    bool alloc_failed = false;
     for (ArrayJob& j : doc.arrays) {
-        if (!allocate(j)) { alloc_failed = true; break; }
-        total += j.span_end - j.span_begin;
+        if (!allocate(j)) { tasks.clear(); break; }  // nothing runs: the allocation failure is the error
         tasks_of(j, [&](const Task& t) { tasks.push_back(t); });
     }
-    if (alloc_failed) tasks.clear();
-    const std::size_t n = tasks.size();
-    if (threads <= 0) {
-        unsigned hw = std::thread::hardware_concurrency();
-        threads = (total >= (1u << 20) && n >= 2) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
-    }
-    threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n ? n : 1));
-    std::deque<ArrayText::Err> errs(n);
-    if (threads <= 1) {
-        for (std::size_t k = 0; k < n; ++k) if (!run_task(text, tasks[k], errs[k])) break;
-    } else {
-        // Heaviest first, handed out through an atomic counter.
-        std::vector<std::size_t> order(n);
-        for (std::size_t k = 0; k < n; ++k) order[k] = k;
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tasks[a].weight > tasks[b].weight; });
-        std::atomic<std::size_t> next{0};
-        FirstFailure first;
-        auto work = [&]() {
-            for (std::size_t k; (k = next.fetch_add(1)) < n;) {
-                const std::size_t i = order[k];
-                if (first.worth_running(tasks[i]) && !run_task(text, tasks[i], errs[i])) first.failed(errs[i].offset);
-            }
-        };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < threads; ++t) {
-            try {
-                pool.emplace_back(work);
-            } catch (const std::system_error&) {  // no more threads to be had: fewer do the same work
-                break;
-            }
-        }
-        work();
-        for (auto& t : pool) t.join();
-    }
+    std::deque<ArrayText::Err> errs(tasks.size());
+    for (std::size_t k = 0; k < tasks.size(); ++k) if (!run_task(text, tasks[k], errs[k])) break;
     return first_failure(doc.arrays, tasks, errs);
 }
 
@@ -1553,7 +1517,7 @@ ParseError parse_and_decode(const char* text, std::size_t len, const Limits& lim
     }
     if (threads <= 1) {
         ParseError e = parse_document(text, len, limits, doc);
-        if (e.ok) e = decode_arrays(text, len, doc, 1);
+        if (e.ok) e = decode_arrays(text, len, doc);
         return e;
     }
     doc = Document{};

@@ -74,9 +74,9 @@ struct ParseError {
 // checked for bracket structure and counted, not yet converted).
 ParseError parse_document(const char* text, std::size_t len, const Limits& limits, Document& doc);
 
-// Phase 2: converts every array job's text into its buffer, on up to `threads` threads (0: choose).
-// Returns the first failure (by document order).
-ParseError decode_arrays(const char* text, std::size_t len, Document& doc, int threads);
+// Phase 2 on the calling thread: converts every array job's text into its buffer, in document order.
+// Returns the first failure. (parse_and_decode runs both phases, the second on several threads.)
+ParseError decode_arrays(const char* text, std::size_t len, Document& doc);
 
 // Both phases, the second started during the first on `threads` threads (0: several for documents of 1 MiB
 // and more): array jobs are converted while the parser reads on. The result and the error reported are

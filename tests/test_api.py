@@ -73,6 +73,9 @@ def test_dump_durable_fsyncs_file_and_directory(tmp_path, forest, monkeypatch):
     assert synced == []
     assert_same(milo_fast.load(tmp_path / "a.json"), milo_fast.load(tmp_path / "b.json"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+    with pytest.raises(TypeError, match="durable must be True or False"):
+        milo_fast.dump(forest, tmp_path / "c.json", durable="no")
+    assert not (tmp_path / "c.json").exists()
 
 
 def test_dumps_loads_and_file_objects(tmp_path, forest):

@@ -1783,3 +1783,10 @@ def test_deferred_arrays_are_spliced_in_place(strict):
     assert_array_identical(back2["mid"][0], doc["mid"][0])
     assert_array_identical(back2["trees"][23]["nodes"], doc["trees"][23]["nodes"])
     assert_array_identical(back2["f16"], doc["f16"])
+
+
+def test_decode_threads_argument():
+    assert codec.decode(b"[1]", threads=64) == [1]
+    for bad in (-1, 65, 10 ** 6, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"threads must be an int in \[0, 64\]"):
+            codec.decode(b"[1]", threads=bad)

@@ -198,6 +198,8 @@ def dump(model, file, *, arrays: ArraysMode = "text", compress: Compression = No
     The whole document is built before the file is touched: when export fails, nothing is written. A path is
     written through a temporary file, fsynced (``durable=False`` skips that: see write_atomic) and renamed.
     """
+    if not isinstance(durable, bool):
+        raise TypeError(f"durable must be True or False, not {durable!r}")
     data = dumps(model, arrays=arrays, compress=compress, indent=indent, format=format, trusted=trusted,
                  encrypt_key=encrypt_key)
     if hasattr(file, "write"):

@@ -41,10 +41,12 @@ def decode(data: bytes | bytearray | memoryview | str, *, max_depth: int = 512, 
     """Decode JSON text (bytes-like or str) into Python values, numpy arrays for array envelopes.
 
     Raises DecodeError (a ValueError) with the byte offset and JSON path on malformed input.
-    threads: 0 picks automatically (several threads only for large documents with many arrays).
+    threads: 0 picks automatically (several threads only for documents of 1 MiB and more), else 1 to 64.
     """
     if not isinstance(max_depth, int) or not 1 <= max_depth <= 8192:
         raise ValueError(f"max_depth must be an int in [1, 8192] (deeper would risk the C stack), not {max_depth!r}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= 64:
+        raise ValueError(f"threads must be an int in [0, 64] (0: automatic), not {threads!r}")
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     elif isinstance(data, memoryview) and not data.c_contiguous:

@@ -1515,6 +1515,7 @@ ParseError parse_and_decode(const char* text, std::size_t len, const Limits& lim
         unsigned hw = std::thread::hardware_concurrency();
         threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
+    threads = std::min(threads, 64);  // a worker per thread asked for: never thousands
     if (threads <= 1) {
         ParseError e = parse_document(text, len, limits, doc);
         if (e.ok) e = decode_arrays(text, len, doc);

@@ -79,7 +79,7 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
 ParseError decode_arrays(const char* text, std::size_t len, Document& doc);
 
 // Both phases, the second started during the first on `threads` threads (0: several for documents of 1 MiB
-// and more): array jobs are converted while the parser reads on. The result and the error reported are
+// and more; at most 64): array jobs are converted while the parser reads on. The result and the error reported are
 // those of parse_document then decode_arrays (phase 1's error first).
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
 

@@ -15,7 +15,7 @@ inline std::size_t elem_size(ElemKind k) {
     static const uint8_t sizes[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8};
     return sizes[static_cast<int>(k)];
 }
-inline bool is_float(ElemKind k) { return k >= ElemKind::F16; }
+constexpr bool is_float(ElemKind k) { return k >= ElemKind::F16; }
 inline bool is_signed_int(ElemKind k) { return k >= ElemKind::I8 && k <= ElemKind::I64; }
 inline bool is_unsigned_int(ElemKind k) { return k >= ElemKind::U8 && k <= ElemKind::U64; }
 

@@ -813,7 +813,6 @@ inline const char* expect_byte(const char* p, const char* end, char c) {
     return p < end && *p == c ? p + 1 : nullptr;
 }
 
-constexpr bool kind_is_float(ElemKind k) { return k == ElemKind::F16 || k == ElemKind::F32 || k == ElemKind::F64; }
 constexpr bool kind_is_signed(ElemKind k) { return k >= ElemKind::I8 && k <= ElemKind::I64; }
 
 // Non-finite tokens and their strict-JSON string spellings: the end of the token, or nullptr.
@@ -946,7 +945,7 @@ inline const char* read_elem(const char* p, const char* end, uint8_t* out, bool 
         if (match(p, end, "false", 5)) { *out = 0; return p + 5; }
         why = "expected true or false in a bool array";
         return nullptr;
-    } else if constexpr (kind_is_float(K)) {
+    } else if constexpr (is_float(K)) {
         return read_float<K>(p, end, out, big, why);
     } else {
         return read_int<K>(p, end, out, big, why);

@@ -179,15 +179,6 @@ bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t di
     return true;
 }
 
-bool nan_field_scan(const uint8_t* p, const Field& f) {
-    switch (f.kind) {
-        case ElemKind::F16: { uint16_t b = load16(p, f.big_endian); return classify16(b) == FloatClass::NaN && !is_canonical_nan16(b); }
-        case ElemKind::F32: { uint32_t b = load32(p, f.big_endian); return classify32(b) == FloatClass::NaN && !is_canonical_nan32(b); }
-        case ElemKind::F64: { uint64_t b = load64(p, f.big_endian); return classify64(b) == FloatClass::NaN && !is_canonical_nan64(b); }
-        default: return false;
-    }
-}
-
 // Calls fn(ptr) for every item in C order.
 template <class Fn>
 bool for_each_item(const ArrayView& a, Fn&& fn) {
@@ -263,17 +254,6 @@ void write_int64(OutBuf& out, int64_t v) {
 void write_uint64(OutBuf& out, uint64_t v) {
     out.ensure(32);
     out.advance(format_u64(v, out.cur()));
-}
-
-bool has_noncanonical_nan(const ArrayView& a) {
-    bool any_float = false;
-    for (const Field& f : a.layout.fields) any_float |= is_float(f.kind);
-    if (!any_float) return false;
-    return for_each_item(a, [&](const uint8_t* p) {
-        for (const Field& f : a.layout.fields)
-            if (nan_field_scan(p + f.offset, f)) return true;
-        return false;
-    });
 }
 
 bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, int level) {

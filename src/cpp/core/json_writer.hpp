@@ -29,10 +29,6 @@ void write_uint64(OutBuf& out, uint64_t v);
 // Newline and indentation for `level` when indent >= 0; nothing when indent < 0.
 void write_newline(OutBuf& out, int indent, int level);
 
-// True if some float element of the array is a NaN other than the canonical quiet NaN (such values
-// cannot be carried by the text form; write_array_text also reports them, without a separate pass).
-bool has_noncanonical_nan(const ArrayView& a);
-
 // Appends the nested-list text of the array (a bare value for 0-d). Non-finite floats are written as
 // tokens (NaN, Infinity, -Infinity) or, with strict, as strings ("NaN", ...). With indent >= 0, each
 // innermost list (or structured row) is on one line, outer dimensions one item per line.

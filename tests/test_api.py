@@ -168,9 +168,10 @@ def test_export_import_pymilo_api(tmp_path, forest):
     for imp in (milo_fast.Import(str(tmp_path / "f.json")), milo_fast.Import(file_adr=tmp_path / "f.json"),
                 milo_fast.Import(json_dump=text), milo_fast.Import(None, text)):
         assert imp.version == sklearn.__version__ and imp.type == "RandomForestClassifier"
-        model = imp.to_model()
-        assert model is not imp.to_model()  # a new model each time
+        model, again = imp.to_model(), imp.to_model()
+        assert model is not again  # a new model each time, from a document the first build left whole
         assert_same(forest, model)
+        assert_same(forest, again)
     with pytest.raises(milo_fast.MiloError):
         milo_fast.Import()
 

@@ -36,6 +36,19 @@ def test_unaltered_forest_loads(forest_tree):
     assert np.array_equal(loaded.predict_proba(D["X_new"]), model.predict_proba(D["X_new"]))
 
 
+def test_only_a_consumed_document_gives_its_tree_tables_away(forest_tree):
+    # load/loads build from a document of their own (consume=True): each tree's tables are dropped once the Tree
+    # has copied them, so the next tree reuses their memory. A document built again (Import.to_model) keeps them.
+    model, doc = forest_tree
+    own = codec.decode(codec.encode(doc, arrays="base64"))
+    built = [transport.from_tree(own["data"], root="$.data") for _ in range(2)]
+    assert all(type(_tree_state(own, i)[k]) is np.ndarray for i in range(N_TREES) for k in ("nodes", "values"))
+    built.append(transport.from_tree(own["data"], root="$.data", consume=True))
+    assert all(_tree_state(own, i)[k] is None for i in range(N_TREES) for k in ("nodes", "values"))
+    for m in built:
+        assert np.array_equal(m.predict_proba(D["X_new"]), model.predict_proba(D["X_new"]))
+
+
 @pytest.mark.parametrize("i", [0, N_TREES - 1])
 def test_every_tree_table_is_checked(forest_tree, i):
     _, doc = forest_tree

@@ -229,7 +229,7 @@ def _load_tree(obj, *, trusted, source, budget):
                 raise UntrustedTypeError(f"{source}: {e}", names=e.names) from None
             raise
     document.check_header(obj, source=source)
-    return document.build_model(obj, trusted=trusted, source=source, budget=budget)
+    return document.build_model(obj, trusted=trusted, source=source, budget=budget, consume=True)
 
 
 def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):

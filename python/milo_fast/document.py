@@ -204,11 +204,13 @@ def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<by
         raise
 
 
-def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None):
+def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None,
+                consume: bool = False):
     """Phase 2 of a load: audit (again: cheap), then construct and validate. Checks the model has the header's
-    type. ``budget``: what construction may still allocate (default limits)."""
+    type. ``budget``: what construction may still allocate (default limits). ``consume``: ``doc`` is not used
+    again (transport.from_tree)."""
     try:
-        model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget)
+        model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget, consume=consume)
     except MiloError as e:
         if source != "<bytes>" and not str(e).startswith(f"{source}: "):
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None

@@ -46,9 +46,11 @@ def audit(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None) ->
     trust.audit(collect_names(tree, tables(), root, budget), frozenset(trusted))
 
 
-def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None):
+def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None, consume: bool = False):
     """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build,
-    then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits)."""
+    then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits).
+    ``consume``: ``tree`` is the caller's own and used once; transporters may drop the arrays they have copied
+    (a tree's node table) from it as they go, so that their memory is reused by what is built next."""
     trusted = frozenset(trusted)
     tb = tables()
     if budget is None:
@@ -56,6 +58,7 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None
         budget = Budget()
     trust.audit(collect_names(tree, tb, root, budget), trusted)
     dec = Decoder(tb, trusted, budget)
+    dec.consume = consume
     with deep_recursion():
         try:
             obj = dec.decode(tree, root)

@@ -351,6 +351,7 @@ class Decoder:
         self._objs: dict[int, Any] = {}
         self._checks: list = []
         self.plans: dict = {}  # qualified name -> what its checks decided (objects.ObjectT): this load only
+        self.consume = False  # from_tree(consume=True): the document is used once (see from_tree)
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""

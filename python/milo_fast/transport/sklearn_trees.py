@@ -196,6 +196,8 @@ class TreeHandler(ObjectHandler):
         tree = cls(n_features, np.ascontiguousarray(n_classes, dtype=np.intp), n_outputs)
         tree.__setstate__({"max_depth": max_depth, "node_count": node_count,
                            "nodes": np.ascontiguousarray(nodes), "values": np.ascontiguousarray(values)})
+        if dec.consume:  # the tree has its own copy: the next tree's tables can take this memory
+            st["nodes"] = st["values"] = None
         return tree
 
 

@@ -394,6 +394,123 @@ void test_pipeline_matches_two_phases() {
     }
 }
 
+// The light list skip (16 bytes at a time, levels summed in registers) against a byte-by-byte walk: where each
+// list ends, and which commas at the list's own level it records as split points (every 2^18 bytes or so), over
+// lists whose brackets fall anywhere in the blocks, at every nesting level from 1 to past 17.
+uint64_t g_skip_rng = 0x9E3779B97F4A7C15ULL;
+uint64_t skip_rnd(uint64_t n) {
+    uint64_t& x = g_skip_rng;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return x % n;
+}
+
+std::string skip_ws_random() {
+    static const char* ws[] = {"", "", "", " ", "\n  ", "\t", "  "};
+    return ws[skip_rnd(7)];
+}
+
+// Items of a float64 list nested `levels` deep: [[[1,2],[3,4]],...] with random whitespace and number lengths.
+void random_nested(std::string& out, int levels, int width) {
+    out += "[";
+    for (int i = 0; i < width; ++i) {
+        if (i) out += skip_ws_random() + "," + skip_ws_random();
+        if (levels > 1) {
+            random_nested(out, levels - 1, width);
+        } else {
+            static const char* nums[] = {"1", "-0.25", "123456.5", "0.0", "7e-3", "-12", "3.141592653589793"};
+            out += nums[skip_rnd(7)];
+        }
+    }
+    out += skip_ws_random() + "]";
+}
+
+void test_light_skip_against_a_walk() {
+    for (int trial = 0; trial < 24; ++trial) {
+        const int levels = 1 + static_cast<int>(trial % 4);         // dimensions below the first
+        const int width = 1 + static_cast<int>(skip_rnd(3));
+        const std::size_t target = trial % 3 == 0 ? (std::size_t(1) << 20) : 3000;
+        std::string list = "[";
+        int64_t n = 0;
+        while (list.size() < target) {
+            if (n) list += skip_ws_random() + "," + skip_ws_random();
+            if (levels == 1) list += "0.5";
+            else random_nested(list, levels - 1, width);
+            ++n;
+        }
+        list += "]";
+        std::string shape = "[" + std::to_string(n);
+        for (int l = 1; l < levels; ++l) shape += "," + std::to_string(width);
+        shape += "]";
+        const std::string doc = "{\"pad\":\"" + std::string(skip_rnd(16), 'p') + "\",\"v\":" + envelope(list, "float64", shape) + "}";
+        Parsed p = parse(doc, 1);
+        CHECK_MSG(p.err.ok, "trial %d: %s", trial, p.err.message.c_str());
+        if (!p.err.ok || p.doc.arrays.size() != 1) continue;
+        const ArrayJob& j = p.doc.arrays[0];
+        const uint64_t start = doc.find("[", doc.find("pymiloed-ndarray-list"));
+        CHECK(j.span_begin == start && j.span_end == start + list.size());
+        // the walk: the commas at level 1 and how many come up to each. A split point is such a comma with that
+        // count, 2^18 bytes or more after the previous one (or the list's start), and none is missed: no 2^18
+        // bytes (plus one item and one block) without a split while commas at level 1 follow.
+        std::vector<int64_t> count_at(list.size(), -1);
+        int d = 0;
+        int64_t items = 0;
+        uint64_t last_comma = start;
+        for (uint64_t i = start; i < start + list.size(); ++i) {
+            const char c = doc[i];
+            if (c == '[') ++d;
+            else if (c == ']') --d;
+            else if (c == ',' && d == 1) { count_at[i - start] = ++items; last_comma = i; }
+        }
+        uint64_t prev = start;
+        for (const auto& sp : j.splits) {
+            CHECK_MSG(sp.second > start && sp.second < start + list.size() && count_at[sp.second - start] == sp.first,
+                      "trial %d: split (%lld, %llu) is not a comma at level 1 after %lld items", trial,
+                      static_cast<long long>(sp.first), static_cast<unsigned long long>(sp.second),
+                      static_cast<long long>(sp.first));
+            CHECK(sp.second - prev >= (uint64_t(1) << 18));
+            CHECK_MSG(sp.second - prev < (uint64_t(1) << 18) + 4096, "trial %d: a split missed", trial);
+            prev = sp.second;
+        }
+        CHECK_MSG(last_comma - prev < (uint64_t(1) << 18) + 4096, "trial %d: the last split missed", trial);
+        if (target > 3000) CHECK(j.splits.size() >= 3);
+    }
+    // Lists that are not arrays (strings holding brackets, commas and escaped quotes; nesting past 17 levels):
+    // the list node must end exactly where the list does.
+    for (int trial = 0; trial < 200; ++trial) {
+        std::string list;
+        int d = 0;
+        const int deep = 1 + static_cast<int>(skip_rnd(40));
+        list += "[";
+        d = 1;
+        bool first = true;
+        while (d > 0) {
+            // opening, a value or closing; more often closing once deep or long, so every list ends
+            const uint64_t r = list.size() > 20000 ? 9 : skip_rnd(10);
+            if (r >= 7 || (r < 3 && d >= deep)) { list += skip_ws_random() + "]"; --d; first = false; continue; }
+            if (!first) list += skip_ws_random() + "," + skip_ws_random();
+            first = false;
+            if (r < 3) { list += "["; ++d; first = true; }
+            else if (r == 3) list += "\"a]b,[c\\\"d}{\"";
+            else if (r == 4) list += "{\"k\":[1,{\"z\":\"]\"}]}";
+            else list += std::to_string(skip_rnd(100000));
+        }
+        const std::string doc = "{\"v\":" + envelope(list, "object", "[1]") + ",\"after\":[1,2]}";
+        Parsed p = parse(doc, 1);
+        CHECK_MSG(p.err.ok, "list trial %d: %s at %llu", trial, p.err.message.c_str(),
+                  static_cast<unsigned long long>(p.err.offset));
+        if (!p.err.ok) continue;
+        const uint64_t start = doc.find("[", doc.find("pymiloed-ndarray-list"));
+        bool found = false;
+        for (const Node& nd : p.doc.nodes)
+            if (nd.type == NodeType::RawList && nd.a == start) {
+                found = true;
+                CHECK_MSG(nd.len == list.size(), "list trial %d: the list node is %u bytes, the list %zu", trial,
+                          nd.len, list.size());
+            }
+        CHECK(found);
+    }
+}
+
 int main() {
     test_scalars();
     test_malformed_offsets();
@@ -407,5 +524,6 @@ int main() {
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();
+    test_light_skip_against_a_walk();
     return milo_test::summary("test_json");
 }

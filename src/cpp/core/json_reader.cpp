@@ -428,12 +428,47 @@ private:
                 _mm_or_si128(_mm_cmpeq_epi8(folded, k_brace_open), _mm_cmpeq_epi8(folded, k_brace_close))));
             const unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_quote)));
             if (!quotes) {
-                // Visit the brackets only; the commas between two of them count when the level there is 1.
                 auto count = [&](unsigned seg) {
                     const uint64_t last = static_cast<uint64_t>(p - begin_) + (31u - static_cast<unsigned>(__builtin_clz(seg)));
                     items += popcount16(seg);
                     if (last - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, last); last_split = last; }
                 };
+                if (!brackets) {
+                    if (commas && d == 1) count(commas);
+                    p += 16;
+                    continue;
+                }
+                if (d + 16 + depth - 1 <= limits_.max_depth) {
+                    // The level after each byte, without a branch per bracket: +1 at an opening bracket, -1 at a
+                    // closing one, summed over the block by four shifted adds (|sum| <= 16 fits a byte). The
+                    // list ends at the first byte where the level reaches 0; a comma counts where the level is 1.
+                    // d > 17 can reach neither in 16 bytes: compare with a value no sum takes.
+                    const __m128i is_open = _mm_cmpeq_epi8(folded, k_brace_open);    // -1 where '[' or '{'
+                    const __m128i is_close = _mm_cmpeq_epi8(folded, k_brace_close);  // -1 where ']' or '}'
+                    __m128i lv = _mm_sub_epi8(is_close, is_open);
+                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 1));
+                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 2));
+                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 4));
+                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 8));
+                    const int dd = d <= 17 ? d : 64;
+                    const unsigned ends = static_cast<unsigned>(
+                        _mm_movemask_epi8(_mm_cmpeq_epi8(lv, _mm_set1_epi8(static_cast<char>(-dd)))));
+                    const unsigned at_one = static_cast<unsigned>(
+                        _mm_movemask_epi8(_mm_cmpeq_epi8(lv, _mm_set1_epi8(static_cast<char>(1 - dd)))));
+                    if (ends) {
+                        const unsigned k = static_cast<unsigned>(__builtin_ctz(ends));
+                        const unsigned seg = commas & at_one & ((1u << k) - 1);
+                        if (seg) count(seg);
+                        p_ = p + k + 1;
+                        return true;
+                    }
+                    const unsigned seg = commas & at_one;
+                    if (seg) count(seg);
+                    d += static_cast<signed char>(_mm_extract_epi16(lv, 7) >> 8);
+                    p += 16;
+                    continue;
+                }
+                // Near the depth limit: visit the brackets one by one, to fail at the one too deep.
                 unsigned b = brackets, after = 0xFFFFu;
                 while (b) {
                     const unsigned k = static_cast<unsigned>(__builtin_ctz(b));

@@ -383,25 +383,31 @@ private:
     }
 
     // Skips a list fast, matching brackets and strings only; the array decoder (or, for a list that turns out
-    // not to be an array, the full parser) validates every token afterwards. Records split points: every
-    // kSplitBytes or so, a comma at the list's own level with the number of items before it.
+    // not to be an array, the full parser) validates every token afterwards. A list longer than kSplitBytes also
+    // gets split points: every kSplitBytes or so, a comma at the list's own level with the number of items before
+    // it. Most lists are shorter (a forest's tables are a few hundred kB each in all): they are skipped without
+    // looking at commas, and one that turns out longer is skipped again from its start, counting.
     //
-    // With SSE2 (every x86-64), 16 bytes are classified at once: a block holding no bracket, brace, quote or
-    // comma is skipped whole, a block whose only such bytes are commas is counted with a popcount, and
-    // otherwise only its structural bytes are visited. The scalar loop handles the tail and other CPUs.
+    // With SSE2 (every x86-64), 16 bytes are classified at once. Not counting, a block cannot end the list while
+    // the level at its start exceeds the number of closing brackets in it: then the level moves by two popcounts,
+    // with no branch per bracket. Counting, a block holding no bracket, brace, quote or comma is skipped whole, a
+    // block whose only such bytes are commas is counted with a popcount, and otherwise only its structural bytes
+    // are visited. The scalar loop handles the tail and other CPUs.
     bool skip_list_light(int depth) {
         const uint64_t list_start = off();
         constexpr uint64_t kSplitBytes = 1u << 18;
         int d = 0;
         int64_t items = 0;
         uint64_t last_split = list_start;
+        bool counting = false;
         const char* p = p_;
+        const char* const start = p_;
         const char* const end = end_;
         // One structural byte at q; returns 1 when the list ends there, -1 on failure (p_ set), else 0.
         auto step = [&](const char* q) -> int {
             const char c = *q;
             if (c == ',') {
-                if (d == 1) {
+                if (d == 1 && counting) {
                     ++items;
                     const uint64_t here = static_cast<uint64_t>(q - begin_);
                     if (here - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, here); last_split = here; }
@@ -420,55 +426,58 @@ private:
 #if defined(__SSE2__)
         const __m128i k_brace_open = _mm_set1_epi8('{'), k_brace_close = _mm_set1_epi8('}');
         const __m128i k_case = _mm_set1_epi8(0x20), k_quote = _mm_set1_epi8('"'), k_comma = _mm_set1_epi8(',');
+        const __m128i k_one = _mm_set1_epi8(1), k_32 = _mm_set1_epi8(32);
         while (end - p >= 16) {
+            if (!counting && static_cast<uint64_t>(p - start) + 16 > kSplitBytes) {
+                // long enough to be cut in pieces: from the start again, counting the items
+                counting = true;
+                p = start;
+                d = 0;
+                continue;
+            }
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
             const __m128i folded = _mm_or_si128(v, k_case);  // '[' -> '{', ']' -> '}'
+            const unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_quote)));
+            if (!counting && !quotes) {
+                // 1 per opening and 32 per closing bracket, summed (psadbw) and split: n_open <= 16 < 32
+                const __m128i is_open = _mm_cmpeq_epi8(folded, k_brace_open);    // -1 where '[' or '{'
+                const __m128i is_close = _mm_cmpeq_epi8(folded, k_brace_close);  // -1 where ']' or '}'
+                const __m128i sums = _mm_sad_epu8(_mm_or_si128(_mm_and_si128(is_open, k_one), _mm_and_si128(is_close, k_32)),
+                                                  _mm_setzero_si128());
+                const int sum = _mm_cvtsi128_si32(_mm_add_epi32(sums, _mm_srli_si128(sums, 8)));
+                const int n_close = sum >> 5, n_open = sum & 31;
+                if (d + n_open + depth - 1 <= limits_.max_depth) {  // not too deep anywhere in the block
+                    if (d <= n_close) {
+                        // It may end here (then d <= 16): the level after each byte, +1 per opening and -1 per
+                        // closing bracket summed by four shifted adds; the list ends where it reaches 0.
+                        __m128i lv = _mm_sub_epi8(is_close, is_open);
+                        lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 1));
+                        lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 2));
+                        lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 4));
+                        lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 8));
+                        const unsigned ends = static_cast<unsigned>(
+                            _mm_movemask_epi8(_mm_cmpeq_epi8(lv, _mm_set1_epi8(static_cast<char>(-d)))));
+                        if (ends) {
+                            p_ = p + __builtin_ctz(ends) + 1;
+                            return true;
+                        }
+                    }
+                    d += n_open - n_close;
+                    p += 16;
+                    continue;
+                }
+            }
             const unsigned commas = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_comma)));
             const unsigned brackets = static_cast<unsigned>(_mm_movemask_epi8(
                 _mm_or_si128(_mm_cmpeq_epi8(folded, k_brace_open), _mm_cmpeq_epi8(folded, k_brace_close))));
-            const unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_quote)));
             if (!quotes) {
+                // Visit the brackets only; the commas between two of them count when the level there is 1.
                 auto count = [&](unsigned seg) {
+                    if (!counting) return;
                     const uint64_t last = static_cast<uint64_t>(p - begin_) + (31u - static_cast<unsigned>(__builtin_clz(seg)));
                     items += popcount16(seg);
                     if (last - last_split >= kSplitBytes) { pending_splits_.emplace_back(items, last); last_split = last; }
                 };
-                if (!brackets) {
-                    if (commas && d == 1) count(commas);
-                    p += 16;
-                    continue;
-                }
-                if (d + 16 + depth - 1 <= limits_.max_depth) {
-                    // The level after each byte, without a branch per bracket: +1 at an opening bracket, -1 at a
-                    // closing one, summed over the block by four shifted adds (|sum| <= 16 fits a byte). The
-                    // list ends at the first byte where the level reaches 0; a comma counts where the level is 1.
-                    // d > 17 can reach neither in 16 bytes: compare with a value no sum takes.
-                    const __m128i is_open = _mm_cmpeq_epi8(folded, k_brace_open);    // -1 where '[' or '{'
-                    const __m128i is_close = _mm_cmpeq_epi8(folded, k_brace_close);  // -1 where ']' or '}'
-                    __m128i lv = _mm_sub_epi8(is_close, is_open);
-                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 1));
-                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 2));
-                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 4));
-                    lv = _mm_add_epi8(lv, _mm_slli_si128(lv, 8));
-                    const int dd = d <= 17 ? d : 64;
-                    const unsigned ends = static_cast<unsigned>(
-                        _mm_movemask_epi8(_mm_cmpeq_epi8(lv, _mm_set1_epi8(static_cast<char>(-dd)))));
-                    const unsigned at_one = static_cast<unsigned>(
-                        _mm_movemask_epi8(_mm_cmpeq_epi8(lv, _mm_set1_epi8(static_cast<char>(1 - dd)))));
-                    if (ends) {
-                        const unsigned k = static_cast<unsigned>(__builtin_ctz(ends));
-                        const unsigned seg = commas & at_one & ((1u << k) - 1);
-                        if (seg) count(seg);
-                        p_ = p + k + 1;
-                        return true;
-                    }
-                    const unsigned seg = commas & at_one;
-                    if (seg) count(seg);
-                    d += static_cast<signed char>(_mm_extract_epi16(lv, 7) >> 8);
-                    p += 16;
-                    continue;
-                }
-                // Near the depth limit: visit the brackets one by one, to fail at the one too deep.
                 unsigned b = brackets, after = 0xFFFFu;
                 while (b) {
                     const unsigned k = static_cast<unsigned>(__builtin_ctz(b));

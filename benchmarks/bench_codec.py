@@ -137,3 +137,38 @@ def test_decode_pickle(benchmark, data):
     _group(benchmark, name, "decode")
     doc = pickle.dumps(x, protocol=5)
     _same(benchmark(pickle.loads, doc), x)
+
+
+# ------------------------------------------------ base64 decode and pickle.loads, call for call
+
+INTERLEAVED_PAIRS = 200
+
+
+def test_decode_base64_vs_pickle_interleaved(benchmark, data):
+    """The two decoders one call after the other, 200 times: both are bound by memory bandwidth here (pickle.loads
+    of an array is one memcpy), so the benchmarks above, run minutes apart, can put either ahead by the machine's
+    drift alone. Alternating calls see the same machine. The row's time is one pair; extra_info holds each side's
+    median and min, and the summary prints pickle's median over milo's."""
+    import time
+    name, x = data
+    benchmark.group = f"{name}-base64-vs-pickle"
+    doc, pdoc = codec.encode(x, arrays="base64"), pickle.dumps(x, protocol=5)
+    milo_t, pickle_t = [], []
+
+    def pair():
+        t = time.perf_counter()
+        a = codec.decode(doc)
+        milo_t.append(time.perf_counter() - t)
+        del a
+        t = time.perf_counter()
+        b = pickle.loads(pdoc)
+        pickle_t.append(time.perf_counter() - t)
+        return b
+
+    _same(benchmark.pedantic(pair, rounds=INTERLEAVED_PAIRS, iterations=1, warmup_rounds=1), x)
+    _same(codec.decode(doc), x)
+    milo_t.sort()
+    pickle_t.sort()
+    info = benchmark.extra_info
+    info["milo_base64_median"], info["pickle_median"] = milo_t[len(milo_t) // 2], pickle_t[len(pickle_t) // 2]
+    info["milo_base64_min"], info["pickle_min"] = milo_t[0], pickle_t[0]

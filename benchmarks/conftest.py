@@ -81,15 +81,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
         return
-    med = {}
+    med, pairs = {}, {}
     for b in session.benchmarks:
         if not b or not b.group or "-" not in b.group:
+            continue
+        if b.group.endswith("-base64-vs-pickle"):
+            pairs[b.group.split("-", 1)[0]] = b.extra_info
             continue
         data, op = b.group.split("-", 1)
         contender = b.name.split("[")[0].rsplit("_", 1)[-1]
         contender = {"text": "milo_text", "base64": "milo_base64"}.get(contender, contender)
         med[(data, op, contender)] = b.get("median")
-    if not med:
+    if not med and not pairs:
         return
     tr = terminalreporter
     tr.write_sep("-", "milo_fast codec targets (issue 2), medians")
@@ -102,3 +105,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             verdict = "met" if speedup >= need else "NOT met"
             tr.write_line(f"{data:7s} {what}: {baseline} {b * 1e3:8.1f} ms / {contender} {a * 1e3:8.1f} ms = "
                           f"{speedup:5.2f}x  -> {verdict}")
+    if pairs:
+        tr.write_sep("-", "base64 decode and pickle.loads, alternating calls (medians)")
+        for data in ("f64", "i64", "forest"):
+            e = pairs.get(data)
+            if not e:
+                continue
+            m, p = e["milo_base64_median"], e["pickle_median"]
+            tr.write_line(f"{data:7s} pickle.loads {p * 1e3:7.2f} ms / base64 decode {m * 1e3:7.2f} ms = {p / m:5.2f}x "
+                          f"(mins {e['pickle_min'] * 1e3:.2f} / {e['milo_base64_min'] * 1e3:.2f} ms)  -> "
+                          f"{'no slower: met' if p >= m else 'slower: NOT met'}")

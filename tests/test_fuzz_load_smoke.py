@@ -24,6 +24,7 @@ LIMITS = dict(max_size=1 << 22, max_elements=1 << 22, max_alloc=256 << 20)  # as
 
 sys.path.insert(0, str(FUZZ))
 from json_mutator import mutate_json  # noqa: E402
+from load_oracle import loads_outcome  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -44,6 +45,9 @@ def _contract(data: bytes):
             assert isinstance(e, ValueError)
             outcomes.append(type(e).__name__)
     assert outcomes[0] == outcomes[1], (outcomes, data[:300])  # both entry points agree
+    # building while the arrays are still being converted (what loads does with documents of 1 MiB and more)
+    # changes nothing, message for message
+    assert loads_outcome(data, 2, LIMITS) == loads_outcome(data, 1, LIMITS), data[:300]
     return outcomes[0]
 
 

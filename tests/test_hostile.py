@@ -96,15 +96,27 @@ print(json.dumps({"already": already, "results": results}))
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     """Run every case (in BATCHES interpreters) and return {(name, entry): outcome}."""
+    return _run_corpus(tmp_path_factory, ALL, {})
+
+
+@pytest.fixture(scope="module")
+def outcomes_deferred(tmp_path_factory):
+    """The load and loads entries again, every document decoded deferred (arrays converted while the model is
+    built; by default only documents of 1 MiB and more are)."""
+    cases = [dict(c, entries=[e for e in c["entries"] if e in ("load", "loads")]) for c in ALL]
+    return _run_corpus(tmp_path_factory, [c for c in cases if c["entries"]], {"MILO_FAST_DEFER_THREADS": "2"})
+
+
+def _run_corpus(tmp_path_factory, cases, extra_env) -> dict:
     out: dict = {}
     for b in range(BATCHES):
-        batch = ALL[b::BATCHES]
+        batch = cases[b::BATCHES]
         cwd = tmp_path_factory.mktemp(f"hostile-cwd-{b}")
         pythonpath = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         import milo_fast  # the child imports the same milo_fast, whatever its working directory
         pythonpath.insert(0, str(Path(milo_fast.__file__).resolve().parent.parent))
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTHONPATH=os.pathsep.join(pythonpath))
+                   PYTHONPATH=os.pathsep.join(pythonpath), PYTHONHASHSEED="0", **extra_env)
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(LIMIT_AS), str(CORPUS), json.dumps(NEVER_IMPORTED)],
                               input=json.dumps(batch), capture_output=True, text=True, cwd=cwd, env=env,
                               timeout=TIMEOUT)
@@ -158,6 +170,18 @@ def test_control_loads(case, outcomes):
         r = outcomes[(case["name"], entry)]
         assert r["error"] is None, f"{case['name']} via {entry}: {r['error']}: {r['message'][:600]}"
         assert r["files"] == [] and r["children"] == [] and r["imported"] == [], r
+
+
+def test_deferred_decoding_changes_no_outcome(outcomes, outcomes_deferred):
+    """Building the model while its arrays are still being converted (what load and loads do with documents of
+    1 MiB and more) gives every case the same error, word for word, and every control the same success, with
+    nothing else happening."""
+    assert len(outcomes_deferred) >= 150
+    for key, r in outcomes_deferred.items():
+        want = outcomes[key]
+        where = f"{key[0]} via {key[1]}"
+        assert (r["error"], r["message"]) == (want["error"], want["message"]), where
+        assert r["files"] == [] and r["children"] == [] and r["imported"] == [], where
 
 
 def test_markers_would_be_seen(tmp_path):

@@ -217,19 +217,32 @@ def _charge(budget: Budget, obj, source: str) -> None:
         raise LoadError(f"{source}: {e}") from None
 
 
-def _load_tree(obj, *, trusted, source, budget):
-    kind = document.kind_of(obj, source=source)
-    if kind == "pymilo":
-        _charge(budget, obj, source)
-        try:
-            return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source,
-                                                            budget=budget)
-        except UntrustedTypeError as e:  # the audit's message does not name the file
-            if source != "<bytes>" and source not in str(e):
-                raise UntrustedTypeError(f"{source}: {e}", names=e.names) from None
-            raise
-    document.check_header(obj, source=source)
-    return document.build_model(obj, trusted=trusted, source=source, budget=budget, consume=True)
+def _load_tree(obj, *, trusted, source, budget, deferred=None):
+    """The model in a decoded document. ``deferred``: see document.decode_document_deferred; a malformed array
+    is reported before any other problem, as when the whole document is decoded first."""
+    try:
+        kind = document.kind_of(obj, source=source)
+        if kind == "pymilo":
+            if deferred is not None:
+                deferred.fill_all()
+            _charge(budget, obj, source)
+            try:
+                return document.compat_module().import_document(obj, trusted=tuple(trusted), source=source,
+                                                                budget=budget)
+            except UntrustedTypeError as e:  # the audit's message does not name the file
+                if source != "<bytes>" and source not in str(e):
+                    raise UntrustedTypeError(f"{source}: {e}", names=e.names) from None
+                raise
+        document.check_header(obj, source=source)
+        return document.build_model(obj, trusted=trusted, source=source, budget=budget, consume=True,
+                                    deferred=deferred)
+    except BaseException as e:
+        err = deferred.error() if deferred is not None else None
+        if err is not None and err is not e:
+            document.raise_load_error(err, source)
+        if err is not None:  # raised by a fill outside build_model: give it the source
+            document.raise_load_error(e, source)
+        raise
 
 
 def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):
@@ -259,8 +272,9 @@ def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE
     """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed or encrypted)."""
     check_limit_args(max_size, max_depth, max_elements, max_alloc)
     data = _unwrap(data, source="<bytes>", decrypt_key=decrypt_key)
-    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth)
-    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=Budget(max_elements, max_alloc))
+    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth)
+    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=Budget(max_elements, max_alloc),
+                      deferred=deferred)
 
 
 def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
@@ -276,8 +290,9 @@ def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
     data, name = _read_source(file, max_size)
     data = _unwrap(data, source=name, public_key=public_key, signature_path=signature_path,
                    decrypt_key=decrypt_key)
-    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=name)
-    return _load_tree(obj, trusted=trusted, source=name, budget=Budget(max_elements, max_alloc))
+    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth, source=name)
+    return _load_tree(obj, trusted=trusted, source=name, budget=Budget(max_elements, max_alloc),
+                      deferred=deferred)
 
 
 loads.__doc__ += _LIMITS_DOC

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import io
+import os
 import platform
 import warnings
 import zlib
@@ -136,14 +137,49 @@ def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = 
     try:
         with transport.deep_recursion():
             return codec.decode(text, max_depth=max_depth)
-    except MiloError as e:
-        if source != "<bytes>":
+    except Exception as e:
+        raise_load_error(e, source)
+
+
+def _defer_threads() -> int:
+    """decode_deferred's thread count: 0 defers documents of 1 MiB and more (several threads pay off there);
+    MILO_FAST_DEFER_THREADS=2 (development and tests) takes the deferred path on every document."""
+    v = os.environ.get("MILO_FAST_DEFER_THREADS", "")
+    return int(v) if v.isdigit() and int(v) <= 64 else 0
+
+
+DEFER_THREADS = _defer_threads()
+
+
+def decode_document_deferred(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
+                             source: str = "<bytes>") -> tuple[Any, Any]:
+    """decode_document for a load that builds the model at once: ``(tree, deferred)``. When ``deferred`` is not
+    None, the arrays are still being converted on worker threads and the tree holds a placeholder for each;
+    transport.from_tree(..., deferred=) puts each in place before anything reads it (see Decoder.decode)."""
+    if isinstance(blob, str):
+        blob = blob.encode("utf-8", "surrogatepass")
+    text = decompress_bytes(blob, max_size=max_size, source=source)
+    impl = codec._impl
+    if type(text) is not bytes or not hasattr(impl, "decode_deferred"):  # (mutable buffers: decoded at once)
+        return decode_document(text, max_size=max_size, max_depth=max_depth, source=source), None
+    try:
+        with transport.deep_recursion():
+            return impl.decode_deferred(text, int(max_depth), DEFER_THREADS)
+    except Exception as e:
+        raise_load_error(e, source)
+
+
+def raise_load_error(e: Exception, source: str):
+    """Re-raise an exception met while decoding ``source``: a MiloError with the source in its message, numpy
+    refusing an array the codec asked for (a zero-size shape whose other dimensions overflow) as DecodeError."""
+    if isinstance(e, MiloError):
+        if source != "<bytes>" and not str(e).startswith(f"{source}: "):
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None
-        raise
-    except (ValueError, TypeError, OverflowError) as e:
-        # numpy refusing an array the codec asked for (a zero-size shape whose other dimensions overflow)
+        raise e
+    if isinstance(e, (ValueError, TypeError, OverflowError)):
         where = f"{source}: " if source != "<bytes>" else ""
         raise DecodeError(f"{where}an array numpy cannot represent ({type(e).__name__}: {e}) at $", path="$") from None
+    raise e
 
 
 def _err_kwargs(e) -> dict:
@@ -205,12 +241,13 @@ def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<by
 
 
 def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None,
-                consume: bool = False):
+                consume: bool = False, deferred=None):
     """Phase 2 of a load: audit (again: cheap), then construct and validate. Checks the model has the header's
     type. ``budget``: what construction may still allocate (default limits). ``consume``: ``doc`` is not used
-    again (transport.from_tree)."""
+    again (transport.from_tree). ``deferred``: from decode_document_deferred."""
     try:
-        model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget, consume=consume)
+        model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget, consume=consume,
+                                    deferred=deferred)
     except MiloError as e:
         if source != "<bytes>" and not str(e).startswith(f"{source}: "):
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None

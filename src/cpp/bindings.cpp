@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <string>
@@ -439,7 +440,8 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
 
 // ------------------------------------------------------------------ decode
 
-[[noreturn]] void raise_decode(const char* text, std::size_t len, uint64_t offset, const std::string& msg, uint64_t base = 0) {
+// The DecodeError for a failure at byte `offset` (+ base) of text: message with the JSON path, line and column.
+py::object decode_error(const char* text, std::size_t len, uint64_t offset, const std::string& msg, uint64_t base = 0) {
     uint64_t abs = base + offset;
     std::string path = json_path_at(text, len, abs);
     uint64_t line, col;
@@ -451,15 +453,47 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
     auto pystr = [](const std::string& s) {
         return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace"));
     };
-    py::object exc = cls(pystr(full), py::arg("offset") = abs, py::arg("path") = pystr(path));
-    PyErr_SetObject(cls.ptr(), exc.ptr());
+    return cls(pystr(full), py::arg("offset") = abs, py::arg("path") = pystr(path));
+}
+
+[[noreturn]] void raise_error(const py::object& exc) {
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
     throw py::error_already_set();
 }
+
+[[noreturn]] void raise_decode(const char* text, std::size_t len, uint64_t offset, const std::string& msg, uint64_t base = 0) {
+    raise_error(decode_error(text, len, offset, msg, base));
+}
+
+// A deferred decode (decode_deferred): where each array not delivered yet sits in the built tree.
+struct ArraySlot {
+    py::object container;  // the dict or list holding the placeholder
+    py::object key;        // its key (dict), or
+    Py_ssize_t index = 0;  // its index (list)
+    py::object placeholder;
+};
+
+// Stand-in for an array still being converted: what the document walk needs to charge limits (size, nbytes),
+// and nothing that reads the data.
+struct PendingArray {
+    std::size_t index = 0;
+    uint64_t size = 0, nbytes = 0;
+};
 
 class Builder {
 public:
     Builder(const char* full, std::size_t full_len, uint64_t base, Document& doc, const Limits& limits, int threads)
         : full_(full), full_len_(full_len), base_(base), doc_(doc), limits_(limits), threads_(threads) {}
+
+    // Deferred build: every array becomes a PendingArray recorded in `slots` (one per array, by index), and
+    // `need` maps id(container) -> n for each dict or list whose own arrays are all among arrays [0, n):
+    // its own arrays are those in it and in the containers under it, except under a transporter node (a dict
+    // with a "milo:" key other than "milo:id"), which has its own entry.
+    void defer(std::vector<ArraySlot>* slots, py::dict* need) {
+        slots_ = slots;
+        need_ = need;
+        slots_->assign(doc_.arrays.size(), ArraySlot{});
+    }
 
     py::object build(uint32_t i) {
         const Node& n = doc_.nodes[i];
@@ -478,17 +512,35 @@ public:
             case NodeType::String: return string(n);
             case NodeType::List: {
                 py::list l(n.len);
+                const std::size_t outer = own_;
+                own_ = 0;
                 for (uint32_t k = 0; k < n.len; ++k) {
-                    py::object v = build(doc_.children[n.a + k]);
+                    const uint32_t c = doc_.children[n.a + k];
+                    py::object v = build(c);
+                    if (slots_ && doc_.nodes[c].type == NodeType::Array) place(doc_.nodes[c].a, l, py::object(), k, v);
                     PyList_SET_ITEM(l.ptr(), k, v.release().ptr());
                 }
+                close_container(l, outer, false);
                 return std::move(l);
             }
             case NodeType::Object: return object(n);
-            case NodeType::Array: return array(doc_.arrays[n.a]);
+            case NodeType::Array: return slots_ ? pending(doc_.arrays[n.a], n.a) : array(doc_.arrays[n.a]);
             case NodeType::RawList: return raw(n);
         }
         return py::none();
+    }
+
+    py::object array(ArrayJob& j) {
+        py::dtype dt = py::reinterpret_borrow<py::dtype>(dtype_of(j));
+        std::vector<py::ssize_t> shape(j.shape.begin(), j.shape.end());
+        std::vector<py::ssize_t> strides(shape.size());
+        py::ssize_t s = static_cast<py::ssize_t>(j.layout.itemsize);
+        for (std::size_t d = shape.size(); d-- > 0;) { strides[d] = s; s *= shape[d]; }
+        uint8_t* raw = j.data.release();
+        py::capsule owner(raw, [](void* p) { delete[] static_cast<uint8_t*>(p); });
+        py::array a(dt, shape, strides, raw, owner);
+        if (j.scalar) return a[py::tuple()];
+        return std::move(a);
     }
 
 private:
@@ -499,6 +551,39 @@ private:
     const Limits& limits_;
     int threads_;
     std::unordered_map<std::string, py::object> dtype_cache_;
+    std::vector<ArraySlot>* slots_ = nullptr;  // deferred build (defer())
+    py::dict* need_ = nullptr;
+    std::size_t own_ = 0;  // deferred build: arrays [0, own_) hold the current container's own arrays
+
+    py::object pending(const ArrayJob& j, uint64_t index) {
+        PendingArray p;
+        p.index = static_cast<std::size_t>(index);
+        p.size = j.count;
+        p.nbytes = j.count * j.layout.itemsize;
+        own_ = std::max<std::size_t>(own_, p.index + 1);
+        return py::cast(p);
+    }
+
+    void place(uint64_t index, const py::object& container, const py::object& key, Py_ssize_t i, const py::object& v) {
+        ArraySlot& s = (*slots_)[static_cast<std::size_t>(index)];
+        s.container = container;
+        s.key = key;
+        s.index = i;
+        s.placeholder = v;
+    }
+
+    // End of a container in a deferred build: record its own arrays, and pass them on to the enclosing container
+    // unless this one is a transporter node.
+    void close_container(const py::object& c, std::size_t outer, bool transporter) {
+        if (!slots_) return;
+        if (own_) (*need_)[py::int_(reinterpret_cast<uintptr_t>(c.ptr()))] = py::int_(own_);
+        own_ = transporter ? outer : std::max(outer, own_);
+    }
+
+    bool is_transporter_key(const Node& k) const {
+        return k.type == NodeType::String && k.len >= 5 && std::memcmp(doc_.strings.data() + k.a, "milo:", 5) == 0 &&
+               !(k.len == 7 && std::memcmp(doc_.strings.data() + k.a, "milo:id", 7) == 0);
+    }
 
     py::object string(const Node& n) {
         PyObject* s = PyUnicode_DecodeUTF8(doc_.strings.data() + n.a, n.len, "surrogatepass");
@@ -539,11 +624,20 @@ private:
             }
         }
         py::dict d;
+        const std::size_t outer = own_;
+        own_ = 0;
+        bool transporter = false;
         for (uint32_t k = 0; k < n.len; ++k) {
-            py::object key = build(doc_.children[n.a + 2 * k]);
-            py::object val = build(doc_.children[n.a + 2 * k + 1]);
+            const uint32_t kn = doc_.children[n.a + 2 * k], vn = doc_.children[n.a + 2 * k + 1];
+            py::object key = build(kn);
+            py::object val = build(vn);
+            if (slots_) {
+                transporter |= is_transporter_key(doc_.nodes[kn]);
+                if (doc_.nodes[vn].type == NodeType::Array) place(doc_.nodes[vn].a, d, key, 0, val);
+            }
             if (PyDict_SetItem(d.ptr(), key.ptr(), val.ptr()) < 0) throw py::error_already_set();
         }
+        close_container(d, outer, transporter);
         return std::move(d);
     }
 
@@ -589,19 +683,6 @@ private:
         return dt;
     }
 
-    py::object array(ArrayJob& j) {
-        py::dtype dt = py::reinterpret_borrow<py::dtype>(dtype_of(j));
-        std::vector<py::ssize_t> shape(j.shape.begin(), j.shape.end());
-        std::vector<py::ssize_t> strides(shape.size());
-        py::ssize_t s = static_cast<py::ssize_t>(j.layout.itemsize);
-        for (std::size_t d = shape.size(); d-- > 0;) { strides[d] = s; s *= shape[d]; }
-        uint8_t* raw = j.data.release();
-        py::capsule owner(raw, [](void* p) { delete[] static_cast<uint8_t*>(p); });
-        py::array a(dt, shape, strides, raw, owner);
-        if (j.scalar) return a[py::tuple()];
-        return std::move(a);
-    }
-
     py::object raw(const Node& n) {
         // The list of an envelope whose dtype the codec does not carry: ordinary JSON.
         Document sub;
@@ -640,6 +721,157 @@ py::object decode(py::buffer data, int max_depth, int threads) {
         ~GcPause() { if (was) PyGC_Enable(); }
     } pause;
     return b.build(doc.root);
+}
+
+// A decode whose arrays are still being converted (decode_deferred): owns the text, the document and the
+// worker threads; fill(n) waits for arrays [0, n) and puts each in place of its placeholder.
+class Deferred {
+public:
+    Deferred(py::bytes data, int max_depth) : source_(std::move(data)) {
+        text_ = PyBytes_AS_STRING(source_.ptr());
+        len_ = static_cast<std::size_t>(PyBytes_GET_SIZE(source_.ptr()));
+        limits_.max_depth = max_depth > 0 ? max_depth : 512;
+    }
+    ~Deferred() { async_.abort(); }  // before the document and the text go: no worker writes after this
+
+    // Phase 1, then the tree with placeholders; (tree, self) or (tree, None) when nothing is left to convert.
+    static py::tuple start(py::bytes data, int max_depth, int threads) {
+        std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth));
+        ParseError e;
+        {
+            py::gil_scoped_release nogil;
+            e = d->async_.start(d->text_, d->len_, d->limits_, d->doc_, threads);
+        }
+        if (!e.ok) raise_decode(d->text_, d->len_, e.offset, e.message);
+        d->builder_.reset(new Builder(d->text_, d->len_, 0, d->doc_, d->limits_, threads));
+        const bool defer = !d->doc_.arrays.empty() && d->doc_.nodes[d->doc_.root].type != NodeType::Array;
+        if (!defer) {  // nothing to wait for while building (or an array alone): the plain decode
+            d->finish_or_raise();
+            return py::make_tuple(d->build(), py::none());
+        }
+        d->builder_->defer(&d->slots_, &d->need_);
+        py::object tree;
+        try {
+            tree = d->build();
+        } catch (py::error_already_set&) {
+            py::object err = d->error();  // an array's error comes first, as in the plain decode
+            if (!err.is_none()) raise_error(err);
+            throw;
+        }
+        py::object self = py::cast(d.release(), py::return_value_policy::take_ownership);
+        return py::make_tuple(tree, self);
+    }
+
+    // Arrays [0, n) converted and in place of their placeholders; DecodeError if any array failed.
+    void fill(std::size_t n) {
+        n = std::min(n, slots_.size());
+        if (n <= filled_) return;
+        if (!failure_.is_none()) raise_error(failure_);
+        bool ok = true;
+        if (async_.running()) {  // (else error() has waited for every array, and none failed)
+            py::gil_scoped_release nogil;
+            ok = async_.wait_through(n);
+        }
+        if (!ok) {
+            failure_ = error();
+            if (failure_.is_none()) throw std::logic_error("deferred decode: a wait failed but no array did");
+            raise_error(failure_);
+        }
+        for (; filled_ < n; ++filled_) {
+            ArraySlot& s = slots_[filled_];
+            py::object a = builder_->array(doc_.arrays[filled_]);
+            if (s.container) {
+                PyObject* c = s.container.ptr();
+                if (PyList_Check(c)) {  // still where it was put: replace it (else it was removed or moved)
+                    if (s.index < PyList_GET_SIZE(c) && PyList_GET_ITEM(c, s.index) == s.placeholder.ptr()) {
+                        if (PyList_SetItem(c, s.index, a.inc_ref().ptr()) < 0) throw py::error_already_set();
+                    }
+                } else {
+                    PyObject* cur = PyDict_GetItemWithError(c, s.key.ptr());
+                    if (!cur && PyErr_Occurred()) throw py::error_already_set();
+                    if (cur == s.placeholder.ptr() && PyDict_SetItem(c, s.key.ptr(), a.ptr()) < 0)
+                        throw py::error_already_set();
+                }
+            }
+            s.container = py::object();
+            s.key = py::object();
+        }
+    }
+
+    // Every array in place; then no placeholder may be held anywhere else (a copy made before its fill would
+    // keep it in the model): MiloError if one is.
+    void fill_all() {
+        fill(slots_.size());
+        finish_or_raise();  // (every array is converted: only joins the workers)
+        for (const ArraySlot& s : slots_) {
+            if (s.placeholder && Py_REFCNT(s.placeholder.ptr()) > 1) {
+                py::object cls = py::module_::import("milo_fast.errors").attr("MiloError");
+                raise_error(cls("internal error: a deferred array was copied before it was filled (array " +
+                                std::to_string(&s - slots_.data()) + ")"));
+            }
+        }
+        for (ArraySlot& s : slots_) s.placeholder = py::object();
+    }
+
+    // Waits for every array: the DecodeError of the first that failed, or None.
+    py::object error() {
+        if (!failure_.is_none()) return failure_;
+        ParseError e;
+        {
+            py::gil_scoped_release nogil;
+            e = async_.finish();
+        }
+        if (e.ok) return py::none();
+        failure_ = decode_error(text_, len_, e.offset, e.message);
+        return failure_;
+    }
+
+    std::size_t filled() const { return filled_; }
+    std::size_t count() const { return slots_.size(); }
+    py::dict need() const { return need_; }
+
+private:
+    py::bytes source_;  // the text the workers read
+    const char* text_ = nullptr;
+    std::size_t len_ = 0;
+    Limits limits_;
+    Document doc_;
+    std::unique_ptr<Builder> builder_;
+    std::vector<ArraySlot> slots_;
+    py::dict need_;
+    std::size_t filled_ = 0;
+    py::object failure_ = py::none();
+    AsyncDecode async_;  // last: destroyed (joined) first
+
+    void finish_or_raise() {
+        ParseError e;
+        {
+            py::gil_scoped_release nogil;
+            e = async_.finish();
+        }
+        if (!e.ok) raise_decode(text_, len_, e.offset, e.message);
+    }
+
+    py::object build() {
+        struct GcPause {  // as in decode()
+            int was = PyGC_Disable();
+            ~GcPause() { if (was) PyGC_Enable(); }
+        } pause;
+        return builder_->build(doc_.root);
+    }
+};
+
+// decode(), but returning (tree, deferred) as soon as phase 1 is done: the tree holds a placeholder
+// (PendingArray) for every array, which deferred.fill(n) replaces (see the Python Decoder). Documents small
+// enough for one thread (threads 0: under 1 MiB) or without arrays come back whole: (tree, None).
+py::tuple decode_deferred(py::bytes data, int max_depth, int threads) {
+    const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
+    if (threads <= 0) {
+        unsigned hw = std::thread::hardware_concurrency();
+        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
+    }
+    if (threads <= 1) return py::make_tuple(decode(data, max_depth, 1), py::none());
+    return Deferred::start(std::move(data), max_depth, std::min(threads, 64));
 }
 
 // Field offset of a structured array's field, checking its kind and width.
@@ -736,6 +968,19 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "milo_fast's compiled codec: JSON text <-> Python values with numpy arrays";
     m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
+    m.def("decode_deferred", &decode_deferred, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
+    py::class_<PendingArray>(m, "PendingArray", "An array still being converted (decode_deferred)")
+        .def_readonly("index", &PendingArray::index)
+        .def_readonly("size", &PendingArray::size)
+        .def_readonly("nbytes", &PendingArray::nbytes)
+        .def("__repr__", [](const PendingArray& p) { return "<PendingArray " + std::to_string(p.index) + ">"; });
+    py::class_<Deferred>(m, "Deferred", "Arrays of a decode_deferred tree still being converted")
+        .def("fill", &Deferred::fill, py::arg("n"), "Arrays [0, n) in place of their placeholders")
+        .def("fill_all", &Deferred::fill_all)
+        .def("error", &Deferred::error, "Waits for every array: the DecodeError of the first that failed, or None")
+        .def_property_readonly("filled", &Deferred::filled)
+        .def_property_readonly("count", &Deferred::count)
+        .def_property_readonly("need", &Deferred::need);
     m.def("check_tree", &check_tree, py::arg("nodes"), py::arg("n_nodes"), py::arg("n_features"), py::arg("values_rows"),
           "Validate an sklearn Tree node table: its depth (int) if sound, else (node, reason).");
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),

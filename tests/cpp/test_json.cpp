@@ -348,23 +348,31 @@ void test_structured_rows_in_pieces() {
 // parse_and_decode (phase 2 running while phase 1 reads on) must give what the two phases give one after
 // the other: the same arrays for a document of many envelopes, and the same error (offset and message)
 // whichever array or structure is broken.
-void test_pipeline_matches_two_phases() {
+// {"a0": <envelope>, "a1": ...}: n float64 arrays of base + step * a random values each (xorshift from seed,
+// over div), each envelope alone or (in_lists) inside a one-item list; the arrays in `want`.
+std::string f64_document(int n, int base, int step, uint64_t seed, double div, bool in_lists,
+                         std::vector<std::vector<double>>& want) {
     std::string doc = "{";
-    std::vector<std::vector<double>> want;
-    uint64_t x = 0x2545F4914F6CDD1DULL;
-    for (int a = 0; a < 60; ++a) {
-        std::vector<double> v(static_cast<std::size_t>(200 + 97 * a));
+    uint64_t x = seed;
+    for (int a = 0; a < n; ++a) {
+        std::vector<double> v(static_cast<std::size_t>(base + step * a));
         for (auto& e : v) {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            e = static_cast<double>(static_cast<int64_t>(x >> 11)) / 3.0;
+            e = static_cast<double>(static_cast<int64_t>(x >> 11)) / div;
         }
         OutBuf lb;
         CHECK(write_array_text(lb, view_f64(v), false, -1, 0));
         if (a) doc += ",";
-        doc += "\"a" + std::to_string(a) + "\":" + envelope(std::string(lb.data(), lb.size()), "float64", "[" + std::to_string(v.size()) + "]");
+        const std::string env = envelope(std::string(lb.data(), lb.size()), "float64", "[" + std::to_string(v.size()) + "]");
+        doc += "\"a" + std::to_string(a) + "\":" + (in_lists ? "[" + env + "]" : env);
         want.push_back(std::move(v));
     }
-    doc += "}";
+    return doc + "}";
+}
+
+void test_pipeline_matches_two_phases() {
+    std::vector<std::vector<double>> want;
+    const std::string doc = f64_document(60, 200, 97, 0x2545F4914F6CDD1DULL, 3.0, false, want);
     for (int threads : {2, 3, 8}) {
         Document d;
         Limits lim;
@@ -391,6 +399,60 @@ void test_pipeline_matches_two_phases() {
                           static_cast<unsigned long long>(one.err.offset));
             }
         }
+    }
+}
+
+// AsyncDecode (phase 2 going on after start() returns): wait_through(n) hands over exactly arrays [0, n)
+// converted, in document order, whichever thread converted them; finish() then gives what parse_and_decode
+// gives, arrays and errors alike, also after waits that stopped at a failure; abort() and destruction stop the
+// workers at any point.
+void test_async_decode_matches_parse_and_decode() {
+    std::vector<std::vector<double>> want;
+    const std::string doc = f64_document(40, 100, 211, 0x9E3779B97F4A7C15ULL, 7.0, true, want);
+    for (int threads : {2, 3}) {
+        Document d;
+        Limits lim;
+        AsyncDecode async;
+        ParseError e = async.start(doc.data(), doc.size(), lim, d, threads);
+        CHECK_MSG(e.ok, "threads=%d: %s", threads, e.message.c_str());
+        CHECK(async.running() && d.arrays.size() == want.size());
+        for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{25}, want.size()}) {
+            CHECK(async.wait_through(n));
+            for (std::size_t a = 0; a < n; ++a)
+                CHECK(std::memcmp(d.arrays[a].data.get(), want[a].data(), want[a].size() * 8) == 0);
+        }
+        CHECK(!async.wait_through(want.size() + 1));  // beyond the document: refused, not a hang
+        CHECK(async.finish().ok && !async.running());
+    }
+    for (std::size_t at = 11; at < doc.size(); at += doc.size() / 29) {
+        for (char c : {'x', ']', '"'}) {
+            std::string bad = doc;
+            bad[at] = c;
+            Parsed one = parse(bad, 1);
+            for (std::size_t stop : {std::size_t{0}, std::size_t{5}, std::size_t{40}}) {
+                Document d;
+                Limits lim;
+                AsyncDecode async;
+                ParseError e = async.start(bad.data(), bad.size(), lim, d, 2);
+                if (e.ok) {
+                    const bool reached = async.wait_through(std::min(stop, d.arrays.size()));
+                    e = async.finish();
+                    CHECK(reached || !e.ok);  // a wait only stops short at a failure
+                }
+                CHECK_MSG(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message,
+                          "byte %zu -> '%c', waited for %zu: %s at %llu vs %s at %llu", at, c, stop, e.message.c_str(),
+                          static_cast<unsigned long long>(e.offset), one.err.message.c_str(),
+                          static_cast<unsigned long long>(one.err.offset));
+            }
+        }
+    }
+    for (int k = 0; k < 20; ++k) {  // dropped mid-way: the destructor stops and joins the workers
+        Document d;
+        Limits lim;
+        AsyncDecode async;
+        CHECK(async.start(doc.data(), doc.size(), lim, d, 2 + k % 3).ok);
+        if (k % 2) CHECK(async.wait_through(static_cast<std::size_t>(k)));
+        if (k % 4 == 3) async.abort();
     }
 }
 
@@ -524,6 +586,7 @@ int main() {
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();
+    test_async_decode_matches_parse_and_decode();
     test_light_skip_against_a_walk();
     return milo_test::summary("test_json");
 }

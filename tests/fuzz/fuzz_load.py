@@ -21,6 +21,9 @@ MILO_FUZZ_PREDICT=1 adds an oracle for validated state: every model that loads i
 predict_proba, decision_function, transform, score_samples, apply, decision_path, kneighbors) on a small
 input of its width. Those calls may raise (a loaded model can be a bad model) but must not crash the process,
 hang or write out of bounds: that would be compiled code fed state the validators let through.
+MILO_FUZZ_DEFER=1 adds a differential oracle: every even-length input (the loads entry point) is loaded again
+with its arrays converted while the model is built (what loads does with documents of 1 MiB and more), and
+both loads must end the same way, with the same message.
 See tests/fuzz/README.md.
 """
 from __future__ import annotations
@@ -43,8 +46,10 @@ with atheris.instrument_imports(include=["milo_fast"]):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from json_mutator import mutate_json  # noqa: E402
+from load_oracle import loads_outcome  # noqa: E402
 
 PREDICT = os.environ.get("MILO_FUZZ_PREDICT") == "1"
+DEFER = os.environ.get("MILO_FUZZ_DEFER") == "1"
 STRUCTURED = os.environ.get("MILO_FUZZ_BYTES") != "1"
 LIMITS = dict(max_size=1 << 22, max_elements=1 << 22, max_alloc=256 << 20)
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples", "apply", "decision_path",
@@ -90,6 +95,10 @@ def _outcome_features(ok: bool, msg: str) -> None:
 
 
 def TestOneInput(data: bytes) -> None:
+    if DEFER and not len(data) & 1:
+        whole, deferred = loads_outcome(data, 1, LIMITS), loads_outcome(data, 2, LIMITS)
+        if whole != deferred:
+            raise AssertionError(f"deferred load differs: {deferred} vs {whole}")
     try:
         model = load(data)
     except LoadError as e:

@@ -46,11 +46,14 @@ def audit(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None) ->
     trust.audit(collect_names(tree, tables(), root, budget), frozenset(trusted))
 
 
-def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None, consume: bool = False):
+def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None, consume: bool = False,
+              deferred=None):
     """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build,
     then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits).
     ``consume``: ``tree`` is the caller's own and used once; transporters may drop the arrays they have copied
-    (a tree's node table) from it as they go, so that their memory is reused by what is built next."""
+    (a tree's node table) from it as they go, so that their memory is reused by what is built next.
+    ``deferred``: ``tree`` came from codec's decode_deferred and its arrays are still being converted; each
+    node's arrays are put in place before the node is decoded, and every one before the validators run."""
     trusted = frozenset(trusted)
     tb = tables()
     if budget is None:
@@ -59,9 +62,13 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None
     trust.audit(collect_names(tree, tb, root, budget), trusted)
     dec = Decoder(tb, trusted, budget)
     dec.consume = consume
+    if deferred is not None:
+        dec.need, dec.fill = deferred.need, deferred.fill
     with deep_recursion():
         try:
             obj = dec.decode(tree, root)
+            if deferred is not None:
+                deferred.fill_all()
             dec.finish()
         except RecursionError:
             raise LoadError(f"the document at {root} nests too deeply to be built") from None

@@ -287,6 +287,15 @@ def collect_names(tree, tables, root: str = "$", budget=None) -> list:
     return walk_document(tree, tables.naming_kinds, root, budget)
 
 
+def _pending_type():
+    """The placeholder of an array still being converted (codec's decode_deferred), or None without the core."""
+    try:
+        from .. import _core as core
+    except ImportError:  # pragma: no cover - pure-Python development mode without a build
+        return None
+    return getattr(core, "PendingArray", None)
+
+
 def walk_document(tree, name_kinds, root="$", budget=None) -> list:
     """One walk of a decoded (JSON-ready) tree: the (value, path) of every dict key in ``name_kinds`` and, with
     ``budget``, the charge of every numpy array and scalar met (LoadError at the first that exceeds a limit,
@@ -304,6 +313,7 @@ def walk_document(tree, name_kinds, root="$", budget=None) -> list:
             budget.arrays_charged = True
         return out
     plain = frozenset((str, int, float, bool, type(None)))
+    pending = _pending_type()
     elements = nbytes = 0
     if count:
         limit_e, limit_b = budget.max_elements - budget.elements, budget.max_alloc - budget.nbytes
@@ -322,7 +332,7 @@ def walk_document(tree, name_kinds, root="$", budget=None) -> list:
             tv = type(v)
             if tv is dict or tv is list:
                 push((v, Path(path, k)))
-            elif count and tv not in plain and (tv is nd or isinstance(v, gen)):
+            elif count and tv not in plain and (tv is nd or tv is pending or isinstance(v, gen)):
                 elements += v.size
                 nbytes += v.nbytes
                 if elements > limit_e or nbytes > limit_b:
@@ -352,6 +362,10 @@ class Decoder:
         self._checks: list = []
         self.plans: dict = {}  # qualified name -> what its checks decided (objects.ObjectT): this load only
         self.consume = False  # from_tree(consume=True): the document is used once (see from_tree)
+        # from_tree(deferred=): id(container) -> n, where arrays [0, n) hold the container's own arrays (those
+        # not inside a node of another transporter), and the call that puts arrays [0, n) in place
+        self.need: dict | None = None
+        self.fill = None
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
@@ -367,6 +381,10 @@ class Decoder:
 
     def decode(self, node, path: str = "$"):
         t = type(node)
+        if self.need is not None and (t is dict or t is list):  # its arrays in place before anything reads them
+            n = self.need.get(id(node))
+            if n is not None:
+                self.fill(n)
         if t is dict:
             tr = classify(node, self.tables.kinds, path)
             if tr is None:

@@ -1349,6 +1349,7 @@ struct Task {
     ArrayJob* job;
     int piece;  // -1: the whole array; else the piece's index
     uint64_t start;  // offset of the task's first byte of text
+    std::size_t job_index = 0;  // the job's place in Document::arrays (Pipeline only)
 };
 
 // The first failure among tasks run on several threads, whatever their order: a failed task lowers the
@@ -1463,7 +1464,9 @@ namespace {
 
 // Phase 2 started during phase 1: the parser hands each array job over as soon as its envelope is read,
 // and worker threads convert it while the parser goes on through the rest of the document. Jobs live in
-// a deque (stable addresses); the parser thread alone adds them, workers only take queued tasks.
+// a deque (stable addresses); the parser thread alone adds them, workers only take queued tasks. Tasks are
+// queued and taken in document order; the jobs finished so far in that order (done_) let a caller use the
+// first arrays while later ones are still being converted (wait_through, AsyncDecode).
 class Pipeline final : public JobSink {
 public:
     Pipeline(const char* text, int workers) : text_(text) {
@@ -1475,7 +1478,7 @@ public:
             }
         }
     }
-    ~Pipeline() override { close_and_join(); }
+    ~Pipeline() override { abort(); }
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
 
@@ -1484,41 +1487,20 @@ public:
         if (!allocate(j)) { stop_ = true; return; }
         {
             std::lock_guard<std::mutex> lk(m_);  // workers index tasks_ and errs_ under m_
+            const std::size_t ji = left_.size();
+            left_.push_back(0);
             tasks_of(j, [&](const Task& t) {
                 queue_.push_back(tasks_.size());
                 tasks_.push_back(t);
+                tasks_.back().job_index = ji;
                 errs_.emplace_back();
+                ++left_[ji];
             });
         }
         cv_.notify_all();
     }
 
-    // After a successful phase 1: the calling thread works too, until every task is done.
-    ParseError finish(std::deque<ArrayJob>& arrays) {
-        close();
-        work();
-        close_and_join();
-        return first_failure(arrays, tasks_, errs_);
-    }
-
-    // After a failed phase 1: stop as soon as possible (phase 1's error is the one reported).
-    void abort() {
-        stop_ = true;
-        close_and_join();
-    }
-
-private:
-    const char* text_;
-    std::vector<std::thread> pool_;
-    std::vector<Task> tasks_;            // appended by the parser thread, read by workers, both under m_
-    std::deque<ArrayText::Err> errs_;    // one per task; a worker keeps a pointer (deque: stable addresses)
-    std::deque<std::size_t> queue_;      // indices into tasks_
-    std::mutex m_;
-    std::condition_variable cv_;
-    bool closed_ = false;
-    std::atomic<bool> stop_{false};  // phase 1 failed, or an allocation did
-    FirstFailure first_;
-
+    // Phase 1 is over: no job comes after this (workers leave once the queue is empty).
     void close() {
         {
             std::lock_guard<std::mutex> lk(m_);
@@ -1527,31 +1509,148 @@ private:
         cv_.notify_all();
     }
 
-    void close_and_join() {
+    // An allocation failed in phase 1 (nothing after it was queued): finish() reports it.
+    bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+
+    // Jobs queued so far (after close(): every job of the document, unless stopped()).
+    std::size_t jobs() {
+        std::lock_guard<std::mutex> lk(m_);
+        return left_.size();
+    }
+
+    // Blocks until the first n jobs are converted, the calling thread converting queued tasks meanwhile (in
+    // document order, as the workers do). False as soon as any task has failed (or n is beyond the jobs
+    // queued and the queue is closed): then finish() gives the first failure.
+    bool wait_through(std::size_t n) {
+        std::unique_lock<std::mutex> lk(m_);
+        while (done_ < n) {
+            if (failed_ || (closed_ && n > left_.size())) return false;
+            if (!queue_.empty()) {
+                run_next(lk);
+                continue;
+            }
+            done_cv_.wait(lk);
+        }
+        return !failed_;
+    }
+
+    // After a successful phase 1: the calling thread works too, until every task is done.
+    ParseError finish(std::deque<ArrayJob>& arrays) {
         close();
+        work();
+        join();
+        return first_failure(arrays, tasks_, errs_);
+    }
+
+    // After a failed phase 1, or when nobody wants the arrays any more: stop as soon as possible.
+    void abort() {
+        stop_ = true;
+        close();
+        join();
+    }
+
+private:
+    const char* text_;
+    std::vector<std::thread> pool_;
+    std::vector<Task> tasks_;            // appended by the parser thread, read by workers, both under m_
+    std::deque<ArrayText::Err> errs_;    // one per task; a worker keeps a pointer (deque: stable addresses)
+    std::deque<std::size_t> queue_;      // indices into tasks_
+    std::vector<std::size_t> left_;      // per job: its tasks not finished yet (under m_)
+    std::size_t done_ = 0;               // jobs [0, done_) are finished (under m_)
+    bool failed_ = false;                // some task failed (under m_)
+    std::mutex m_;
+    std::condition_variable cv_;         // a task queued, or the queue closed
+    std::condition_variable done_cv_;    // a task finished
+    bool closed_ = false;
+    std::atomic<bool> stop_{false};  // phase 1 failed, an allocation did, or abort()
+    FirstFailure first_;
+
+    void join() {
         for (auto& t : pool_) if (t.joinable()) t.join();
     }
 
+    // Takes the next queued task (m_ held by lk, queue_ not empty), runs it unlocked, and records it.
+    void run_next(std::unique_lock<std::mutex>& lk) {
+        const std::size_t k = queue_.front();
+        queue_.pop_front();
+        const Task t = tasks_[k];
+        ArrayText::Err* err = &errs_[k];
+        lk.unlock();
+        bool ok = true;
+        if (!stop_.load(std::memory_order_relaxed) && first_.worth_running(t)) {
+            ok = run_task(text_, t, *err);
+            if (!ok) first_.failed(err->offset);
+        }
+        lk.lock();
+        failed_ |= !ok;
+        if (--left_[t.job_index] == 0)
+            while (done_ < left_.size() && left_[done_] == 0) ++done_;
+        done_cv_.notify_all();
+    }
+
     void work() {
+        std::unique_lock<std::mutex> lk(m_);
         while (true) {
-            Task t;
-            ArrayText::Err* err;
-            {
-                std::unique_lock<std::mutex> lk(m_);
-                cv_.wait(lk, [&] { return !queue_.empty() || closed_; });
-                if (queue_.empty()) return;
-                const std::size_t k = queue_.front();
-                queue_.pop_front();
-                t = tasks_[k];
-                err = &errs_[k];
-            }
-            if (stop_.load(std::memory_order_relaxed) || !first_.worth_running(t)) continue;
-            if (!run_task(text_, t, *err)) first_.failed(err->offset);
+            cv_.wait(lk, [&] { return !queue_.empty() || closed_; });
+            if (queue_.empty()) return;
+            run_next(lk);
         }
     }
 };
 
 }  // namespace
+
+struct AsyncDecode::Impl {
+    std::unique_ptr<Pipeline> pipeline;
+    Document* doc = nullptr;
+};
+
+AsyncDecode::AsyncDecode() : impl_(new Impl) {}
+AsyncDecode::~AsyncDecode() { abort(); }
+
+ParseError AsyncDecode::start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
+    abort();
+    threads = std::min(std::max(threads, 2), 64);
+    doc = Document{};
+    doc.nodes.reserve(64);
+    impl_->doc = &doc;
+    impl_->pipeline.reset(new Pipeline(text, threads - 1));
+    Pipeline& pl = *impl_->pipeline;
+    Parser p(text, len, limits, doc, &pl);
+    ParseError e = p.run();
+    if (!e.ok) {
+        abort();
+        return e;
+    }
+    pl.close();
+    if (pl.stopped() || pl.jobs() != doc.arrays.size()) {  // an allocation failed: that is the error
+        e = pl.finish(doc.arrays);
+        impl_->pipeline.reset();
+        if (e.ok) { e.ok = false; e.message = "out of memory"; }  // (finish found the failed job's error)
+        return e;
+    }
+    return e;
+}
+
+bool AsyncDecode::running() const { return impl_->pipeline != nullptr; }
+
+bool AsyncDecode::wait_through(std::size_t n) {
+    return impl_->pipeline && impl_->pipeline->wait_through(n);
+}
+
+ParseError AsyncDecode::finish() {
+    if (!impl_->pipeline) return ParseError{};
+    ParseError e = impl_->pipeline->finish(impl_->doc->arrays);
+    impl_->pipeline.reset();
+    return e;
+}
+
+void AsyncDecode::abort() {
+    if (impl_ && impl_->pipeline) {
+        impl_->pipeline->abort();
+        impl_->pipeline.reset();
+    }
+}
 
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
     if (threads <= 0) {

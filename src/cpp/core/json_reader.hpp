@@ -83,6 +83,35 @@ ParseError decode_arrays(const char* text, std::size_t len, Document& doc);
 // those of parse_document then decode_arrays (phase 1's error first).
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
 
+// Both phases as parse_and_decode, but phase 2 goes on after start() returns: the caller can use the first
+// arrays (in document order) while worker threads still convert later ones. The text, the limits and the
+// document must outlive the decode (finish(), abort() or destruction, which aborts). Arrays are converted in
+// document order; an array's buffer is written only until wait_through() has reported it done.
+class AsyncDecode {
+public:
+    AsyncDecode();
+    ~AsyncDecode();
+    AsyncDecode(const AsyncDecode&) = delete;
+    AsyncDecode& operator=(const AsyncDecode&) = delete;
+
+    // Phase 1 on the calling thread, phase 2 started meanwhile on threads - 1 workers (threads in [2, 64]).
+    // On phase 1's error (or an allocation failure) returns it, and nothing runs on.
+    ParseError start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
+    // Workers may still be converting arrays (false after finish() and abort(), or a failed start()).
+    bool running() const;
+    // Blocks until arrays [0, n) are converted, the calling thread converting queued ones meanwhile. False as
+    // soon as any conversion has failed: finish() then gives the error parse_and_decode would have given.
+    bool wait_through(std::size_t n);
+    // Waits for every array: the first failure in document order, or ok.
+    ParseError finish();
+    // Stops the workers as soon as possible (arrays not converted yet stay unconverted).
+    void abort();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 // The JSON path ("$.a[3].b") of the value containing byte `offset`, found by rescanning the text.
 std::string json_path_at(const char* text, std::size_t len, uint64_t offset);
 

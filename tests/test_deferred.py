@@ -1,0 +1,176 @@
+"""Deferred decoding: load and loads build the model while worker threads still convert its arrays (documents of
+1 MiB and more). Nothing may read an array before it is converted, the result is the same model, and every
+failure is the one the whole decode reports (a malformed array first, wherever it is)."""
+from __future__ import annotations
+
+import gc
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import milo_fast
+from milo_fast import _core, codec, document
+from milo_fast.errors import DecodeError, LoadError, MiloError, UntrustedTypeError
+
+
+@pytest.fixture(scope="module")
+def forest():
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    X, y = make_classification(n_samples=7000, n_features=12, random_state=0)
+    model = RandomForestClassifier(n_estimators=40, random_state=0, n_jobs=2).fit(X[:6500], y[:6500])
+    return model, X[6500:]
+
+
+@pytest.fixture(scope="module", params=["text", "base64"])
+def blob(request, forest):
+    b = milo_fast.dumps(forest[0], arrays=request.param)
+    assert len(b) >= 1 << 20  # large enough to be deferred by default
+    return b
+
+
+def _whole(monkeypatch):
+    """Load without deferral (the decode finishes before anything is built)."""
+    monkeypatch.setattr(document, "decode_document_deferred",
+                        lambda blob, **kw: (document.decode_document(blob, **kw), None))
+
+
+def _error_of(f):
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 - the test compares whatever is raised
+        return type(e), str(e)
+    return None
+
+
+def test_large_documents_are_deferred_and_load_the_same_model(forest, blob):
+    model, X = forest
+    tree, deferred = document.decode_document_deferred(blob)
+    assert isinstance(deferred, _core.Deferred) and deferred.count > 50
+    del tree, deferred
+    loaded = milo_fast.loads(blob)
+    for m in ("predict_proba", "apply"):
+        a, b = getattr(model, m)(X), getattr(loaded, m)(X)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_fill_puts_arrays_in_place_in_document_order(blob):
+    tree, deferred = _core.decode_deferred(blob, 2048, 2)
+    whole = codec.decode(blob)
+    slots = []  # (container, key) of every placeholder, in the order of their index
+
+    def walk(x, y):
+        items = x.items() if type(x) is dict else enumerate(x) if type(x) is list else ()
+        for k, v in items:
+            if type(v) is _core.PendingArray:
+                slots.append((v.index, x, k, y[k]))
+            elif type(v) in (dict, list):
+                walk(v, y[k])
+
+    walk(tree, whole)
+    slots.sort(key=lambda s: s[0])
+    assert [s[0] for s in slots] == list(range(deferred.count))
+    for i, c, k, want in slots:
+        assert c[k].size == want.size and c[k].nbytes == want.nbytes
+    k = deferred.count // 2
+    deferred.fill(k)
+    assert deferred.filled == k
+    for i, c, key, want in slots:
+        got = c[key]
+        if i < k:
+            assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        else:
+            assert type(got) is _core.PendingArray
+    del got  # (a placeholder held here would make fill_all refuse: see the next test)
+    deferred.fill_all()
+    assert all(type(c[key]) is not _core.PendingArray for _, c, key, _ in slots)
+
+
+def test_a_placeholder_kept_elsewhere_is_refused(blob):
+    """A copy of a container taken before its arrays were filled would keep a placeholder in the model:
+    fill_all refuses to finish instead."""
+    tree, deferred = _core.decode_deferred(blob, 2048, 2)
+    kept = tree["data"]["state"]["estimators_"][-1]["state"]["tree_"]["state"]["nodes"]
+    assert type(kept) is _core.PendingArray
+    with pytest.raises(MiloError, match="copied before it was filled"):
+        deferred.fill_all()
+
+
+def _corrupt_last_array(blob: bytes) -> bytes:
+    """The document with a bad character in its last array (the last tree's values)."""
+    if b'"pymiloed-ndarray-list"' in blob:
+        i = blob.rindex(b'"pymiloed-ndarray-list":[') + len(b'"pymiloed-ndarray-list":[')
+        m = re.compile(rb"\d").search(blob, i + 100)
+        return blob[:m.start()] + b"x" + blob[m.end():]
+    i = blob.rindex(b'"milo-ndarray-b64"')  # the data string of the last base64 envelope
+    j = blob.index(b'"', blob.index(b":", i) + 2) - 40
+    return blob[:j] + b"!" + blob[j + 1:]
+
+
+def test_a_malformed_last_array_gives_the_whole_decodes_error(blob, monkeypatch, tmp_path):
+    bad = _corrupt_last_array(blob)
+    with pytest.raises(DecodeError):
+        codec.decode(bad)
+    deferred_err = _error_of(lambda: milo_fast.loads(bad))
+    path = tmp_path / "bad.json"
+    path.write_bytes(bad)
+    deferred_file_err = _error_of(lambda: milo_fast.load(path))
+    _whole(monkeypatch)
+    assert deferred_err is not None and deferred_err[0] is DecodeError
+    assert deferred_err == _error_of(lambda: milo_fast.loads(bad))
+    assert deferred_file_err == _error_of(lambda: milo_fast.load(path))
+    assert str(path) in deferred_file_err[1]
+
+
+def test_a_malformed_array_comes_before_any_other_problem(blob, monkeypatch):
+    """An untrusted name early in the document and a malformed array at its end: the array's DecodeError, as
+    when the whole document is decoded before the audit."""
+    planted = (b'"milo:object":"sklearn.ensemble._forest.RandomForestClassifier"', b'"milo:object":"os.system"')
+    bad = _corrupt_last_array(blob).replace(*planted)
+    assert bad.count(b'"os.system"') == 1
+    err = _error_of(lambda: milo_fast.loads(bad))
+    assert err is not None and err[0] is DecodeError
+    _whole(monkeypatch)
+    assert err == _error_of(lambda: milo_fast.loads(bad))
+    with pytest.raises(UntrustedTypeError):
+        milo_fast.loads(blob.replace(*planted))
+
+
+def test_limits_count_placeholders(blob, monkeypatch):
+    err = _error_of(lambda: milo_fast.loads(blob, max_elements=10_000))
+    assert err is not None and err[0] is LoadError and "max_elements" in err[1]
+    _whole(monkeypatch)
+    assert err == _error_of(lambda: milo_fast.loads(blob, max_elements=10_000))
+
+
+def test_abandoned_deferred_decodes_stop_cleanly(blob):
+    for _ in range(5):
+        tree, deferred = _core.decode_deferred(blob, 2048, 2)
+        deferred.fill(3)
+        del tree, deferred  # workers still converting: stopped and joined before the buffers go
+        gc.collect()
+    tree, deferred = _core.decode_deferred(blob, 2048, 2)
+    deferred.fill_all()
+
+
+def test_loads_from_several_threads(forest, blob):
+    model, X = forest
+    want = model.predict_proba(X)
+    out, errors = [], []
+
+    def run():
+        try:
+            for _ in range(3):
+                out.append(milo_fast.loads(blob).predict_proba(X))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(out) == 12
+    assert all(o.dtype == want.dtype and np.array_equal(o, want) for o in out)

@@ -174,3 +174,58 @@ def test_loads_from_several_threads(forest, blob):
         t.join()
     assert errors == [] and len(out) == 12
     assert all(o.dtype == want.dtype and np.array_equal(o, want) for o in out)
+
+
+class _CountingCore:
+    """milo_fast._core with its check_tree calls counted."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def check_tree(self, *a):
+        self.calls += 1
+        return _core.check_tree(*a)
+
+    def __getattr__(self, name):
+        return getattr(_core, name)
+
+
+def test_node_tables_are_checked_on_the_workers(forest, blob, monkeypatch):
+    """A deferred load checks each node table on the worker thread that converted it (same rules, n_features
+    compared by the loader), so the loader's own check_tree runs for none of a sound forest's trees."""
+    from milo_fast.transport import sklearn_trees
+    counting = _CountingCore()
+    monkeypatch.setattr(sklearn_trees, "_core", counting)
+    model = milo_fast.loads(blob)
+    assert counting.calls == 0
+    _whole(monkeypatch)
+    whole = milo_fast.loads(blob)
+    assert counting.calls == len(forest[0].estimators_)
+    for a, b in zip(model.estimators_, whole.estimators_):
+        assert a.tree_.max_depth == b.tree_.max_depth
+
+
+@pytest.mark.parametrize("defect", ["feature_too_large", "negative_feature", "shared_child", "unreachable",
+                                    "max_depth"])
+def test_crafted_node_tables_give_the_whole_decodes_error(blob, defect, monkeypatch):
+    mode = "base64" if b'"milo-ndarray-b64"' in blob else "text"
+    doc = codec.decode(blob)
+    tree = doc["data"]["state"]["estimators_"][-1]["state"]["tree_"]
+    nodes = tree["state"]["nodes"]
+    n_features = tree["args"][0]
+    split = int(np.flatnonzero(nodes["left_child"] >= 0)[-1])  # the last split
+    if defect == "feature_too_large":
+        nodes["feature"][split] = n_features
+    elif defect == "negative_feature":
+        nodes["feature"][split] = -1
+    elif defect == "shared_child":
+        nodes["right_child"][split] = nodes["left_child"][split]
+    elif defect == "unreachable":
+        nodes["left_child"][split] = nodes["right_child"][split] = -1
+    else:
+        tree["state"]["max_depth"] += 1
+    bad = codec.encode(doc, arrays=mode)
+    err = _error_of(lambda: milo_fast.loads(bad))
+    assert err is not None and err[0].__name__ == "ValidationError" and "estimators_[39]" in err[1]
+    _whole(monkeypatch)
+    assert err == _error_of(lambda: milo_fast.loads(bad))

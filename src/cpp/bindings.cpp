@@ -723,6 +723,24 @@ py::object decode(py::buffer data, int max_depth, int threads) {
     return b.build(doc.root);
 }
 
+// After-conversion hook of a deferred decode (worker thread, no Python): a 1-d array laid out as sklearn's
+// NODE_DTYPE (the int64 left_child, right_child and feature at 0, 8, 16 of 64-byte records) gets its structure
+// checked while it is still in cache: note = {depth, largest split feature} if sound with n_features open, else
+// nothing (the loader then runs check_tree, which words the problem). The loader uses the note only for an
+// array whose dtype is NODE_DTYPE, whose feature bound it then compares itself.
+void note_tree_table(ArrayJob& j) {
+    const std::vector<Field>& f = j.layout.fields;
+    if (j.shape.size() != 1 || !j.layout.structured || j.layout.itemsize != kSkNodeItemsize || f.size() != 8) return;
+    const std::size_t want[3] = {kSkNodeLeftOffset, kSkNodeRightOffset, kSkNodeFeatureOffset};
+    for (int k = 0; k < 3; ++k)
+        if (f[k].offset != want[k] || f[k].kind != ElemKind::I64 || f[k].big_endian) return;
+    int64_t depth = 0, max_feature = 0;
+    if (sklearn_tree_shape(sklearn_tree_records(j.data.get(), j.count), depth, max_feature)) {
+        j.note[0] = depth;
+        j.note[1] = max_feature;
+    }
+}
+
 // A decode whose arrays are still being converted (decode_deferred): owns the text, the document and the
 // worker threads; fill(n) waits for arrays [0, n) and puts each in place of its placeholder.
 class Deferred {
@@ -740,7 +758,7 @@ public:
         ParseError e;
         {
             py::gil_scoped_release nogil;
-            e = d->async_.start(d->text_, d->len_, d->limits_, d->doc_, threads);
+            e = d->async_.start(d->text_, d->len_, d->limits_, d->doc_, threads, note_tree_table);
         }
         if (!e.ok) raise_decode(d->text_, d->len_, e.offset, e.message);
         d->builder_.reset(new Builder(d->text_, d->len_, 0, d->doc_, d->limits_, threads));
@@ -779,7 +797,10 @@ public:
         }
         for (; filled_ < n; ++filled_) {
             ArraySlot& s = slots_[filled_];
-            py::object a = builder_->array(doc_.arrays[filled_]);
+            ArrayJob& j = doc_.arrays[filled_];
+            py::object a = builder_->array(j);
+            if (j.note[0] >= 0)  // a node table checked on the worker: (array, depth, largest split feature)
+                notes_[py::int_(reinterpret_cast<uintptr_t>(a.ptr()))] = py::make_tuple(a, j.note[0], j.note[1]);
             if (s.container) {
                 PyObject* c = s.container.ptr();
                 if (PyList_Check(c)) {  // still where it was put: replace it (else it was removed or moved)
@@ -829,6 +850,7 @@ public:
     std::size_t filled() const { return filled_; }
     std::size_t count() const { return slots_.size(); }
     py::dict need() const { return need_; }
+    py::dict notes() const { return notes_; }
 
 private:
     py::bytes source_;  // the text the workers read
@@ -839,6 +861,7 @@ private:
     std::unique_ptr<Builder> builder_;
     std::vector<ArraySlot> slots_;
     py::dict need_;
+    py::dict notes_;  // id(array) -> (array, depth, largest split feature): node tables checked on a worker
     std::size_t filled_ = 0;
     py::object failure_ = py::none();
     AsyncDecode async_;  // last: destroyed (joined) first
@@ -980,7 +1003,10 @@ PYBIND11_MODULE(_core, m) {
         .def("error", &Deferred::error, "Waits for every array: the DecodeError of the first that failed, or None")
         .def_property_readonly("filled", &Deferred::filled)
         .def_property_readonly("count", &Deferred::count)
-        .def_property_readonly("need", &Deferred::need);
+        .def_property_readonly("need", &Deferred::need)
+        .def_property_readonly("tree_notes", &Deferred::notes,
+                               "id(node table) -> (table, depth, largest split feature), for tables already "
+                               "checked with n_features open (tree_check.hpp sklearn_tree_shape)");
     m.def("check_tree", &check_tree, py::arg("nodes"), py::arg("n_nodes"), py::arg("n_features"), py::arg("values_rows"),
           "Validate an sklearn Tree node table: its depth (int) if sound, else (node, reason).");
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),

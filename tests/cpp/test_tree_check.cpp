@@ -458,6 +458,31 @@ bool reference_ok(const std::vector<Node>& t, int64_t n_features) {
     return true;
 }
 
+// sklearn_tree_shape (n_features left open, the bound compared afterwards) against check_sklearn_tree: for any
+// table and any n_features, the full check passes exactly when the shape check does and n_features exceeds the
+// largest split feature it reports, with the same depth.
+uint64_t shape_checked = 0, shape_sound = 0;
+void check_shape_agrees(const std::vector<Node>& t) {
+    const SkTable tab = sk_table(t, t.size() % 3);
+    const std::size_t n = t.size();
+    int64_t depth = -7, max_feature = -7;
+    const bool sound = sklearn_tree_shape(tab.view(n), depth, max_feature);
+    int64_t want_max = -1;
+    for (const Node& nd : t)
+        if (!(nd.left == -1 && nd.right == -1) && nd.feature > want_max) want_max = nd.feature;
+    if (sound) CHECK(max_feature == want_max);
+    for (int64_t nf : {int64_t{1}, int64_t{3}, want_max, want_max + 1, int64_t{1} << 40}) {
+        if (nf < 0) continue;
+        const TreeProblem full = check_sklearn_tree(tab.view(n), nf, static_cast<int64_t>(n));
+        CHECK_MSG(full.ok == (sound && max_feature < nf), "n_features %lld: full check %s, shape %s (max feature %lld)",
+                  static_cast<long long>(nf), full.ok ? "ok" : full.what.c_str(), sound ? "sound" : "refused",
+                  static_cast<long long>(max_feature));
+        if (full.ok) CHECK(full.depth == depth);
+    }
+    ++shape_checked;
+    shape_sound += sound;
+}
+
 void test_random_mutations() {
     Rng rng{0x9e3779b97f4a7c15ULL};
     uint64_t agree = 0, disagree = 0, invalid = 0;
@@ -465,6 +490,7 @@ void test_random_mutations() {
         const int64_t nf = 1 + rng.below(6);
         std::vector<Node> t = random_tree(rng, nf);
         if (round % 4 == 0) {
+            check_shape_agrees(t);
             const TreeProblem ok = sk_check(t, nf);
             if (!ok.ok) CHECK_MSG(false, "valid random tree rejected: %s", ok.what.c_str());
             continue;
@@ -483,6 +509,7 @@ void test_random_mutations() {
         }
         const bool want = reference_ok(t, nf);
         const TreeProblem got = sk_check(t, nf);
+        check_shape_agrees(t);
         // the same table as a predictor: a leaf is flagged; a -1 child of a split is 4294967295 (out of range)
         for (Node& nd : t) nd.leaf = nd.left == -1 && nd.right == -1;
         const TreeProblem got_hist = hist_check(t, nf);
@@ -513,5 +540,11 @@ int main() {
     test_random_mutations();
     test_random_depths();
     CHECK(fast_vs_general > 20000);  // every sk_check above compared the two paths
+    CHECK(shape_checked == 20000 && shape_sound > 5000 && shape_checked - shape_sound > 1000);
+    {  // an empty table, and one with a single leaf
+        int64_t d = 0, mf = 0;
+        CHECK(!sklearn_tree_shape(sk_table({}).view(0), d, mf));
+        CHECK(sklearn_tree_shape(sk_table({leaf()}).view(1), d, mf) && d == 0 && mf == -1);
+    }
     return milo_test::summary("test_tree_check");
 }

@@ -63,7 +63,7 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None
     dec = Decoder(tb, trusted, budget)
     dec.consume = consume
     if deferred is not None:
-        dec.need, dec.fill = deferred.need, deferred.fill
+        dec.need, dec.fill, dec.tree_notes = deferred.need, deferred.fill, deferred.tree_notes
     with deep_recursion():
         try:
             obj = dec.decode(tree, root)

@@ -366,6 +366,9 @@ class Decoder:
         # not inside a node of another transporter), and the call that puts arrays [0, n) in place
         self.need: dict | None = None
         self.fill = None
+        # from_tree(deferred=): id(table) -> (table, depth, largest split feature) for sklearn node tables whose
+        # structure a worker thread checked with n_features open (sklearn_trees.TreeHandler takes them out)
+        self.tree_notes: dict | None = None
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""

@@ -182,7 +182,13 @@ class TreeHandler(ObjectHandler):
                 and values.shape == (node_count, n_outputs, max_n_classes)):
             expect(False, key_path(state_path(path), "values"),
                    f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
-        if _core is not None:  # one compiled pass: the structure, and the depth it measures on the way
+        notes = dec.tree_notes
+        note = notes.pop(id(nodes), None) if notes else None
+        if note is not None and note[0] is nodes and note[2] < n_features:
+            # checked on the worker that converted it (the same rules with n_features open), still in cache: its
+            # features are below n_features, so the full check would pass with this depth
+            depth = note[1]
+        elif _core is not None:  # one compiled pass: the structure, and the depth it measures on the way
             depth = _core.check_tree(nodes, node_count, n_features, node_count)
             if type(depth) is not int:
                 raise ValidationError(f"invalid tree node table at {key_path(state_path(path), 'nodes')}: "

@@ -1469,7 +1469,8 @@ namespace {
 // first arrays while later ones are still being converted (wait_through, AsyncDecode).
 class Pipeline final : public JobSink {
 public:
-    Pipeline(const char* text, int workers) : text_(text) {
+    Pipeline(const char* text, int workers, void (*converted)(ArrayJob&) = nullptr)
+        : text_(text), converted_(converted) {
         for (int t = 0; t < workers; ++t) {
             try {
                 pool_.emplace_back([this] { work(); });
@@ -1489,6 +1490,7 @@ public:
             std::lock_guard<std::mutex> lk(m_);  // workers index tasks_ and errs_ under m_
             const std::size_t ji = left_.size();
             left_.push_back(0);
+            job_failed_.push_back(false);
             tasks_of(j, [&](const Task& t) {
                 queue_.push_back(tasks_.size());
                 tasks_.push_back(t);
@@ -1551,11 +1553,13 @@ public:
 
 private:
     const char* text_;
+    void (*converted_)(ArrayJob&);       // run on each array once its last task succeeded (AsyncDecode)
     std::vector<std::thread> pool_;
     std::vector<Task> tasks_;            // appended by the parser thread, read by workers, both under m_
     std::deque<ArrayText::Err> errs_;    // one per task; a worker keeps a pointer (deque: stable addresses)
     std::deque<std::size_t> queue_;      // indices into tasks_
     std::vector<std::size_t> left_;      // per job: its tasks not finished yet (under m_)
+    std::vector<bool> job_failed_;       // per job: one of its tasks failed or was skipped (under m_)
     std::size_t done_ = 0;               // jobs [0, done_) are finished (under m_)
     bool failed_ = false;                // some task failed (under m_)
     std::mutex m_;
@@ -1576,13 +1580,25 @@ private:
         const Task t = tasks_[k];
         ArrayText::Err* err = &errs_[k];
         lk.unlock();
-        bool ok = true;
+        bool ok = true, ran = false;
         if (!stop_.load(std::memory_order_relaxed) && first_.worth_running(t)) {
             ok = run_task(text_, t, *err);
+            ran = true;
             if (!ok) first_.failed(err->offset);
         }
         lk.lock();
         failed_ |= !ok;
+        if (!ok || !ran) job_failed_[t.job_index] = true;
+        // The job's last task (the others have counted themselves down under m_): the hook runs before the job
+        // counts as done, so no waiter sees the array before the hook has finished with it.
+        if (converted_ && left_[t.job_index] == 1 && !job_failed_[t.job_index]) {
+            lk.unlock();
+            try {
+                converted_(*t.job);
+            } catch (...) {  // a hook must not throw: its note is simply not set
+            }
+            lk.lock();
+        }
         if (--left_[t.job_index] == 0)
             while (done_ < left_.size() && left_[done_] == 0) ++done_;
         done_cv_.notify_all();
@@ -1608,13 +1624,14 @@ struct AsyncDecode::Impl {
 AsyncDecode::AsyncDecode() : impl_(new Impl) {}
 AsyncDecode::~AsyncDecode() { abort(); }
 
-ParseError AsyncDecode::start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
+ParseError AsyncDecode::start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads,
+                              void (*converted)(ArrayJob&)) {
     abort();
     threads = std::min(std::max(threads, 2), 64);
     doc = Document{};
     doc.nodes.reserve(64);
     impl_->doc = &doc;
-    impl_->pipeline.reset(new Pipeline(text, threads - 1));
+    impl_->pipeline.reset(new Pipeline(text, threads - 1, converted));
     Pipeline& pl = *impl_->pipeline;
     Parser p(text, len, limits, doc, &pl);
     ParseError e = p.run();

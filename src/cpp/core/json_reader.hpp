@@ -45,6 +45,7 @@ struct ArrayJob {
     // so one large array can be parsed in pieces on several threads.
     std::vector<std::pair<int64_t, uint64_t>> splits;
     std::unique_ptr<uint8_t[]> data;   // C-order, native (little-endian) unless a field is big-endian
+    int64_t note[2] = {-1, 0};         // what AsyncDecode's after-conversion hook recorded (its own meaning)
     // error reporting
     bool failed = false;
     uint64_t err_offset = 0;
@@ -95,8 +96,11 @@ public:
     AsyncDecode& operator=(const AsyncDecode&) = delete;
 
     // Phase 1 on the calling thread, phase 2 started meanwhile on threads - 1 workers (threads in [2, 64]).
-    // On phase 1's error (or an allocation failure) returns it, and nothing runs on.
-    ParseError start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
+    // On phase 1's error (or an allocation failure) returns it, and nothing runs on. `converted`, if given, runs
+    // on the thread that finished converting an array, before wait_through reports it (while the data is still
+    // in that core's cache), for arrays whose every piece converted; it may read the array and set its `note`.
+    ParseError start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads,
+                     void (*converted)(ArrayJob&) = nullptr);
     // Workers may still be converting arrays (false after finish() and abort(), or a failed start()).
     bool running() const;
     // Blocks until arrays [0, n) are converted, the calling thread converting queued ones meanwhile. False as

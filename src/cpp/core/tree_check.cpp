@@ -200,7 +200,7 @@ int64_t load_i64(const uint8_t* p) {
 // (A branch-free variant, leaves claiming a spare slot, measured twice as slow:
 // its stores and loads through the one spare slot serialize. This loop reads one
 // record cache line per node and is bound by memory on tables not in cache.)
-bool sklearn_fast(const SkTreeNodes& t, uint64_t n_features, TreeProblem& out) {
+bool sklearn_fast(const SkTreeNodes& t, uint64_t n_features, TreeProblem& out, int64_t* max_feature = nullptr) {
     const std::size_t n = t.n_nodes;
     DepthScratch<uint32_t> s;
     if (!s.alloc(n)) {
@@ -213,10 +213,12 @@ bool sklearn_fast(const SkTreeNodes& t, uint64_t n_features, TreeProblem& out) {
     const uint8_t* rp = t.right.ptr;
     const uint8_t* fp = t.feature.ptr;
     const std::ptrdiff_t ls = t.left.stride, rs = t.right.stride, fs = t.feature.stride;
+    int64_t mf = -1;
     for (std::size_t i = 0; i < n; ++i, lp += ls, rp += rs, fp += fs) {
         const int64_t l = load_i64(lp), r = load_i64(rp);
         if ((l & r) == -1) continue;  // both -1: a leaf
         const int64_t f = load_i64(fp);
+        mf = f > mf ? f : mf;
         // l, r in (i, n) as one unsigned compare each (negative values wrap above n - i - 1)
         const uint64_t first = i + 1, span = n - first;
         const bool sound = (static_cast<uint64_t>(l) - first < span) & (static_cast<uint64_t>(r) - first < span) &
@@ -229,6 +231,7 @@ bool sklearn_fast(const SkTreeNodes& t, uint64_t n_features, TreeProblem& out) {
         depth[ri] = below;
     }
     out = finish(depth, n);
+    if (max_feature) *max_feature = mf;
     return true;
 }
 
@@ -312,6 +315,19 @@ TreeProblem check_sklearn_tree(const SkTreeNodes& t, int64_t n_features, int64_t
         t.n_nodes <= kMaxNarrowDepthNodes && sklearn_fast(t, static_cast<uint64_t>(n_features), p))
         return p;
     return sklearn_general(t, n_features);  // other layouts, and the wording of any problem the fast loop met
+}
+
+bool sklearn_tree_shape(const SkTreeNodes& t, int64_t& depth, int64_t& max_feature) {
+    if (t.n_nodes == 0 || t.n_nodes > kMaxNarrowDepthNodes || !is_native_i64(t.left) || !is_native_i64(t.right) ||
+        !is_native_i64(t.feature) || !column_ok(t.left) || !column_ok(t.right) || !column_ok(t.feature))
+        return false;
+    TreeProblem p;
+    int64_t mf = -1;
+    // n_features 2^63: a feature passes as an unsigned compare exactly when it is >= 0
+    if (!sklearn_fast(t, uint64_t{1} << 63, p, &mf) || !p.ok) return false;
+    depth = p.depth;
+    max_feature = mf;
+    return true;
 }
 
 namespace detail {

@@ -106,6 +106,13 @@ struct TreeProblem {
 TreeProblem check_sklearn_tree(const SkTreeNodes& nodes, int64_t n_features, int64_t values_rows,
                                bool allow_empty = false);
 
+// check_sklearn_tree with the number of features left open, for a table met before its tree's n_features is
+// known (the reader checks node tables as soon as they are converted): true if the table holds at least one
+// node and breaks no rule above with n_features = 2^63 (every split's feature >= 0); then `depth` is its depth and
+// `max_feature` the largest feature of a split (-1 if none), and check_sklearn_tree(nodes, n, n_nodes) is sound
+// with that depth exactly when n > max_feature. False for any other table (the full check words the problem).
+bool sklearn_tree_shape(const SkTreeNodes& nodes, int64_t& depth, int64_t& max_feature);
+
 namespace detail {
 // check_sklearn_tree through the general column reader only (no fast path): for
 // tests that compare the two.

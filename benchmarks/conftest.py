@@ -81,8 +81,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
         return
-    med, pairs = {}, {}
+    med, pairs, turns = {}, {}, {}
     for b in session.benchmarks:
+        if b and b.group and b.group.endswith(" load, alternating"):
+            turns[b.group.split(" ", 1)[0]] = b.extra_info
+            continue
         if not b or not b.group or "-" not in b.group:
             continue
         if b.group.endswith("-base64-vs-pickle"):
@@ -92,9 +95,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         contender = b.name.split("[")[0].rsplit("_", 1)[-1]
         contender = {"text": "milo_text", "base64": "milo_base64"}.get(contender, contender)
         med[(data, op, contender)] = b.get("median")
+    tr = terminalreporter
+    for name, e in turns.items():
+        tr.write_sep("-", f"{name}: loads taken in turn (medians, mins in brackets)")
+        p = e["pickle_median"]
+        for fmt in ("joblib", "milo_text", "milo_base64"):
+            m = e[f"{fmt}_median"]
+            tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
+                          f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
+        for fmt, need, what in (("milo_text", 3.0, "text load within 3x of pickle"),
+                                ("milo_base64", 1.0, "base64 load no slower than pickle")):
+            ratio = e[f"{fmt}_median"] / p
+            tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
     if not med and not pairs:
         return
-    tr = terminalreporter
     tr.write_sep("-", "milo_fast codec targets (issue 2), medians")
     for what, op, contender, baseline, need in TARGETS:
         for data in ("f64", "i64", "forest"):

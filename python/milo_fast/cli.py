@@ -11,6 +11,16 @@ EPILOG = """examples:
 """
 
 
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="milo-fast", description="Save scikit-learn models as transparent JSON.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -18,10 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a forest, export, import, compare with pickle, print the figures",
                        epilog="example: milo-fast demo --trees 100 --samples 20000",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--trees", type=int, default=100, help="number of trees (default 100)")
-    d.add_argument("--samples", type=int, default=20000, help="training samples (default 20000)")
-    d.add_argument("--features", type=int, default=20, help="features (default 20)")
-    d.add_argument("--repeat", type=int, default=5, help="timing repetitions, best is shown (default 5)")
+    d.add_argument("--trees", type=_positive, default=100, help="number of trees (default 100)")
+    d.add_argument("--samples", type=_positive, default=20000, help="training samples (default 20000)")
+    d.add_argument("--features", type=_positive, default=20, help="features (default 20)")
+    d.add_argument("--repeat", type=_positive, default=5, help="timing repetitions, best is shown (default 5)")
     i = sub.add_parser("inspect", help="show the header of a milo_fast or PyMilo file",
                        epilog="example: milo-fast inspect model.json")
     i.add_argument("path")

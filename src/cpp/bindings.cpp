@@ -466,11 +466,20 @@ py::object decode_error(const char* text, std::size_t len, uint64_t offset, cons
 }
 
 // A deferred decode (decode_deferred): where each array not delivered yet sits in the built tree.
+// The memory of an array built before its data is converted (deferred build): the numpy array's base. The
+// job keeps owning the buffer (workers write into it) until the array is delivered; then `data` takes it.
+struct DeferredBuffer {
+    uint8_t* data = nullptr;
+};
+
 struct ArraySlot {
     py::object container;  // the dict or list holding the placeholder
     py::object key;        // its key (dict), or
     Py_ssize_t index = 0;  // its index (list)
     py::object placeholder;
+    py::object array;      // the numpy array over the job's buffer (0-d for a scalar), made with the tree
+    DeferredBuffer* owner = nullptr;  // its base's buffer slot (alive while `array` is)
+    bool scalar = false;
 };
 
 // Stand-in for an array still being converted: what the document walk needs to charge limits (size, nbytes),
@@ -543,6 +552,34 @@ public:
         return std::move(a);
     }
 
+    // Deferred build: the array over a buffer workers may still be writing, made now so that a dtype or shape
+    // numpy refuses is reported where the whole decode reports it. Its base owns nothing until deliver().
+    void wrap_pending(ArrayJob& j, ArraySlot& slot) {
+        py::dtype dt = py::reinterpret_borrow<py::dtype>(dtype_of(j));
+        std::vector<py::ssize_t> shape(j.shape.begin(), j.shape.end());
+        std::vector<py::ssize_t> strides(shape.size());
+        py::ssize_t s = static_cast<py::ssize_t>(j.layout.itemsize);
+        for (std::size_t d = shape.size(); d-- > 0;) { strides[d] = s; s *= shape[d]; }
+        auto* buf = new DeferredBuffer;
+        py::capsule owner(buf, [](void* p) {
+            auto* b = static_cast<DeferredBuffer*>(p);
+            delete[] b->data;
+            delete b;
+        });
+        slot.array = py::array(dt, shape, strides, j.data.get(), owner);  // (the pointer is read, not taken)
+        slot.owner = buf;
+        slot.scalar = j.scalar;
+    }
+
+    // A converted array (wait_through has reported it): its base takes the buffer from the job.
+    static py::object deliver(ArrayJob& j, ArraySlot& slot) {
+        slot.owner->data = j.data.release();
+        py::object a = slot.scalar ? py::object(slot.array[py::tuple()]) : slot.array;
+        slot.array = py::object();
+        slot.owner = nullptr;
+        return a;
+    }
+
 private:
     const char* full_;
     std::size_t full_len_;
@@ -555,7 +592,8 @@ private:
     py::dict* need_ = nullptr;
     std::size_t own_ = 0;  // deferred build: arrays [0, own_) hold the current container's own arrays
 
-    py::object pending(const ArrayJob& j, uint64_t index) {
+    py::object pending(ArrayJob& j, uint64_t index) {
+        wrap_pending(j, (*slots_)[static_cast<std::size_t>(index)]);
         PendingArray p;
         p.index = static_cast<std::size_t>(index);
         p.size = j.count;
@@ -565,7 +603,7 @@ private:
     }
 
     void place(uint64_t index, const py::object& container, const py::object& key, Py_ssize_t i, const py::object& v) {
-        ArraySlot& s = (*slots_)[static_cast<std::size_t>(index)];
+        ArraySlot& s = (*slots_)[static_cast<std::size_t>(index)];  // (its array was made by pending())
         s.container = container;
         s.key = key;
         s.index = i;
@@ -798,7 +836,7 @@ public:
         for (; filled_ < n; ++filled_) {
             ArraySlot& s = slots_[filled_];
             ArrayJob& j = doc_.arrays[filled_];
-            py::object a = builder_->array(j);
+            py::object a = Builder::deliver(j, s);
             if (j.note[0] >= 0)  // a node table checked on the worker: (array, depth, largest split feature)
                 notes_[py::int_(reinterpret_cast<uintptr_t>(a.ptr()))] = py::make_tuple(a, j.note[0], j.note[1]);
             if (s.container) {

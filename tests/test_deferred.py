@@ -12,7 +12,7 @@ import pytest
 
 import milo_fast
 from milo_fast import _core, codec, document
-from milo_fast.errors import DecodeError, LoadError, MiloError, UntrustedTypeError
+from milo_fast.errors import DecodeError, DeferredArrayEscaped, LoadError, UntrustedTypeError
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +90,11 @@ def test_fill_puts_arrays_in_place_in_document_order(blob):
 
 def test_a_placeholder_kept_elsewhere_is_refused(blob):
     """A copy of a container taken before its arrays were filled would keep a placeholder in the model:
-    fill_all refuses to finish instead."""
+    fill_all refuses to finish instead (and load / loads redo the load from the whole decode)."""
     tree, deferred = _core.decode_deferred(blob, 2048, 2)
     kept = tree["data"]["state"]["estimators_"][-1]["state"]["tree_"]["state"]["nodes"]
     assert type(kept) is _core.PendingArray
-    with pytest.raises(MiloError, match="copied before it was filled"):
+    with pytest.raises(DeferredArrayEscaped, match="still referenced after the build"):
         deferred.fill_all()
 
 
@@ -229,3 +229,21 @@ def test_crafted_node_tables_give_the_whole_decodes_error(blob, defect, monkeypa
     assert err is not None and err[0].__name__ == "ValidationError" and "estimators_[39]" in err[1]
     _whole(monkeypatch)
     assert err == _error_of(lambda: milo_fast.loads(bad))
+
+
+def test_an_array_as_the_whole_model_is_loaded_from_the_whole_decode(monkeypatch, tmp_path):
+    """No node's fill reaches an array that is the whole model: the build would keep its placeholder, so the
+    load is redone from the whole decode (found by the load fuzzer's deferred oracle)."""
+    x = np.arange(300_000, dtype=np.float64) / 7
+    blob = milo_fast.dumps(x)
+    assert len(blob) >= 1 << 20
+    whole_decodes = []
+    real = document.decode_document
+    monkeypatch.setattr(document, "decode_document", lambda *a, **kw: whole_decodes.append(1) or real(*a, **kw))
+    got = milo_fast.loads(blob)
+    assert whole_decodes == [1]
+    assert got.dtype == x.dtype and np.array_equal(got, x)
+    path = tmp_path / "x.json"
+    path.write_bytes(blob)
+    got = milo_fast.load(path)
+    assert whole_decodes == [1, 1] and np.array_equal(got, x)

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Literal
 
 from . import document, trust
-from .errors import LoadError, MiloError, UntrustedTypeError
+from .errors import DeferredArrayEscaped, LoadError, MiloError, UntrustedTypeError
 from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE, Budget,
                      check_limit_args)
 
@@ -245,6 +245,20 @@ def _load_tree(obj, *, trusted, source, budget, deferred=None):
         raise
 
 
+def _load_bytes(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
+    """The model in document bytes: decoded deferred (arrays converted while the model is built), or whole when
+    the deferred build finds a placeholder it cannot account for (see DeferredArrayEscaped)."""
+    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth, source=source)
+    try:
+        return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc),
+                          deferred=deferred)
+    except DeferredArrayEscaped:
+        pass
+    del obj, deferred
+    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=source)
+    return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc))
+
+
 def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):
     """The document bytes of what was read from ``source``: signature checked on the bytes as read (before
     anything is decrypted or parsed), then decrypted if the file is encrypted."""
@@ -272,9 +286,8 @@ def loads(data, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE
     """The model in ``data`` (bytes or str: a milo_fast or PyMilo document, possibly compressed or encrypted)."""
     check_limit_args(max_size, max_depth, max_elements, max_alloc)
     data = _unwrap(data, source="<bytes>", decrypt_key=decrypt_key)
-    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth)
-    return _load_tree(obj, trusted=trusted, source="<bytes>", budget=Budget(max_elements, max_alloc),
-                      deferred=deferred)
+    return _load_bytes(data, trusted=trusted, source="<bytes>", max_size=max_size, max_depth=max_depth,
+                       max_elements=max_elements, max_alloc=max_alloc)
 
 
 def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
@@ -290,9 +303,8 @@ def load(file, *, trusted: Iterable[str] = (), max_size: int = DEFAULT_MAX_SIZE,
     data, name = _read_source(file, max_size)
     data = _unwrap(data, source=name, public_key=public_key, signature_path=signature_path,
                    decrypt_key=decrypt_key)
-    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth, source=name)
-    return _load_tree(obj, trusted=trusted, source=name, budget=Budget(max_elements, max_alloc),
-                      deferred=deferred)
+    return _load_bytes(data, trusted=trusted, source=name, max_size=max_size, max_depth=max_depth,
+                       max_elements=max_elements, max_alloc=max_alloc)
 
 
 loads.__doc__ += _LIMITS_DOC

@@ -43,6 +43,12 @@ class SignatureError(LoadError):
     """A signature is missing, malformed or does not match."""
 
 
+class DeferredArrayEscaped(MiloError):
+    """Internal, never raised to callers: a placeholder of a deferred decode was still referenced after the build
+    (a document whose arrays sit where no node's fill reaches them, such as an array as the whole model); load
+    and loads then redo the load from the whole decode."""
+
+
 __all__ = [
     "MiloError", "EncodeError", "ExportError", "LoadError", "DecodeError",
     "UntrustedTypeError", "ValidationError", "SignatureError",

@@ -864,8 +864,8 @@ public:
         finish_or_raise();  // (every array is converted: only joins the workers)
         for (const ArraySlot& s : slots_) {
             if (s.placeholder && Py_REFCNT(s.placeholder.ptr()) > 1) {
-                py::object cls = py::module_::import("milo_fast.errors").attr("MiloError");
-                raise_error(cls("internal error: a deferred array was copied before it was filled (array " +
+                py::object cls = py::module_::import("milo_fast.errors").attr("DeferredArrayEscaped");
+                raise_error(cls("a deferred array's placeholder is still referenced after the build (array " +
                                 std::to_string(&s - slots_.data()) + ")"));
             }
         }

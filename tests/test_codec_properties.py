@@ -389,3 +389,23 @@ def test_differential_mutated_documents(doc, muts):
     assert outcomes[0][0] == outcomes[1][0], f"core {outcomes[0][0]}, reference {outcomes[1][0]} on {bad!r}"
     if outcomes[0][0] == "ok":
         tc.assert_identical(outcomes[0][1], outcomes[1][1])
+
+
+@needs_core
+@pytest.mark.parametrize("dtype, raw", [
+    ("?", b"\xd1\x00"),                                        # found by test_differential_mutated_documents
+    ("?", b"\x00\x02"),
+    ([("a", "<i2"), ("b", "?")], b"\x05\x00\x01" + b"\x07\x00\x03"),   # a bool field of a structured row
+])
+def test_bool_bytes_other_than_0_1_rejected_by_both_decoders(dtype, raw):
+    """A base64 bool byte other than 0 or 1 is a DecodeError in the core and in the reference decoder alike."""
+    import base64 as b64mod
+    dt = np.dtype(dtype)
+    good = np.zeros(len(raw) // dt.itemsize, dtype=dt)
+    doc = json.loads(_core.encode(good, True, -1, False))
+    key = next(k for k in doc if k.endswith("-b64"))
+    doc[key] = b64mod.b64encode(raw).decode()
+    bad = json.dumps(doc).encode()
+    for dec in (_core.decode, _pycodec.decode):
+        with pytest.raises(DecodeError, match="bool"):
+            dec(bad, 512, 0)

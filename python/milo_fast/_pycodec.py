@@ -221,6 +221,19 @@ def _fill(lst, shape, dtype, path):
     return out
 
 
+def _check_bool_bytes(raw: bytes, dt, path):
+    """As the core: a bool (or bool field) byte other than 0 and 1 is an error, not a bool numpy would keep."""
+    u8 = np.frombuffer(raw, dtype=np.uint8)
+    if dt.fields is None:
+        bad = u8 > 1 if dt.kind == "b" else None
+    else:
+        rows = u8.reshape(-1, dt.itemsize) if dt.itemsize else u8.reshape(0, 0)
+        cols = [rows[:, off] for n in dt.names for fdt, off in [dt.fields[n][:2]] if fdt.kind == "b"]
+        bad = np.stack(cols, axis=1) > 1 if cols else None
+    if bad is not None and bad.any():
+        raise DecodeError(f"bool array holds a byte other than 0 and 1 at {path}", path=path)
+
+
 def _convert(obj, path):
     if isinstance(obj, list):
         return [_convert(v, f"{path}[{i}]") for i, v in enumerate(obj)]
@@ -259,6 +272,7 @@ def _convert(obj, path):
             raise DecodeError(f"bad base64 at {path}.{B_DATA}", path=path) from None
         if len(raw) != math.prod(shape) * dt.itemsize:
             raise DecodeError(f"base64 data length does not match shape and dtype at {path}", path=path)
+        _check_bool_bytes(raw, dt, f"{path}.{B_DATA}")
         if dt.fields is None:
             arr = np.frombuffer(raw, dtype=dt.newbyteorder("<")).reshape(shape).astype(dt).copy()
         else:

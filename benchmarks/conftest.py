@@ -58,6 +58,8 @@ def _fit_forest_tables():
 
 @pytest.fixture(scope="session")
 def forest(request):
+    if getattr(request.config, "cache", None) is None:  # -p no:cacheprovider: fit every run
+        return _fit_forest_tables()
     cache = request.config.cache.mkdir("milo_fast_bench_forest")
     path = os.path.join(cache, "forest_tables.npz")
     if os.path.exists(path):

@@ -28,9 +28,8 @@ from bench_models import _rounds, _save_load, fitted
 MODELS = ["random_forest", "hist_gradient_boosting", "mlp"]
 FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
 
-# The child: imports, reads the blob, says "ready"; on "go" loads it and says "done"; then answers with a digest of
-# the loaded model's predictions on the X_new it is given.
-CHILD = r"""
+# The child's set-up (shared with bench_repeat.py): imports what its format needs, reads the blob, picks `load`.
+CHILD_SETUP = r"""
 import hashlib, io, os, pickle, sys
 import numpy as np
 import sklearn.ensemble, sklearn.neural_network, sklearn.tree
@@ -52,6 +51,11 @@ elif fmt == "skops":
     load = lambda b: sio.loads(b, trusted=sio.get_untrusted_types(data=b))
 if fmt == "pymilo":
     blob = blob.decode()
+"""
+
+# The child: set up, says "ready"; on "go" loads the blob and says "done"; then answers with a digest of the
+# loaded model's predictions on the X_new it is given.
+CHILD = CHILD_SETUP + r"""
 out, inp = sys.stdout.buffer, sys.stdin.buffer
 out.write(b"ready\n"); out.flush()
 inp.readline()

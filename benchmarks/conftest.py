@@ -83,8 +83,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
         return
-    med, pairs, turns = {}, {}, {}
+    med, pairs, turns, settings = {}, {}, {}, {}
     for b in session.benchmarks:
+        if b and b.group and b.group.startswith("random_forest ") and (" repeated load" in b.group
+                                                                                or b.group.endswith(" fresh load")):
+            fmt = b.name.split("-")[-1].rstrip("]")
+            settings.setdefault(b.group, {})[fmt] = (b.get("median"), b.get("min"))
+            continue
         if b and b.group and b.group.endswith(" load, alternating"):
             turns[b.group.split(" ", 1)[0]] = b.extra_info
             continue
@@ -109,6 +114,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                 ("milo_base64", 1.0, "base64 load no slower than pickle")):
             ratio = e[f"{fmt}_median"] / p
             tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
+    for group, got in settings.items():  # bench_repeat.py, bench_fresh.py: the forest against issue 3's targets
+        if "pickle" not in got:
+            continue
+        tr.write_sep("-", f"{group}: issue 3's forest load targets (medians, mins in brackets)")
+        p_med, p_min = got["pickle"]
+        for fmt, need, what in (("milo_text", 3.0, "text load within 3x of pickle"),
+                                ("milo_base64", 1.0, "base64 load no slower than pickle")):
+            if fmt in got:
+                m_med, m_min = got[fmt]
+                tr.write_line(f"{what}: {m_med * 1e3:.1f} ({m_min * 1e3:.1f}) ms vs pickle {p_med * 1e3:.1f} "
+                              f"({p_min * 1e3:.1f}) ms = {m_med / p_med:.2f}x ({m_min / p_min:.2f}x) -> "
+                              f"{'met' if m_med / p_med <= need else 'NOT met'}")
+        if "pymilo" in got:
+            for fmt in ("milo_text", "milo_base64"):
+                if fmt in got:
+                    r = got["pymilo"][0] / got[fmt][0]
+                    tr.write_line(f"{fmt} load {r:.0f}x faster than PyMilo's -> {'met' if r >= 100 else 'NOT met'}")
     if not med and not pairs:
         return
     tr.write_sep("-", "milo_fast codec targets (issue 2), medians")

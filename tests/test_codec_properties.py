@@ -409,3 +409,20 @@ def test_bool_bytes_other_than_0_1_rejected_by_both_decoders(dtype, raw):
     for dec in (_core.decode, _pycodec.decode):
         with pytest.raises(DecodeError, match="bool"):
             dec(bad, 512, 0)
+
+
+@needs_core
+@pytest.mark.parametrize("text", ["AB1=", "AAE=", "AB==", "AR=="])
+def test_nonzero_base64_padding_bits_rejected_by_both_decoders(text):
+    """docs/format.md: base64 with non-zero padding bits is not milo_fast's; found by the differential test
+    (a flipped last character before '=' decoded by the reference, refused by the core)."""
+    import base64 as b64mod
+    n = len(b64mod.b64decode(text))
+    canonical = b64mod.b64encode(b64mod.b64decode(text)).decode()
+    doc = json.dumps({"milo-ndarray-dtype": "uint8", "milo-ndarray-shape": [n], "milo-ndarray-b64": text}).encode()
+    for dec in (_core.decode, _pycodec.decode):
+        if text == canonical:
+            assert dec(doc, 512, 0).shape == (n,)
+        else:
+            with pytest.raises(DecodeError, match="base64"):
+                dec(doc, 512, 0)

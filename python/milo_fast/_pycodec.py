@@ -270,6 +270,8 @@ def _convert(obj, path):
             raw = base64.b64decode(obj[B_DATA], validate=True)
         except Exception:
             raise DecodeError(f"bad base64 at {path}.{B_DATA}", path=path) from None
+        if base64.b64encode(raw) != obj[B_DATA].encode("ascii"):  # docs/format.md: zero padding bits
+            raise DecodeError(f"bad base64 (non-zero padding bits) at {path}.{B_DATA}", path=path)
         if len(raw) != math.prod(shape) * dt.itemsize:
             raise DecodeError(f"base64 data length does not match shape and dtype at {path}", path=path)
         _check_bool_bytes(raw, dt, f"{path}.{B_DATA}")

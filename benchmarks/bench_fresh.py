@@ -23,7 +23,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench_models import _rounds, _save_load, fitted
+from bench_models import _rounds, saved
 
 MODELS = ["random_forest", "hist_gradient_boosting", "mlp"]
 FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
@@ -72,20 +72,20 @@ def _digest(pred: np.ndarray) -> str:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", MODELS)
-def test_fresh_load(benchmark, tmp_path, name, fmt):
-    model, X_new = fitted(name)
-    save, _load = _save_load(fmt)
-    try:
-        blob = save(model)
-    except Exception as e:
-        if fmt in ("pymilo", "skops"):
-            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
-        raise
+def child_files(tmp_path, name, fmt):
+    """``(model, blob, child_args, env)`` for a child of CHILD_SETUP: the model saved by ``fmt`` in a file, X_new in
+    another, and the environment that imports the milo_fast this run imports (tree or installed)."""
+    model, X_new, blob = saved(name, fmt)
     blob_path, x_path = tmp_path / "model.bin", tmp_path / "x.npy"
     blob_path.write_bytes(blob.encode() if isinstance(blob, str) else blob)
     np.save(x_path, X_new)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the milo_fast this run imports (tree or installed)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return model, X_new, blob, [fmt, str(blob_path), str(x_path)], env
+
+
+def test_fresh_load(benchmark, tmp_path, name, fmt):
+    model, X_new, blob, args, env = child_files(tmp_path, name, fmt)
     children, digests = [], []
 
     def finish_last():  # the previous child's check, outside the timed region and before the next child starts
@@ -97,7 +97,7 @@ def test_fresh_load(benchmark, tmp_path, name, fmt):
 
     def start():
         finish_last()
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, fmt, str(blob_path), str(x_path)], env=env,
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = proc.stdout.readline()
         if line != b"ready\n":

@@ -81,6 +81,18 @@ def _save_load(fmt):
     raise ValueError(fmt)
 
 
+def saved(name, fmt):
+    """``(model, X_new, blob)``: the fitted model saved by ``fmt`` (skipped where PyMilo or skops cannot save it)."""
+    model, X_new = fitted(name)
+    try:
+        blob = _save_load(fmt)[0](model)
+    except Exception as e:
+        if fmt in ("pymilo", "skops"):
+            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
+        raise
+    return model, X_new, blob
+
+
 def _rounds(fmt):
     return {"pymilo": 1, "skops": 5}.get(fmt, 15)
 
@@ -103,14 +115,8 @@ def test_save(benchmark, name, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", MODELS)
 def test_load(benchmark, name, fmt):
-    model, X_new = fitted(name)
-    save, load = _save_load(fmt)
-    try:
-        blob = save(model)
-    except Exception as e:
-        if fmt in ("pymilo", "skops"):
-            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
-        raise
+    model, X_new, blob = saved(name, fmt)
+    load = _save_load(fmt)[1]
     benchmark.group = f"{name} load"
     benchmark.extra_info["size_bytes"] = len(blob)
     loaded = benchmark.pedantic(load, args=(blob,), rounds=_rounds(fmt), iterations=1, warmup_rounds=0)

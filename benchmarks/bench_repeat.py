@@ -26,16 +26,13 @@ MILO_BENCH_NO_PYMILO=1 leaves PyMilo out.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from bench_fresh import CHILD_SETUP
-from bench_models import _rounds, _save_load, fitted
+from bench_fresh import CHILD_SETUP, _digest, child_files
+from bench_models import _rounds
 
 MODELS = ["random_forest", "hist_gradient_boosting", "mlp"]
 FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
@@ -62,29 +59,13 @@ for line in inp:
 """
 
 
-def _digest(pred: np.ndarray) -> str:
-    return hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype)
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("way", ["replace", "drop"])
 @pytest.mark.parametrize("name", MODELS)
 def test_repeated_load(benchmark, tmp_path, name, way, fmt):
-    model, X_new = fitted(name)
-    save, _load = _save_load(fmt)
-    try:
-        blob = save(model)
-    except Exception as e:
-        if fmt in ("pymilo", "skops"):
-            pytest.skip(f"{fmt} cannot save {name}: {type(e).__name__}: {e}")
-        raise
-    blob_path, x_path = tmp_path / "model.bin", tmp_path / "x.npy"
-    blob_path.write_bytes(blob.encode() if isinstance(blob, str) else blob)
-    np.save(x_path, X_new)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the milo_fast this run imports (tree or installed)
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, fmt, str(blob_path), str(x_path), way], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    model, X_new, blob, args, env = child_files(tmp_path, name, fmt)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, *args, way], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
     try:
         line = proc.stdout.readline()
         if line != b"ready\n":

@@ -36,9 +36,17 @@ except ImportError:  # pragma: no cover
 
 needs_core = pytest.mark.skipif(_core is None, reason="milo_fast._core is not built")
 
-PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+# MILO_PROPS_SCALE=N multiplies every property test's example count (a long run, not in CI: README, "Longer checks").
+SCALE = max(1, int(os.environ.get("MILO_PROPS_SCALE", "1")))
+
+
+def _n(k: int) -> int:
+    return k * SCALE
+
+
+PROPS = settings(max_examples=_n(200), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.data_too_large])
-FEW = settings(PROPS, max_examples=100)
+FEW = settings(PROPS, max_examples=_n(100))
 
 SIMPLE_FORMATS = tc.SIMPLE + tc.BIG
 
@@ -304,7 +312,7 @@ def _mutate(doc: bytes, muts) -> bytes:
     return bytes(b)
 
 
-@settings(PROPS, max_examples=300)
+@settings(PROPS, max_examples=_n(300))
 @given(doc=st.sampled_from(SEED_DOCS), muts=mutations)
 def test_mutated_documents_raise_only_decode_error(doc, muts):
     bad = _mutate(doc, muts)
@@ -326,7 +334,7 @@ _MANY = {f"t{i}": {"nodes": tc.make_struct(tc.NODE_DTYPE, 40 + i, seed=i), "v": 
 MANY_DOCS = [codec.encode(_MANY, arrays=m, indent=i) for m in ("text", "base64") for i in (None, 1)]
 
 
-@settings(PROPS, max_examples=150)
+@settings(PROPS, max_examples=_n(150))
 @given(doc=st.sampled_from(MANY_DOCS + SEED_DOCS), muts=mutations, threads=st.sampled_from([2, 3, 5]))
 def test_decode_on_threads_matches_one_thread(doc, muts, threads):
     """With several threads, arrays are converted while the parser reads on (a pipeline); the value or the
@@ -375,7 +383,7 @@ def test_differential_structures(obj, b64, strict):
 
 
 @needs_core
-@settings(PROPS, max_examples=300)
+@settings(PROPS, max_examples=_n(300))
 @given(doc=st.sampled_from(SEED_DOCS), muts=mutations)
 def test_differential_mutated_documents(doc, muts):
     """On any input the two decoders agree: both fail with DecodeError, or both give the same value."""

@@ -70,11 +70,9 @@ def _digest(pred: np.ndarray) -> str:
     return hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", MODELS)
 def child_files(tmp_path, name, fmt):
-    """``(model, blob, child_args, env)`` for a child of CHILD_SETUP: the model saved by ``fmt`` in a file, X_new in
-    another, and the environment that imports the milo_fast this run imports (tree or installed)."""
+    """``(model, X_new, blob, child_args, env)`` for a child of CHILD_SETUP: the model saved by ``fmt`` in a file,
+    X_new in another, and the environment that imports the milo_fast this run imports (tree or installed)."""
     model, X_new, blob = saved(name, fmt)
     blob_path, x_path = tmp_path / "model.bin", tmp_path / "x.npy"
     blob_path.write_bytes(blob.encode() if isinstance(blob, str) else blob)
@@ -84,6 +82,8 @@ def child_files(tmp_path, name, fmt):
     return model, X_new, blob, [fmt, str(blob_path), str(x_path)], env
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MODELS)
 def test_fresh_load(benchmark, tmp_path, name, fmt):
     model, X_new, blob, args, env = child_files(tmp_path, name, fmt)
     children, digests = [], []

@@ -70,6 +70,15 @@ def _digest(pred: np.ndarray) -> str:
     return hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype)
 
 
+def ask_load(proc, fmt) -> None:
+    """Tell a child of CHILD_SETUP to load ("go") and wait for its "done"."""
+    proc.stdin.write(b"go\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if line != b"done\n":
+        raise RuntimeError(f"the {fmt} child failed to load: {line!r}")
+
+
 def child_files(tmp_path, name, fmt):
     """``(model, X_new, blob, child_args, env)`` for a child of CHILD_SETUP: the model saved by ``fmt`` in a file,
     X_new in another, and the environment that imports the milo_fast this run imports (tree or installed)."""
@@ -106,12 +115,7 @@ def test_fresh_load(benchmark, tmp_path, name, fmt):
         children.append(proc)
 
     def go():
-        proc = children[-1]
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        if line != b"done\n":
-            raise RuntimeError(f"the {fmt} child failed to load: {line!r}")
+        ask_load(children[-1], fmt)
 
     benchmark.group = f"{name} fresh load"
     benchmark.extra_info["size_bytes"] = len(blob)

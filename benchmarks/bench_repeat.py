@@ -31,11 +31,9 @@ import sys
 
 import pytest
 
-from bench_fresh import CHILD_SETUP, _digest, child_files
+from bench_fresh import CHILD_SETUP, FORMATS, MODELS, _digest, ask_load, child_files
 from bench_models import _rounds
 
-MODELS = ["random_forest", "hist_gradient_boosting", "mlp"]
-FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
 WARMUP = 2
 
 # Set up, say "ready"; each "go" loads the blob (replacing the last model) and says "done"; "predict" answers
@@ -71,17 +69,10 @@ def test_repeated_load(benchmark, tmp_path, name, way, fmt):
         if line != b"ready\n":
             raise RuntimeError(f"the {fmt} child did not start: {line!r}")
 
-        def go():
-            proc.stdin.write(b"go\n")
-            proc.stdin.flush()
-            answer = proc.stdout.readline()
-            if answer != b"done\n":
-                raise RuntimeError(f"the {fmt} child failed to load: {answer!r}")
-
         benchmark.group = f"{name} repeated load ({way})"
         benchmark.extra_info["size_bytes"] = len(blob)
-        rounds = max(_rounds(fmt), 3) * 2 if fmt not in ("pymilo",) else 2
-        benchmark.pedantic(go, rounds=rounds, iterations=1, warmup_rounds=WARMUP)
+        rounds = 2 if fmt == "pymilo" else 2 * _rounds(fmt)  # 30, skops 10
+        benchmark.pedantic(ask_load, args=(proc, fmt), rounds=rounds, iterations=1, warmup_rounds=WARMUP)
         proc.stdin.write(b"predict\n")
         proc.stdin.flush()
         digest = proc.stdout.readline().decode().strip()

@@ -79,16 +79,22 @@ TARGETS = [  # (what, group, contender, baseline, the contender must be at least
 ]
 
 
+LOAD_TARGETS = [  # issue 3's forest load targets: (format, at most this many times pickle's time, what)
+    ("milo_text", 3.0, "text load within 3x of pickle"),
+    ("milo_base64", 1.0, "base64 load no slower than pickle"),
+]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
         return
-    med, pairs, turns, settings = {}, {}, {}, {}
+    med, pairs, turns, by_setting = {}, {}, {}, {}
     for b in session.benchmarks:
         if b and b.group and b.group.startswith("random_forest ") and (" repeated load" in b.group
                                                                                 or b.group.endswith(" fresh load")):
             fmt = b.name.split("-")[-1].rstrip("]")
-            settings.setdefault(b.group, {})[fmt] = (b.get("median"), b.get("min"))
+            by_setting.setdefault(b.group, {})[fmt] = (b.get("median"), b.get("min"))
             continue
         if b and b.group and b.group.endswith(" load, alternating"):
             turns[b.group.split(" ", 1)[0]] = b.extra_info
@@ -110,17 +116,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             m = e[f"{fmt}_median"]
             tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
                           f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
-        for fmt, need, what in (("milo_text", 3.0, "text load within 3x of pickle"),
-                                ("milo_base64", 1.0, "base64 load no slower than pickle")):
+        for fmt, need, what in LOAD_TARGETS:
             ratio = e[f"{fmt}_median"] / p
             tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
-    for group, got in settings.items():  # bench_repeat.py, bench_fresh.py: the forest against issue 3's targets
+    for group, got in by_setting.items():  # bench_repeat.py, bench_fresh.py: the forest against issue 3's targets
         if "pickle" not in got:
             continue
         tr.write_sep("-", f"{group}: issue 3's forest load targets (medians, mins in brackets)")
         p_med, p_min = got["pickle"]
-        for fmt, need, what in (("milo_text", 3.0, "text load within 3x of pickle"),
-                                ("milo_base64", 1.0, "base64 load no slower than pickle")):
+        for fmt, need, what in LOAD_TARGETS:
             if fmt in got:
                 m_med, m_min = got[fmt]
                 tr.write_line(f"{what}: {m_med * 1e3:.1f} ({m_min * 1e3:.1f}) ms vs pickle {p_med * 1e3:.1f} "

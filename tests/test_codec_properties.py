@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -37,7 +38,12 @@ except ImportError:  # pragma: no cover
 needs_core = pytest.mark.skipif(_core is None, reason="milo_fast._core is not built")
 
 # MILO_PROPS_SCALE=N multiplies every property test's example count (a long run, not in CI: README, "Longer checks").
-SCALE = max(1, int(os.environ.get("MILO_PROPS_SCALE", "1")))
+try:
+    SCALE = int(os.environ.get("MILO_PROPS_SCALE", "1"))
+except ValueError:
+    SCALE = 0
+if SCALE < 1:
+    raise pytest.UsageError(f"MILO_PROPS_SCALE must be a positive integer, not {os.environ['MILO_PROPS_SCALE']!r}")
 
 
 def _n(k: int) -> int:
@@ -174,7 +180,7 @@ def test_array_roundtrip(pair, mode, strict, indent):
         assert tc.T_LIST in env, "an array without NaN payloads is written as text in text mode"
     else:
         assert tc.B_DATA in env
-        assert len(__import__("base64").b64decode(env[tc.B_DATA])) == want.nbytes
+        assert len(base64.b64decode(env[tc.B_DATA])) == want.nbytes
     if strict:
         tc.loads_strict(data)
 
@@ -407,12 +413,11 @@ def test_differential_mutated_documents(doc, muts):
 ])
 def test_bool_bytes_other_than_0_1_rejected_by_both_decoders(dtype, raw):
     """A base64 bool byte other than 0 or 1 is a DecodeError in the core and in the reference decoder alike."""
-    import base64 as b64mod
     dt = np.dtype(dtype)
     good = np.zeros(len(raw) // dt.itemsize, dtype=dt)
     doc = json.loads(_core.encode(good, True, -1, False))
     key = next(k for k in doc if k.endswith("-b64"))
-    doc[key] = b64mod.b64encode(raw).decode()
+    doc[key] = base64.b64encode(raw).decode()
     bad = json.dumps(doc).encode()
     for dec in (_core.decode, _pycodec.decode):
         with pytest.raises(DecodeError, match="bool"):
@@ -424,9 +429,8 @@ def test_bool_bytes_other_than_0_1_rejected_by_both_decoders(dtype, raw):
 def test_nonzero_base64_padding_bits_rejected_by_both_decoders(text):
     """docs/format.md: base64 with non-zero padding bits is not milo_fast's; found by the differential test
     (a flipped last character before '=' decoded by the reference, refused by the core)."""
-    import base64 as b64mod
-    n = len(b64mod.b64decode(text))
-    canonical = b64mod.b64encode(b64mod.b64decode(text)).decode()
+    n = len(base64.b64decode(text))
+    canonical = base64.b64encode(base64.b64decode(text)).decode()
     doc = json.dumps({"milo-ndarray-dtype": "uint8", "milo-ndarray-shape": [n], "milo-ndarray-b64": text}).encode()
     for dec in (_core.decode, _pycodec.decode):
         if text == canonical:

@@ -223,14 +223,12 @@ def _fill(lst, shape, dtype, path):
 
 def _check_bool_bytes(raw: bytes, dt, path):
     """As the core: a bool (or bool field) byte other than 0 and 1 is an error, not a bool numpy would keep."""
-    u8 = np.frombuffer(raw, dtype=np.uint8)
     if dt.fields is None:
-        bad = u8 > 1 if dt.kind == "b" else None
+        bool_bytes = [np.frombuffer(raw, dtype=np.uint8)] if dt.kind == "b" else []
     else:
-        rows = u8.reshape(-1, dt.itemsize) if dt.itemsize else u8.reshape(0, 0)
-        cols = [rows[:, off] for n in dt.names for fdt, off in [dt.fields[n][:2]] if fdt.kind == "b"]
-        bad = np.stack(cols, axis=1) > 1 if cols else None
-    if bad is not None and bad.any():
+        rows = np.frombuffer(raw, dtype=dt)
+        bool_bytes = [rows[n].view(np.uint8) for n in dt.names if dt.fields[n][0].kind == "b"]
+    if any((b > 1).any() for b in bool_bytes):
         raise DecodeError(f"bool array holds a byte other than 0 and 1 at {path}", path=path)
 
 

@@ -247,3 +247,46 @@ def test_an_array_as_the_whole_model_is_loaded_from_the_whole_decode(monkeypatch
     path.write_bytes(blob)
     got = milo_fast.load(path)
     assert whole_decodes == [1, 1] and np.array_equal(got, x)
+
+
+def test_the_build_collects_what_the_audit_walk_finds(blob):
+    """Deferred.scan (gathered while the codec builds the tree) holds the same names, in the same order, and the
+    same array totals as the audit's walk of the decoded document: the load relies on it instead of the walk."""
+    from milo_fast import transport
+    from milo_fast.limits import Budget
+    from milo_fast.transport._core import walk_document
+    tree, deferred = _core.decode_deferred(blob, 2048, 2, transport.naming_kinds())
+    names, elements, nbytes = deferred.scan
+    deferred.fill_all()
+    budget = Budget()
+    walked = walk_document(tree, transport.naming_kinds(), "$", budget)
+    assert sorted(names) == sorted(n for n, _ in walked) and len(names) > 40
+    assert (elements, nbytes) == (budget.elements, budget.nbytes) and nbytes > 1 << 20
+    tree, deferred = _core.decode_deferred(blob, 2048, 2)  # no keys asked for: no names, the totals still
+    assert deferred.scan == ([], elements, nbytes)
+    deferred.fill_all()
+
+
+def test_the_walk_runs_only_when_the_scan_does_not_pass(blob, monkeypatch):
+    """A sound document is audited from the scan alone; one naming anything untrusted, or a name that is not a
+    string, anywhere, goes through the walk, and fails with the whole decode's error (every offender, with its
+    path)."""
+    from milo_fast import transport
+    calls = []
+    real = transport.collect_names
+    monkeypatch.setattr(transport, "collect_names", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    milo_fast.loads(blob)
+    assert calls == []
+    tree_name = b'"milo:object":"sklearn.tree._tree.Tree"'
+    i = blob.rindex(tree_name)  # the last tree's
+    for planted in (b'"milo:object":"os.system"', b'"milo:object":7'):
+        bad = blob[:i] + planted + blob[i + len(tree_name):]
+        err = _error_of(lambda: milo_fast.loads(bad))
+        assert err is not None and err[0] is UntrustedTypeError and "estimators_[" in err[1]
+        assert calls, "the walk did not run"
+        calls.clear()
+        with monkeypatch.context() as m:
+            _whole(m)
+            assert err == _error_of(lambda: milo_fast.loads(bad))
+    err = _error_of(lambda: milo_fast.loads(blob, max_elements=10_000))
+    assert calls and err[0] is LoadError and "$.data" in err[1]  # the walk names where the limit is passed

@@ -164,7 +164,7 @@ def decode_document_deferred(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_dept
         return decode_document(text, max_size=max_size, max_depth=max_depth, source=source), None
     try:
         with transport.deep_recursion():
-            return impl.decode_deferred(text, int(max_depth), DEFER_THREADS)
+            return impl.decode_deferred(text, int(max_depth), DEFER_THREADS, transport.naming_kinds())
     except Exception as e:
         raise_load_error(e, source)
 

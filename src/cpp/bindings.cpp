@@ -504,6 +504,15 @@ public:
         slots_->assign(doc_.arrays.size(), ArraySlot{});
     }
 
+    // While building: the value of every dict key among `keys` goes to `out`, and the element and byte counts of
+    // every array and scalar made are added to `scan` (the audit's walk of the tree, done by the build: see
+    // Deferred::scan). Raw sub-documents report to the same place.
+    void collect(const std::vector<std::string>* keys, py::list* out, uint64_t* totals) {
+        name_keys_ = keys;
+        names_ = out;
+        totals_ = totals;
+    }
+
     py::object build(uint32_t i) {
         const Node& n = doc_.nodes[i];
         switch (n.type) {
@@ -533,7 +542,14 @@ public:
                 return std::move(l);
             }
             case NodeType::Object: return object(n);
-            case NodeType::Array: return slots_ ? pending(doc_.arrays[n.a], n.a) : array(doc_.arrays[n.a]);
+            case NodeType::Array: {
+                ArrayJob& j = doc_.arrays[n.a];
+                if (totals_) {
+                    totals_[0] += j.count;
+                    totals_[1] += j.count * j.layout.itemsize;
+                }
+                return slots_ ? pending(j, n.a) : array(j);
+            }
             case NodeType::RawList: return raw(n);
         }
         return py::none();
@@ -591,6 +607,16 @@ private:
     std::vector<ArraySlot>* slots_ = nullptr;  // deferred build (defer())
     py::dict* need_ = nullptr;
     std::size_t own_ = 0;  // deferred build: arrays [0, own_) hold the current container's own arrays
+    const std::vector<std::string>* name_keys_ = nullptr;  // collect()
+    py::list* names_ = nullptr;
+    uint64_t* totals_ = nullptr;
+
+    bool is_name_key(const Node& k) const {
+        if (k.type != NodeType::String) return false;
+        for (const std::string& nk : *name_keys_)
+            if (k.len == nk.size() && std::memcmp(doc_.strings.data() + k.a, nk.data(), nk.size()) == 0) return true;
+        return false;
+    }
 
     py::object pending(ArrayJob& j, uint64_t index) {
         wrap_pending(j, (*slots_)[static_cast<std::size_t>(index)]);
@@ -673,6 +699,8 @@ private:
                 transporter |= is_transporter_key(doc_.nodes[kn]);
                 if (doc_.nodes[vn].type == NodeType::Array) place(doc_.nodes[vn].a, d, key, 0, val);
             }
+            if (names_ && is_name_key(doc_.nodes[kn]) && PyList_Append(names_->ptr(), val.ptr()) < 0)
+                throw py::error_already_set();
             if (PyDict_SetItem(d.ptr(), key.ptr(), val.ptr()) < 0) throw py::error_already_set();
         }
         close_container(d, outer, transporter);
@@ -732,6 +760,7 @@ private:
         }
         if (!e.ok) raise_decode(full_, full_len_, e.offset, e.message, base_ + n.a);
         Builder b(full_, full_len_, base_ + n.a, sub, limits_, threads_);
+        if (totals_) b.collect(name_keys_, names_, totals_);
         return b.build(sub.root);
     }
 };
@@ -783,7 +812,8 @@ void note_tree_table(ArrayJob& j) {
 // worker threads; fill(n) waits for arrays [0, n) and puts each in place of its placeholder.
 class Deferred {
 public:
-    Deferred(py::bytes data, int max_depth) : source_(std::move(data)) {
+    Deferred(py::bytes data, int max_depth, std::vector<std::string> name_keys)
+        : source_(std::move(data)), name_keys_(std::move(name_keys)) {
         text_ = PyBytes_AS_STRING(source_.ptr());
         len_ = static_cast<std::size_t>(PyBytes_GET_SIZE(source_.ptr()));
         limits_.max_depth = max_depth > 0 ? max_depth : 512;
@@ -791,8 +821,8 @@ public:
     ~Deferred() { async_.abort(); }  // before the document and the text go: no worker writes after this
 
     // Phase 1, then the tree with placeholders; (tree, self) or (tree, None) when nothing is left to convert.
-    static py::tuple start(py::bytes data, int max_depth, int threads) {
-        std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth));
+    static py::tuple start(py::bytes data, int max_depth, int threads, std::vector<std::string> name_keys) {
+        std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth, std::move(name_keys)));
         ParseError e;
         {
             py::gil_scoped_release nogil;
@@ -806,6 +836,7 @@ public:
             return py::make_tuple(d->build(), py::none());
         }
         d->builder_->defer(&d->slots_, &d->need_);
+        d->builder_->collect(&d->name_keys_, &d->names_, d->totals_);
         py::object tree;
         try {
             tree = d->build();
@@ -885,6 +916,10 @@ public:
         return failure_;
     }
 
+    // What the build saw, for the audit (transport.from_tree): the values of the dict keys named to
+    // decode_deferred (every occurrence, in document order), the arrays' total elements and bytes.
+    py::tuple scan() const { return py::make_tuple(names_, totals_[0], totals_[1]); }
+
     std::size_t filled() const { return filled_; }
     std::size_t count() const { return slots_.size(); }
     py::dict need() const { return need_; }
@@ -900,6 +935,9 @@ private:
     std::vector<ArraySlot> slots_;
     py::dict need_;
     py::dict notes_;  // id(array) -> (array, depth, largest split feature): node tables checked on a worker
+    std::vector<std::string> name_keys_;
+    py::list names_;
+    uint64_t totals_[2] = {0, 0};  // elements, bytes
     std::size_t filled_ = 0;
     py::object failure_ = py::none();
     AsyncDecode async_;  // last: destroyed (joined) first
@@ -925,14 +963,16 @@ private:
 // decode(), but returning (tree, deferred) as soon as phase 1 is done: the tree holds a placeholder
 // (PendingArray) for every array, which deferred.fill(n) replaces (see the Python Decoder). Documents small
 // enough for one thread (threads 0: under 1 MiB) or without arrays come back whole: (tree, None).
-py::tuple decode_deferred(py::bytes data, int max_depth, int threads) {
+py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::tuple keys) {
+    std::vector<std::string> name_keys;
+    for (py::handle k : keys) name_keys.push_back(k.cast<std::string>());
     const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
     if (threads <= 0) {
         unsigned hw = std::thread::hardware_concurrency();
         threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
     if (threads <= 1) return py::make_tuple(decode(data, max_depth, 1), py::none());
-    return Deferred::start(std::move(data), max_depth, std::min(threads, 64));
+    return Deferred::start(std::move(data), max_depth, std::min(threads, 64), std::move(name_keys));
 }
 
 // Field offset of a structured array's field, checking its kind and width.
@@ -1029,7 +1069,8 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "milo_fast's compiled codec: JSON text <-> Python values with numpy arrays";
     m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
-    m.def("decode_deferred", &decode_deferred, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
+    m.def("decode_deferred", &decode_deferred, py::arg("data"), py::arg("max_depth"), py::arg("threads"),
+          py::arg("name_keys") = py::tuple());
     py::class_<PendingArray>(m, "PendingArray", "An array still being converted (decode_deferred)")
         .def_readonly("index", &PendingArray::index)
         .def_readonly("size", &PendingArray::size)
@@ -1041,6 +1082,8 @@ PYBIND11_MODULE(_core, m) {
         .def("error", &Deferred::error, "Waits for every array: the DecodeError of the first that failed, or None")
         .def_property_readonly("filled", &Deferred::filled)
         .def_property_readonly("count", &Deferred::count)
+        .def_property_readonly("scan", &Deferred::scan,
+                               "(values of the name_keys met in dicts, array elements, array bytes) of the build")
         .def_property_readonly("need", &Deferred::need)
         .def_property_readonly("tree_notes", &Deferred::notes,
                                "id(node table) -> (table, depth, largest split feature), for tables already "

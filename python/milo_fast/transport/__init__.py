@@ -46,6 +46,28 @@ def audit(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None) ->
     trust.audit(collect_names(tree, tables(), root, budget), frozenset(trusted))
 
 
+def naming_kinds() -> tuple:
+    """The dict keys whose values name a type or function: what the audit collects."""
+    return tables().naming_kinds
+
+
+def _scan_passes(scan, tb, trusted: frozenset, budget, root: str) -> bool:
+    """The audit, from what the codec's build of the whole document collected (Deferred.scan: every value of a
+    naming key in any dict, and the arrays' totals) instead of a walk of the tree: True, with the arrays charged,
+    when every name is trusted and the arrays fit the budget. False sends the caller to the walk, which finds the
+    offenders and their paths (the scan, of the whole document, holds at least what the walk of the model finds)."""
+    names, elements, nbytes = scan
+    if not budget.arrays_charged:
+        if budget.elements + elements > budget.max_elements or budget.nbytes + nbytes > budget.max_alloc:
+            return False
+    if any(type(n) is not str for n in names) or not all(trust.is_trusted(n, trusted) for n in set(names)):
+        return False
+    if not budget.arrays_charged:
+        budget.charge(elements, nbytes, root)
+        budget.arrays_charged = True
+    return True
+
+
 def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None, consume: bool = False,
               deferred=None):
     """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build,
@@ -59,7 +81,8 @@ def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None
     if budget is None:
         from ..limits import Budget
         budget = Budget()
-    trust.audit(collect_names(tree, tb, root, budget), trusted)
+    if not (deferred is not None and _scan_passes(deferred.scan, tb, trusted, budget, root)):
+        trust.audit(collect_names(tree, tb, root, budget), trusted)
     dec = Decoder(tb, trusted, budget)
     dec.consume = consume
     if deferred is not None:

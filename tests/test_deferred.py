@@ -34,7 +34,7 @@ def blob(request, forest):
 def _whole(monkeypatch):
     """Load without deferral (the decode finishes before anything is built)."""
     monkeypatch.setattr(document, "decode_document_deferred",
-                        lambda blob, **kw: (document.decode_document(blob, **kw), None))
+                        lambda blob, **kw: (document.decode_document(blob, **kw), None, None))
 
 
 def _error_of(f):
@@ -47,9 +47,9 @@ def _error_of(f):
 
 def test_large_documents_are_deferred_and_load_the_same_model(forest, blob):
     model, X = forest
-    tree, deferred = document.decode_document_deferred(blob)
+    tree, deferred, scan = document.decode_document_deferred(blob)
     assert isinstance(deferred, _core.Deferred) and deferred.count > 50
-    del tree, deferred
+    del tree, deferred, scan
     loaded = milo_fast.loads(blob)
     for m in ("predict_proba", "apply"):
         a, b = getattr(model, m)(X), getattr(loaded, m)(X)
@@ -250,43 +250,51 @@ def test_an_array_as_the_whole_model_is_loaded_from_the_whole_decode(monkeypatch
 
 
 def test_the_build_collects_what_the_audit_walk_finds(blob):
-    """Deferred.scan (gathered while the codec builds the tree) holds the same names, in the same order, and the
-    same array totals as the audit's walk of the decoded document: the load relies on it instead of the walk."""
+    """The scan (gathered while the codec builds the tree, deferred or whole) holds the same names and the same
+    array totals as the audit's walk of the decoded document: the load relies on it instead of the walk."""
     from milo_fast import transport
     from milo_fast.limits import Budget
     from milo_fast.transport._core import walk_document
-    tree, deferred = _core.decode_deferred(blob, 2048, 2, transport.naming_kinds())
-    names, elements, nbytes = deferred.scan
+    keys = transport.naming_kinds()
+    for threads in (2, 1):  # deferred, whole
+        tree, deferred, (names, elements, nbytes) = _core.decode_deferred(blob, 2048, threads, keys)
+        assert (deferred is None) == (threads == 1)
+        if deferred is not None:
+            deferred.fill_all()
+        budget = Budget()
+        walked = walk_document(tree, keys, "$", budget)
+        assert sorted(names) == sorted(n for n, _ in walked)  # (the walk goes depth first from the end)
+        assert len(names) > 40 and (elements, nbytes) == (budget.elements, budget.nbytes) and nbytes > 1 << 20
+    tree, deferred, scan = _core.decode_deferred(blob, 2048, 2, ())  # no keys: no names, the totals still
+    assert scan == ([], elements, nbytes)
     deferred.fill_all()
-    budget = Budget()
-    walked = walk_document(tree, transport.naming_kinds(), "$", budget)
-    assert sorted(names) == sorted(n for n, _ in walked) and len(names) > 40
-    assert (elements, nbytes) == (budget.elements, budget.nbytes) and nbytes > 1 << 20
-    tree, deferred = _core.decode_deferred(blob, 2048, 2)  # no keys asked for: no names, the totals still
-    assert deferred.scan == ([], elements, nbytes)
-    deferred.fill_all()
+    assert len(_core.decode_deferred(blob, 2048, 2)) == 2  # without name_keys: (tree, deferred) only
 
 
 def test_the_walk_runs_only_when_the_scan_does_not_pass(blob, monkeypatch):
-    """A sound document is audited from the scan alone; one naming anything untrusted, or a name that is not a
-    string, anywhere, goes through the walk, and fails with the whole decode's error (every offender, with its
-    path)."""
+    """A sound document is audited from the scan alone, deferred or whole; one naming anything untrusted, or a
+    name that is not a string, anywhere, goes through the walk, and fails with the error of a load without a scan
+    (every offender, with its path)."""
     from milo_fast import transport
     calls = []
     real = transport.collect_names
     monkeypatch.setattr(transport, "collect_names", lambda *a, **kw: calls.append(1) or real(*a, **kw))
-    milo_fast.loads(blob)
-    assert calls == []
+    for threads in (0, 1):  # (0: deferred, as the size decides)
+        monkeypatch.setattr(document, "DEFER_THREADS", threads)
+        milo_fast.loads(blob)
+        assert calls == []
     tree_name = b'"milo:object":"sklearn.tree._tree.Tree"'
     i = blob.rindex(tree_name)  # the last tree's
     for planted in (b'"milo:object":"os.system"', b'"milo:object":7'):
         bad = blob[:i] + planted + blob[i + len(tree_name):]
-        err = _error_of(lambda: milo_fast.loads(bad))
-        assert err is not None and err[0] is UntrustedTypeError and "estimators_[" in err[1]
-        assert calls, "the walk did not run"
-        calls.clear()
-        with monkeypatch.context() as m:
-            _whole(m)
-            assert err == _error_of(lambda: milo_fast.loads(bad))
+        for threads in (0, 1):
+            monkeypatch.setattr(document, "DEFER_THREADS", threads)
+            err = _error_of(lambda: milo_fast.loads(bad))
+            assert err is not None and err[0] is UntrustedTypeError and "estimators_[" in err[1]
+            assert calls, "the walk did not run"
+            calls.clear()
+            with monkeypatch.context() as m:
+                _whole(m)
+                assert err == _error_of(lambda: milo_fast.loads(bad))
     err = _error_of(lambda: milo_fast.loads(blob, max_elements=10_000))
     assert calls and err[0] is LoadError and "$.data" in err[1]  # the walk names where the limit is passed

@@ -72,9 +72,9 @@ def test_fitted_roundtrip_deferred(name, cls, monkeypatch):
     real = document.decode_document_deferred
 
     def spy(*a, **kw):
-        tree, deferred = real(*a, **kw)
+        tree, deferred, scan = real(*a, **kw)
         seen.append(deferred)
-        return tree, deferred
+        return tree, deferred, scan
 
     monkeypatch.setattr(document, "DEFER_THREADS", 2)
     monkeypatch.setattr(document, "decode_document_deferred", spy)

@@ -217,9 +217,9 @@ def _charge(budget: Budget, obj, source: str) -> None:
         raise LoadError(f"{source}: {e}") from None
 
 
-def _load_tree(obj, *, trusted, source, budget, deferred=None):
-    """The model in a decoded document. ``deferred``: see document.decode_document_deferred; a malformed array
-    is reported before any other problem, as when the whole document is decoded first."""
+def _load_tree(obj, *, trusted, source, budget, deferred=None, scan=None):
+    """The model in a decoded document. ``deferred``, ``scan``: see document.decode_document_deferred; a malformed
+    array is reported before any other problem, as when the whole document is decoded first."""
     try:
         kind = document.kind_of(obj, source=source)
         if kind == "pymilo":
@@ -235,7 +235,7 @@ def _load_tree(obj, *, trusted, source, budget, deferred=None):
                 raise
         document.check_header(obj, source=source)
         return document.build_model(obj, trusted=trusted, source=source, budget=budget, consume=True,
-                                    deferred=deferred)
+                                    deferred=deferred, scan=scan)
     except BaseException as e:
         err = deferred.error() if deferred is not None else None
         if err is not None and err is not e:
@@ -248,13 +248,14 @@ def _load_tree(obj, *, trusted, source, budget, deferred=None):
 def _load_bytes(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
     """The model in document bytes: decoded deferred (arrays converted while the model is built), or whole when
     the deferred build finds a placeholder it cannot account for (see DeferredArrayEscaped)."""
-    obj, deferred = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth, source=source)
+    obj, deferred, scan = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth,
+                                                            source=source)
     try:
         return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc),
-                          deferred=deferred)
+                          deferred=deferred, scan=scan)
     except DeferredArrayEscaped:
         pass
-    del obj, deferred
+    del obj, deferred, scan
     obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=source)
     return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc))
 

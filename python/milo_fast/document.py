@@ -152,16 +152,18 @@ DEFER_THREADS = _defer_threads()
 
 
 def decode_document_deferred(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH,
-                             source: str = "<bytes>") -> tuple[Any, Any]:
-    """decode_document for a load that builds the model at once: ``(tree, deferred)``. When ``deferred`` is not
-    None, the arrays are still being converted on worker threads and the tree holds a placeholder for each;
-    transport.from_tree(..., deferred=) puts each in place before anything reads it (see Decoder.decode)."""
+                             source: str = "<bytes>") -> tuple[Any, Any, Any]:
+    """decode_document for a load that builds the model at once: ``(tree, deferred, scan)``. When ``deferred`` is
+    not None, the arrays are still being converted on worker threads and the tree holds a placeholder for each;
+    transport.from_tree(..., deferred=) puts each in place before anything reads it (see Decoder.decode).
+    ``scan``: what the codec's build of the tree collected for the audit (transport.from_tree's ``scan``), or None
+    (the pure-Python codec)."""
     if isinstance(blob, str):
         blob = blob.encode("utf-8", "surrogatepass")
     text = decompress_bytes(blob, max_size=max_size, source=source)
     impl = codec._impl
     if type(text) is not bytes or not hasattr(impl, "decode_deferred"):  # (mutable buffers: decoded at once)
-        return decode_document(text, max_size=max_size, max_depth=max_depth, source=source), None
+        return decode_document(text, max_size=max_size, max_depth=max_depth, source=source), None, None
     try:
         with transport.deep_recursion():
             return impl.decode_deferred(text, int(max_depth), DEFER_THREADS, transport.naming_kinds())
@@ -241,13 +243,13 @@ def audit_document(doc: dict, *, trusted: Iterable[str] = (), source: str = "<by
 
 
 def build_model(doc: dict, *, trusted: Iterable[str] = (), source: str = "<bytes>", budget: Budget | None = None,
-                consume: bool = False, deferred=None):
+                consume: bool = False, deferred=None, scan=None):
     """Phase 2 of a load: audit (again: cheap), then construct and validate. Checks the model has the header's
     type. ``budget``: what construction may still allocate (default limits). ``consume``: ``doc`` is not used
-    again (transport.from_tree). ``deferred``: from decode_document_deferred."""
+    again (transport.from_tree). ``deferred``, ``scan``: from decode_document_deferred."""
     try:
         model = transport.from_tree(doc[DATA], trusted=trusted, root=f"$.{DATA}", budget=budget, consume=consume,
-                                    deferred=deferred)
+                                    deferred=deferred, scan=scan)
     except MiloError as e:
         if source != "<bytes>" and not str(e).startswith(f"{source}: "):
             raise type(e)(f"{source}: {e}", **_err_kwargs(e)) from None

@@ -765,7 +765,16 @@ private:
     }
 };
 
-py::object decode(py::buffer data, int max_depth, int threads) {
+// What a build collects for the audit (Builder::collect): the values of the naming keys met in dicts, and the
+// arrays' total elements and bytes.
+struct Scan {
+    std::vector<std::string> keys;
+    py::list names;
+    uint64_t totals[2] = {0, 0};
+    py::tuple result() const { return py::make_tuple(names, totals[0], totals[1]); }
+};
+
+py::object decode_collecting(py::buffer data, int max_depth, int threads, Scan* scan) {
     py::buffer_info info = data.request();
     if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
         throw py::type_error("decode() needs a contiguous bytes-like object");
@@ -781,6 +790,7 @@ py::object decode(py::buffer data, int max_depth, int threads) {
     }
     if (!e.ok) raise_decode(text, len, e.offset, e.message);
     Builder b(text, len, 0, doc, limits, threads);
+    if (scan) b.collect(&scan->keys, &scan->names, scan->totals);
     // The objects built are new and acyclic: a collection triggered by their allocation would only walk
     // them (about 10% of building a forest's document). Collection resumes afterwards, as it was.
     struct GcPause {
@@ -789,6 +799,8 @@ py::object decode(py::buffer data, int max_depth, int threads) {
     } pause;
     return b.build(doc.root);
 }
+
+py::object decode(py::buffer data, int max_depth, int threads) { return decode_collecting(data, max_depth, threads, nullptr); }
 
 // After-conversion hook of a deferred decode (worker thread, no Python): a 1-d array laid out as sklearn's
 // NODE_DTYPE (the int64 left_child, right_child and feature at 0, 8, 16 of 64-byte records) gets its structure
@@ -812,8 +824,7 @@ void note_tree_table(ArrayJob& j) {
 // worker threads; fill(n) waits for arrays [0, n) and puts each in place of its placeholder.
 class Deferred {
 public:
-    Deferred(py::bytes data, int max_depth, std::vector<std::string> name_keys)
-        : source_(std::move(data)), name_keys_(std::move(name_keys)) {
+    Deferred(py::bytes data, int max_depth) : source_(std::move(data)) {
         text_ = PyBytes_AS_STRING(source_.ptr());
         len_ = static_cast<std::size_t>(PyBytes_GET_SIZE(source_.ptr()));
         limits_.max_depth = max_depth > 0 ? max_depth : 512;
@@ -821,8 +832,9 @@ public:
     ~Deferred() { async_.abort(); }  // before the document and the text go: no worker writes after this
 
     // Phase 1, then the tree with placeholders; (tree, self) or (tree, None) when nothing is left to convert.
-    static py::tuple start(py::bytes data, int max_depth, int threads, std::vector<std::string> name_keys) {
-        std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth, std::move(name_keys)));
+    // `scan`, if given, collects what the build meets (Builder::collect); the caller keeps it.
+    static py::tuple start(py::bytes data, int max_depth, int threads, Scan* scan) {
+        std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth));
         ParseError e;
         {
             py::gil_scoped_release nogil;
@@ -830,13 +842,13 @@ public:
         }
         if (!e.ok) raise_decode(d->text_, d->len_, e.offset, e.message);
         d->builder_.reset(new Builder(d->text_, d->len_, 0, d->doc_, d->limits_, threads));
+        if (scan) d->builder_->collect(&scan->keys, &scan->names, scan->totals);
         const bool defer = !d->doc_.arrays.empty() && d->doc_.nodes[d->doc_.root].type != NodeType::Array;
         if (!defer) {  // nothing to wait for while building (or an array alone): the plain decode
             d->finish_or_raise();
             return py::make_tuple(d->build(), py::none());
         }
         d->builder_->defer(&d->slots_, &d->need_);
-        d->builder_->collect(&d->name_keys_, &d->names_, d->totals_);
         py::object tree;
         try {
             tree = d->build();
@@ -845,6 +857,7 @@ public:
             if (!err.is_none()) raise_error(err);
             throw;
         }
+        d->builder_->collect(nullptr, nullptr, nullptr);  // (the caller's scan is complete)
         py::object self = py::cast(d.release(), py::return_value_policy::take_ownership);
         return py::make_tuple(tree, self);
     }
@@ -916,10 +929,6 @@ public:
         return failure_;
     }
 
-    // What the build saw, for the audit (transport.from_tree): the values of the dict keys named to
-    // decode_deferred (every occurrence, in document order), the arrays' total elements and bytes.
-    py::tuple scan() const { return py::make_tuple(names_, totals_[0], totals_[1]); }
-
     std::size_t filled() const { return filled_; }
     std::size_t count() const { return slots_.size(); }
     py::dict need() const { return need_; }
@@ -935,9 +944,6 @@ private:
     std::vector<ArraySlot> slots_;
     py::dict need_;
     py::dict notes_;  // id(array) -> (array, depth, largest split feature): node tables checked on a worker
-    std::vector<std::string> name_keys_;
-    py::list names_;
-    uint64_t totals_[2] = {0, 0};  // elements, bytes
     std::size_t filled_ = 0;
     py::object failure_ = py::none();
     AsyncDecode async_;  // last: destroyed (joined) first
@@ -963,16 +969,24 @@ private:
 // decode(), but returning (tree, deferred) as soon as phase 1 is done: the tree holds a placeholder
 // (PendingArray) for every array, which deferred.fill(n) replaces (see the Python Decoder). Documents small
 // enough for one thread (threads 0: under 1 MiB) or without arrays come back whole: (tree, None).
-py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::tuple keys) {
-    std::vector<std::string> name_keys;
-    for (py::handle k : keys) name_keys.push_back(k.cast<std::string>());
+// With name_keys (a tuple of str, possibly empty): (tree, deferred, scan), where scan = (the value of every
+// name key met in any dict of the document, in document order; the arrays' total elements; their total bytes),
+// collected by the build for the audit (transport.from_tree), deferred or not.
+py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::object name_keys) {
+    std::unique_ptr<Scan> scan;
+    if (!name_keys.is_none()) {
+        scan.reset(new Scan);
+        for (py::handle k : name_keys.cast<py::tuple>()) scan->keys.push_back(k.cast<std::string>());
+    }
     const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
     if (threads <= 0) {
         unsigned hw = std::thread::hardware_concurrency();
         threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
     }
-    if (threads <= 1) return py::make_tuple(decode(data, max_depth, 1), py::none());
-    return Deferred::start(std::move(data), max_depth, std::min(threads, 64), std::move(name_keys));
+    py::tuple r = threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
+                               : Deferred::start(std::move(data), max_depth, std::min(threads, 64), scan.get());
+    if (!scan) return r;
+    return py::make_tuple(r[0], r[1], scan->result());
 }
 
 // Field offset of a structured array's field, checking its kind and width.
@@ -1070,7 +1084,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
     m.def("decode_deferred", &decode_deferred, py::arg("data"), py::arg("max_depth"), py::arg("threads"),
-          py::arg("name_keys") = py::tuple());
+          py::arg("name_keys") = py::none());
     py::class_<PendingArray>(m, "PendingArray", "An array still being converted (decode_deferred)")
         .def_readonly("index", &PendingArray::index)
         .def_readonly("size", &PendingArray::size)
@@ -1082,8 +1096,6 @@ PYBIND11_MODULE(_core, m) {
         .def("error", &Deferred::error, "Waits for every array: the DecodeError of the first that failed, or None")
         .def_property_readonly("filled", &Deferred::filled)
         .def_property_readonly("count", &Deferred::count)
-        .def_property_readonly("scan", &Deferred::scan,
-                               "(values of the name_keys met in dicts, array elements, array bytes) of the build")
         .def_property_readonly("need", &Deferred::need)
         .def_property_readonly("tree_notes", &Deferred::notes,
                                "id(node table) -> (table, depth, largest split feature), for tables already "

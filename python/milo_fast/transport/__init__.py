@@ -51,11 +51,11 @@ def naming_kinds() -> tuple:
     return tables().naming_kinds
 
 
-def _scan_passes(scan, tb, trusted: frozenset, budget, root: str) -> bool:
-    """The audit, from what the codec's build of the whole document collected (Deferred.scan: every value of a
-    naming key in any dict, and the arrays' totals) instead of a walk of the tree: True, with the arrays charged,
-    when every name is trusted and the arrays fit the budget. False sends the caller to the walk, which finds the
-    offenders and their paths (the scan, of the whole document, holds at least what the walk of the model finds)."""
+def _scan_passes(scan, trusted: frozenset, budget, root: str) -> bool:
+    """The audit, from what the codec's build of the whole document collected (see from_tree's ``scan``) instead
+    of a walk of the tree: True, with the arrays charged, when every name is trusted and the arrays fit the
+    budget. False sends the caller to the walk, which finds the offenders and their paths (the scan, of the whole
+    document, holds at least what the walk of the model finds)."""
     names, elements, nbytes = scan
     if not budget.arrays_charged:
         if budget.elements + elements > budget.max_elements or budget.nbytes + nbytes > budget.max_alloc:
@@ -69,19 +69,23 @@ def _scan_passes(scan, tb, trusted: frozenset, budget, root: str) -> bool:
 
 
 def from_tree(tree, *, trusted: Iterable[str] = (), root: str = "$", budget=None, consume: bool = False,
-              deferred=None):
+              deferred=None, scan=None):
     """Audit every name in ``tree`` against the allow-list (UntrustedTypeError lists all offenders), then build,
     then run the validators of every rebuilt object. ``budget``: a milo_fast.limits.Budget (default limits).
     ``consume``: ``tree`` is the caller's own and used once; transporters may drop the arrays they have copied
     (a tree's node table) from it as they go, so that their memory is reused by what is built next.
     ``deferred``: ``tree`` came from codec's decode_deferred and its arrays are still being converted; each
-    node's arrays are put in place before the node is decoded, and every one before the validators run."""
+    node's arrays are put in place before the node is decoded, and every one before the validators run.
+    ``scan``: ``tree`` is part of a document just built by the codec's decode_deferred, with what that build
+    collected, ``(names, elements, nbytes)``: the value of every naming key met in any dict of the document and
+    the total size of its arrays. When every name is trusted and the arrays fit the budget, the audit takes that
+    instead of walking the tree; otherwise it walks, as without a scan."""
     trusted = frozenset(trusted)
     tb = tables()
     if budget is None:
         from ..limits import Budget
         budget = Budget()
-    if not (deferred is not None and _scan_passes(deferred.scan, tb, trusted, budget, root)):
+    if not (scan is not None and _scan_passes(scan, trusted, budget, root)):
         trust.audit(collect_names(tree, tb, root, budget), trusted)
     dec = Decoder(tb, trusted, budget)
     dec.consume = consume

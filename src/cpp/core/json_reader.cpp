@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <new>
 #include <cstring>
@@ -17,6 +18,12 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MILO_SKIP_AVX2 1
+#include <immintrin.h>
+#else
+#define MILO_SKIP_AVX2 0
 #endif
 
 #include "base64.hpp"
@@ -56,6 +63,61 @@ inline uint64_t swar_digits8(uint64_t d) {
 }
 
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+#if MILO_SKIP_AVX2
+// AVX2 (and POPCNT) in this process, unless MILO_FAST_NO_SIMD is set (as for base64).
+bool detect_skip_simd() {
+    const char* off = std::getenv("MILO_FAST_NO_SIMD");
+    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+}
+
+bool skip_simd() {
+    static const bool on = detect_skip_simd();
+    return on;
+}
+
+// Parser::skip_list_light's plain stretch, 32 bytes a step: from p (inside a list, at level d >= 1) over blocks
+// without a quote whose brackets keep the level within max_level, while [p, lim) holds a whole block. Returns
+// where it stopped, with d the level there; `ended` when the list closed in a block (then just after its bracket).
+// The level after each byte (+1 per opening, -1 per closing bracket, '[' and '{' alike) is summed within each
+// 128-bit lane by four shifted adds, the low lane's total carried into the high lane; the list ends at the first
+// byte where it reaches -d (only reachable when d <= 32).
+__attribute__((target("avx2,popcnt"))) const char* skip_plain_avx2(const char* p, const char* lim, int& d,
+                                                                   int max_level, bool& ended) {
+    const __m256i k_case = _mm256_set1_epi8(0x20), k_open = _mm256_set1_epi8('{'), k_close = _mm256_set1_epi8('}');
+    const __m256i k_quote = _mm256_set1_epi8('"'), k_15 = _mm256_set1_epi8(15);
+    int level = d;
+    while (lim - p >= 32) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+        if (_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, k_quote))) break;  // a string: the SSE2 path reads it
+        const __m256i folded = _mm256_or_si256(v, k_case);  // '[' -> '{', ']' -> '}'
+        const __m256i is_open = _mm256_cmpeq_epi8(folded, k_open), is_close = _mm256_cmpeq_epi8(folded, k_close);
+        const int n_open = __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(is_open)));
+        const int n_close = __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(is_close)));
+        if (level + n_open > max_level) break;  // maybe too deep: the SSE2 path finds where
+        __m256i lv = _mm256_sub_epi8(is_close, is_open);
+        lv = _mm256_add_epi8(lv, _mm256_slli_si256(lv, 1));
+        lv = _mm256_add_epi8(lv, _mm256_slli_si256(lv, 2));
+        lv = _mm256_add_epi8(lv, _mm256_slli_si256(lv, 4));
+        lv = _mm256_add_epi8(lv, _mm256_slli_si256(lv, 8));
+        const __m256i low_total = _mm256_shuffle_epi8(lv, k_15);  // byte 15 of each lane, everywhere in it
+        lv = _mm256_add_epi8(lv, _mm256_permute2x128_si256(low_total, low_total, 0x08));  // (0, low lane's)
+        const __m256i target = _mm256_set1_epi8(static_cast<char>(level <= 32 ? -level : -127));
+        const unsigned ends = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lv, target)));
+        if (__builtin_expect(ends != 0, 0)) {
+            d = 0;
+            ended = true;
+            return p + __builtin_ctz(ends) + 1;
+        }
+        level += n_open - n_close;
+        p += 32;
+    }
+    d = level;
+    return p;
+}
+#endif
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Scans the JSON number grammar at p; returns the end or nullptr. Sets is_int if no fraction/exponent.
@@ -427,6 +489,10 @@ private:
         const __m128i k_brace_open = _mm_set1_epi8('{'), k_brace_close = _mm_set1_epi8('}');
         const __m128i k_case = _mm_set1_epi8(0x20), k_quote = _mm_set1_epi8('"'), k_comma = _mm_set1_epi8(',');
         const __m128i k_one = _mm_set1_epi8(1), k_32 = _mm_set1_epi8(32);
+#if MILO_SKIP_AVX2
+        const bool wide = skip_simd();
+        const char* wide_from = p;  // (after a block the AVX2 stretch stopped at: that block goes 16 bytes a step)
+#endif
         while (end - p >= 16) {
             if (!counting && static_cast<uint64_t>(p - start) + 16 > kSplitBytes) {
                 // long enough to be cut in pieces: from the start again, counting the items
@@ -435,6 +501,22 @@ private:
                 d = 0;
                 continue;
             }
+#if MILO_SKIP_AVX2
+            if (wide && !counting && d > 0 && p >= wide_from) {
+                bool ended = false;
+                const char* lim = std::min(end, start + kSplitBytes);
+                const char* q = skip_plain_avx2(p, lim, d, limits_.max_depth - depth + 1, ended);
+                if (ended) {
+                    p_ = q;
+                    return true;
+                }
+                wide_from = q + 32;
+                if (q != p) {
+                    p = q;
+                    continue;
+                }
+            }
+#endif
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
             const __m128i folded = _mm_or_si128(v, k_case);  // '[' -> '{', ']' -> '}'
             const unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, k_quote)));

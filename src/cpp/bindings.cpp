@@ -505,8 +505,9 @@ public:
     }
 
     // While building: the value of every dict key among `keys` goes to `out`, and the element and byte counts of
-    // every array and scalar made are added to `scan` (the audit's walk of the tree, done by the build: see
-    // Deferred::scan). Raw sub-documents report to the same place.
+    // every array and scalar made are added to totals[0] and totals[1] (what the audit's walk of the tree would
+    // collect, gathered by the build: see decode_deferred). Raw sub-documents report to the same place; all
+    // null stops collecting.
     void collect(const std::vector<std::string>* keys, py::list* out, uint64_t* totals) {
         name_keys_ = keys;
         names_ = out;

@@ -486,6 +486,25 @@ void random_nested(std::string& out, int levels, int width) {
     out += skip_ws_random() + "]";
 }
 
+// `list` as the list of an object-dtype envelope (a RawList the reader leaves as text), after `prefix` (pairs
+// ending with a comma) in a document: it parses, and its node spans exactly the list.
+void check_list_extent(const std::string& list, const std::string& prefix, const char* what, int trial) {
+    const std::string doc = "{" + prefix + "\"v\":" + envelope(list, "object", "[1]") + ",\"after\":[1,2]}";
+    Parsed p = parse(doc, 1);
+    CHECK_MSG(p.err.ok, "%s trial %d: %s at %llu", what, trial, p.err.message.c_str(),
+              static_cast<unsigned long long>(p.err.offset));
+    if (!p.err.ok) return;
+    const uint64_t start = doc.find("[", doc.find("pymiloed-ndarray-list"));
+    bool found = false;
+    for (const Node& nd : p.doc.nodes)
+        if (nd.type == NodeType::RawList && nd.a == start) {
+            found = true;
+            CHECK_MSG(nd.len == list.size(), "%s trial %d: the list node is %u bytes, the list %zu", what, trial, nd.len,
+                      list.size());
+        }
+    CHECK(found);
+}
+
 void test_light_skip_against_a_walk() {
     for (int trial = 0; trial < 24; ++trial) {
         const int levels = 1 + static_cast<int>(trial % 4);         // dimensions below the first
@@ -556,20 +575,7 @@ void test_light_skip_against_a_walk() {
             else if (r == 4) list += "{\"k\":[1,{\"z\":\"]\"}]}";
             else list += std::to_string(skip_rnd(100000));
         }
-        const std::string doc = "{\"v\":" + envelope(list, "object", "[1]") + ",\"after\":[1,2]}";
-        Parsed p = parse(doc, 1);
-        CHECK_MSG(p.err.ok, "list trial %d: %s at %llu", trial, p.err.message.c_str(),
-                  static_cast<unsigned long long>(p.err.offset));
-        if (!p.err.ok) continue;
-        const uint64_t start = doc.find("[", doc.find("pymiloed-ndarray-list"));
-        bool found = false;
-        for (const Node& nd : p.doc.nodes)
-            if (nd.type == NodeType::RawList && nd.a == start) {
-                found = true;
-                CHECK_MSG(nd.len == list.size(), "list trial %d: the list node is %u bytes, the list %zu", trial,
-                          nd.len, list.size());
-            }
-        CHECK(found);
+        check_list_extent(list, "", "list", trial);
     }
 }
 
@@ -593,20 +599,8 @@ void test_light_skip_at_every_alignment() {
             list += skip_rnd(7) == 0 ? "[[]]]" : "]";
         }
         list += skip_ws_random() + "]";
-        const std::string pad(static_cast<std::size_t>(trial % 67), 'p');
-        const std::string doc = "{\"pad\":\"" + pad + "\",\"v\":" + envelope(list, "object", "[1]") + ",\"after\":[1,2]}";
-        Parsed p = parse(doc, 1);
-        CHECK_MSG(p.err.ok, "alignment trial %d: %s", trial, p.err.message.c_str());
-        if (!p.err.ok) continue;
-        const uint64_t start = doc.find("[", doc.find("pymiloed-ndarray-list"));
-        bool found = false;
-        for (const Node& nd : p.doc.nodes)
-            if (nd.type == NodeType::RawList && nd.a == start) {
-                found = true;
-                CHECK_MSG(nd.len == list.size(), "alignment trial %d: the list node is %u bytes, the list %zu", trial,
-                          nd.len, list.size());
-            }
-        CHECK(found);
+        check_list_extent(list, "\"pad\":\"" + std::string(static_cast<std::size_t>(trial % 67), 'p') + "\",",
+                          "alignment", trial);
     }
     // Depth: the deepest list that parses, with the list at the document's start; then at every alignment it
     // still parses, one level more fails at the bracket that goes too deep.

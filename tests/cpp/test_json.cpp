@@ -579,6 +579,70 @@ void test_light_skip_against_a_walk() {
     }
 }
 
+// Rows laid out as sklearn's node table are read by a reader specialised for it (FixedRow), which hands any row it
+// cannot read to the general one: against the same rows with a last field of uint16 instead of uint8 (the general
+// reader; the same bytes for values 0 and 1, the padding zeroed either way), random rows, compact or spaced, and
+// random mutations of them give the same bytes, or the same error at the same offset.
+void test_node_rows_read_as_the_general_reader_does() {
+    const std::string other = "{\"names\":[\"l\",\"r\",\"f\",\"t\",\"i\",\"n\",\"w\",\"m\"],\"formats\":[\"<i8\",\"<i8\",\"<i8\",\"<f8\",\"<f8\",\"<i8\",\"<f8\",\"<u2\"],"
+                              "\"offsets\":[0,8,16,24,32,40,48,56],\"itemsize\":64}";
+    static const char* floats[] = {"0.5", "-2.0", "0.0", "1e-300", "-0.0", "\"NaN\"", "Infinity", "3.141592653589793", "20000.0",
+                                   "0.2555897395183883", "1E5", "7"};
+    static const char* ints[] = {"0", "-1", "-2", "12632", "9223372036854775807", "-9223372036854775808", "42"};
+    int compared_errors = 0;
+    for (int trial = 0; trial < 3000; ++trial) {
+        const int rows = 1 + static_cast<int>(skip_rnd(6));
+        const bool spaced = trial % 4 == 3;
+        std::string list = "[";
+        for (int r = 0; r < rows; ++r) {
+            if (r) list += spaced ? ", " : ",";
+            list += "[";
+            for (int f = 0; f < 8; ++f) {
+                if (f) list += spaced ? ", " : ",";
+                list += f == 7 ? (skip_rnd(2) ? "1" : "0") : (f == 3 || f == 4 || f == 6) ? floats[skip_rnd(12)] : ints[skip_rnd(7)];
+            }
+            list += "]";
+        }
+        list += "]";
+        if (trial % 3 != 0) {  // mutated: a byte replaced, removed or inserted
+            static const char bytes[] = "0123456789-.,[] eE\"xN";
+            const std::size_t at = static_cast<std::size_t>(skip_rnd(list.size()));
+            const char c = bytes[skip_rnd(sizeof bytes - 1)];
+            const uint64_t how = skip_rnd(3);
+            if (how == 0) list[at] = c;
+            else if (how == 1) list.erase(at, 1);
+            else list.insert(at, 1, c);
+        }
+        const std::string shape = "[" + std::to_string(rows) + "]";
+        Parsed a = parse(envelope_raw(list, kNodeDtype, shape));
+        Parsed b = parse(envelope_raw(list, other, shape));
+        if (a.err.ok != b.err.ok) {
+            CHECK_MSG(false, "%s: %s against %s", list.c_str(), a.err.message.c_str(), b.err.message.c_str());
+            continue;
+        }
+        if (!a.err.ok) {
+            std::string mb = b.err.message;
+            const std::size_t u = mb.find("uint16");
+            if (u != std::string::npos) mb.replace(u, 6, "uint8");
+            // (a value of 2 to 65535 in the last field passes as uint16 and fails as uint8: not compared)
+            if (a.err.message.find("uint8") == std::string::npos || mb.find("uint8") != std::string::npos) {
+                CHECK_MSG(a.err.offset == b.err.offset && a.err.message == mb, "%s: %s at %llu against %s at %llu",
+                          list.c_str(), a.err.message.c_str(), static_cast<unsigned long long>(a.err.offset),
+                          b.err.message.c_str(), static_cast<unsigned long long>(b.err.offset));
+                ++compared_errors;
+            }
+            continue;
+        }
+        if (a.doc.arrays.size() != 1 || b.doc.arrays.size() != 1) {
+            CHECK(false);
+            continue;
+        }
+        CHECK_MSG(std::memcmp(a.doc.arrays[0].data.get(), b.doc.arrays[0].data.get(), 64 * static_cast<std::size_t>(rows)) == 0,
+                  "%s: different bytes", list.c_str());
+    }
+    CHECK_MSG(compared_errors > 300, "only %d errors compared", compared_errors);
+}
+
 // The end of a list found at every alignment (Parser::skip_list_light reads 32 bytes a step with AVX2, 16 with
 // SSE2 and per bracket near strings: ctest runs this program with MILO_FAST_NO_SIMD=1 too): rows like a node
 // table's, a string somewhere or not, and nesting just within and just past the depth limit, reported at the
@@ -635,6 +699,7 @@ int main() {
     test_text_array_errors();
     test_nd_values();
     test_structured_rows();
+    test_node_rows_read_as_the_general_reader_does();
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();

@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 #include <type_traits>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -1239,10 +1240,51 @@ private:
         }
     };
 
+    // A structured row whose fields, in the text's order, have the little-endian kinds Ks (sklearn's node table:
+    // see with_item): RowItem with the kinds known at compile time, so no field goes through with_kind's
+    // dispatch. Any problem in the row, and the row is read again by RowItem, which reports it as ever.
+    template <ElemKind... Ks>
+    struct FixedRow {
+        const char* operator()(ArrayText& a, const char* p, const char* end, uint8_t* out) const {
+            const char* q = read(a, p, end, out, std::make_index_sequence<sizeof...(Ks)>{});
+            return __builtin_expect(q != nullptr, 1) ? q : RowItem{}(a, p, end, out);
+        }
+        template <std::size_t... I>
+        static const char* read(ArrayText& a, const char* p, const char* end, uint8_t* out, std::index_sequence<I...>) {
+            for (uint32_t z : a.zero8_) std::memset(out + z, 0, 8);  // (zero_all_ is never set for these rows)
+            if (p >= end || *p != '[') return nullptr;
+            ++p;
+            const RowField* f = a.row_.data();
+            const char* why = nullptr;
+            bool ok = true;
+            // each field: a comma before all but the first, then the value, with no whitespace (as milo_fast
+            // writes rows; other spacing, PyMilo's ", " among them, is read by RowItem after the first miss)
+            ((ok = ok && (I == 0 || (p < end && *p++ == ',')) &&
+                   (p = read_elem<Ks>(p, end, out + f[I].offset, false, why)) != nullptr),
+             ...);
+            if (!ok || p >= end || *p != ']') return nullptr;
+            return p + 1;
+        }
+    };
+
+    // Rows laid out as sklearn's NODE_DTYPE (left_child, right_child, feature, threshold, impurity,
+    // n_node_samples, weighted_n_node_samples, missing_go_to_left), whatever the names and offsets.
+    bool sk_node_row() const {
+        using E = ElemKind;
+        static constexpr E kinds[] = {E::I64, E::I64, E::I64, E::F64, E::F64, E::I64, E::F64, E::U8};
+        if (row_.size() != 8 || zero_all_) return false;
+        for (std::size_t k = 0; k < 8; ++k)
+            if (row_[k].kind != kinds[k] || row_[k].big) return false;
+        return true;
+    }
+
     // Calls f(item) with the item reader of the array's dtype.
     template <class F>
     bool with_item(F&& f) {
         const Layout& L = j_.layout;
+        using E = ElemKind;
+        if (L.structured && sk_node_row())
+            return f(FixedRow<E::I64, E::I64, E::I64, E::F64, E::F64, E::I64, E::F64, E::U8>{});
         if (L.structured) return f(RowItem{});
         const Field& fl = L.fields[0];
         return with_kind(fl.kind, [&](auto kind) { return f(SimpleItem<decltype(kind)::value>{}); });

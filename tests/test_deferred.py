@@ -298,3 +298,17 @@ def test_the_walk_runs_only_when_the_scan_does_not_pass(blob, monkeypatch):
                 assert err == _error_of(lambda: milo_fast.loads(bad))
     err = _error_of(lambda: milo_fast.loads(blob, max_elements=10_000))
     assert calls and err[0] is LoadError and "$.data" in err[1]  # the walk names where the limit is passed
+
+
+def test_a_foreign_error_quoting_the_document_is_cut_short(blob, monkeypatch):
+    """A TypeError or ValueError from below the codec (numpy, or pybind11 refusing its arguments, which quotes
+    them: the whole document) becomes a DecodeError whose message stays short and says how much was left out."""
+    class Refusing:
+        def decode_deferred(self, data, *a):
+            raise TypeError(f"decode_deferred(): incompatible function arguments. Invoked with: {data!r}")
+
+    monkeypatch.setattr(codec, "_impl", Refusing())
+    with pytest.raises(DecodeError) as e:
+        milo_fast.loads(blob)
+    msg = str(e.value)
+    assert len(msg) < 700 and "incompatible function arguments" in msg and "more characters)" in msg

@@ -180,8 +180,14 @@ def raise_load_error(e: Exception, source: str):
         raise e
     if isinstance(e, (ValueError, TypeError, OverflowError)):
         where = f"{source}: " if source != "<bytes>" else ""
-        raise DecodeError(f"{where}an array numpy cannot represent ({type(e).__name__}: {e}) at $", path="$") from None
+        said = str(e)
+        if len(said) > _MAX_QUOTED:  # (pybind11's argument errors quote the arguments: the whole document)
+            said = f"{said[:_MAX_QUOTED]} ... ({len(said) - _MAX_QUOTED} more characters)"
+        raise DecodeError(f"{where}an array numpy cannot represent ({type(e).__name__}: {said}) at $", path="$") from None
     raise e
+
+
+_MAX_QUOTED = 400  # characters of another library's message quoted in a DecodeError
 
 
 def _err_kwargs(e) -> dict:

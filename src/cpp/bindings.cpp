@@ -489,6 +489,15 @@ struct PendingArray {
     uint64_t size = 0, nbytes = 0;
 };
 
+// What a build collects for the audit (Builder::collect): the value of every dict key among `keys` (every
+// occurrence, in document order), and the total elements and bytes of the arrays and scalars made.
+struct Scan {
+    std::vector<std::string> keys;
+    py::list names;
+    uint64_t elements = 0, nbytes = 0;
+    py::tuple result() const { return py::make_tuple(names, elements, nbytes); }
+};
+
 class Builder {
 public:
     Builder(const char* full, std::size_t full_len, uint64_t base, Document& doc, const Limits& limits, int threads)
@@ -504,15 +513,9 @@ public:
         slots_->assign(doc_.arrays.size(), ArraySlot{});
     }
 
-    // While building: the value of every dict key among `keys` goes to `out`, and the element and byte counts of
-    // every array and scalar made are added to totals[0] and totals[1] (what the audit's walk of the tree would
-    // collect, gathered by the build: see decode_deferred). Raw sub-documents report to the same place; all
-    // null stops collecting.
-    void collect(const std::vector<std::string>* keys, py::list* out, uint64_t* totals) {
-        name_keys_ = keys;
-        names_ = out;
-        totals_ = totals;
-    }
+    // While building, fill `scan` (what the audit's walk of the tree would collect: see decode_deferred); raw
+    // sub-documents report to the same place. nullptr stops collecting.
+    void collect(Scan* scan) { scan_ = scan; }
 
     py::object build(uint32_t i) {
         const Node& n = doc_.nodes[i];
@@ -545,9 +548,9 @@ public:
             case NodeType::Object: return object(n);
             case NodeType::Array: {
                 ArrayJob& j = doc_.arrays[n.a];
-                if (totals_) {
-                    totals_[0] += j.count;
-                    totals_[1] += j.count * j.layout.itemsize;
+                if (scan_) {
+                    scan_->elements += j.count;
+                    scan_->nbytes += j.count * j.layout.itemsize;
                 }
                 return slots_ ? pending(j, n.a) : array(j);
             }
@@ -608,13 +611,11 @@ private:
     std::vector<ArraySlot>* slots_ = nullptr;  // deferred build (defer())
     py::dict* need_ = nullptr;
     std::size_t own_ = 0;  // deferred build: arrays [0, own_) hold the current container's own arrays
-    const std::vector<std::string>* name_keys_ = nullptr;  // collect()
-    py::list* names_ = nullptr;
-    uint64_t* totals_ = nullptr;
+    Scan* scan_ = nullptr;  // collect()
 
     bool is_name_key(const Node& k) const {
         if (k.type != NodeType::String) return false;
-        for (const std::string& nk : *name_keys_)
+        for (const std::string& nk : scan_->keys)
             if (k.len == nk.size() && std::memcmp(doc_.strings.data() + k.a, nk.data(), nk.size()) == 0) return true;
         return false;
     }
@@ -700,7 +701,7 @@ private:
                 transporter |= is_transporter_key(doc_.nodes[kn]);
                 if (doc_.nodes[vn].type == NodeType::Array) place(doc_.nodes[vn].a, d, key, 0, val);
             }
-            if (names_ && is_name_key(doc_.nodes[kn]) && PyList_Append(names_->ptr(), val.ptr()) < 0)
+            if (scan_ && is_name_key(doc_.nodes[kn]) && PyList_Append(scan_->names.ptr(), val.ptr()) < 0)
                 throw py::error_already_set();
             if (PyDict_SetItem(d.ptr(), key.ptr(), val.ptr()) < 0) throw py::error_already_set();
         }
@@ -761,18 +762,9 @@ private:
         }
         if (!e.ok) raise_decode(full_, full_len_, e.offset, e.message, base_ + n.a);
         Builder b(full_, full_len_, base_ + n.a, sub, limits_, threads_);
-        if (totals_) b.collect(name_keys_, names_, totals_);
+        b.collect(scan_);
         return b.build(sub.root);
     }
-};
-
-// What a build collects for the audit (Builder::collect): the values of the naming keys met in dicts, and the
-// arrays' total elements and bytes.
-struct Scan {
-    std::vector<std::string> keys;
-    py::list names;
-    uint64_t totals[2] = {0, 0};
-    py::tuple result() const { return py::make_tuple(names, totals[0], totals[1]); }
 };
 
 py::object decode_collecting(py::buffer data, int max_depth, int threads, Scan* scan) {
@@ -791,7 +783,7 @@ py::object decode_collecting(py::buffer data, int max_depth, int threads, Scan* 
     }
     if (!e.ok) raise_decode(text, len, e.offset, e.message);
     Builder b(text, len, 0, doc, limits, threads);
-    if (scan) b.collect(&scan->keys, &scan->names, scan->totals);
+    b.collect(scan);
     // The objects built are new and acyclic: a collection triggered by their allocation would only walk
     // them (about 10% of building a forest's document). Collection resumes afterwards, as it was.
     struct GcPause {
@@ -843,7 +835,7 @@ public:
         }
         if (!e.ok) raise_decode(d->text_, d->len_, e.offset, e.message);
         d->builder_.reset(new Builder(d->text_, d->len_, 0, d->doc_, d->limits_, threads));
-        if (scan) d->builder_->collect(&scan->keys, &scan->names, scan->totals);
+        d->builder_->collect(scan);
         const bool defer = !d->doc_.arrays.empty() && d->doc_.nodes[d->doc_.root].type != NodeType::Array;
         if (!defer) {  // nothing to wait for while building (or an array alone): the plain decode
             d->finish_or_raise();
@@ -858,7 +850,7 @@ public:
             if (!err.is_none()) raise_error(err);
             throw;
         }
-        d->builder_->collect(nullptr, nullptr, nullptr);  // (the caller's scan is complete)
+        d->builder_->collect(nullptr);  // (the caller's scan is complete)
         py::object self = py::cast(d.release(), py::return_value_policy::take_ownership);
         return py::make_tuple(tree, self);
     }

@@ -16,6 +16,7 @@ Groups are "<model> fresh load". MILO_BENCH_NO_PYMILO=1 leaves PyMilo out (secon
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import subprocess
 import sys
@@ -28,10 +29,17 @@ from bench_models import _rounds, saved
 MODELS = ["random_forest", "hist_gradient_boosting", "mlp"]
 FORMATS = ["pickle", "joblib", "milo_text", "milo_base64", "pymilo", "skops"]
 
+
+def digest(pred: np.ndarray) -> str:
+    """What a child answers for its model's predictions and the parent checks (the children run this source)."""
+    return hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype)
+
+
 # The child's set-up (shared with bench_repeat.py): imports what its format needs, reads the blob, picks `load`.
 CHILD_SETUP = r"""
 import hashlib, io, os, pickle, sys
 import numpy as np
+""" + inspect.getsource(digest) + r"""
 import sklearn.ensemble, sklearn.neural_network, sklearn.tree
 fmt, blob_path, x_path = sys.argv[1:4]
 blob = open(blob_path, "rb").read()
@@ -61,13 +69,8 @@ out.write(b"ready\n"); out.flush()
 inp.readline()
 model = load(blob)
 out.write(b"done\n"); out.flush()
-pred = model.predict(np.load(x_path))
-out.write((hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype) + "\n").encode()); out.flush()
+out.write((digest(model.predict(np.load(x_path))) + "\n").encode()); out.flush()
 """
-
-
-def _digest(pred: np.ndarray) -> str:
-    return hashlib.sha256(pred.tobytes()).hexdigest() + " " + str(pred.dtype)
 
 
 def ask_load(proc, fmt) -> None:
@@ -126,5 +129,5 @@ def test_fresh_load(benchmark, tmp_path, name, fmt):
         for proc in children:
             if proc.poll() is None:
                 proc.kill()
-    expected = _digest(model.predict(X_new))
+    expected = digest(model.predict(X_new))
     assert digests and all(d == expected for d in digests), f"{fmt}: a fresh process predicted differently"

@@ -93,7 +93,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for b in session.benchmarks:
         if b and b.group and b.group.startswith("random_forest ") and (" repeated load" in b.group
                                                                                 or b.group.endswith(" fresh load")):
-            fmt = b.name.split("-")[-1].rstrip("]")
+            fmt = (b.params or {}).get("fmt")
             by_setting.setdefault(b.group, {})[fmt] = (b.get("median"), b.get("min"))
             continue
         if b and b.group and b.group.endswith(" load, alternating"):

@@ -8,7 +8,6 @@
 #include <deque>
 #include <mutex>
 #include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <new>
 #include <cstring>
@@ -66,16 +65,9 @@ inline uint64_t swar_digits8(uint64_t d) {
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 #if MILO_SKIP_AVX2
-// AVX2 (and POPCNT) in this process, unless MILO_FAST_NO_SIMD is set (as for base64).
-bool detect_skip_simd() {
-    const char* off = std::getenv("MILO_FAST_NO_SIMD");
-    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
-}
-
+// AVX2 in this process, as base64's code decides it (the CPU has it, MILO_FAST_NO_SIMD is not set), and POPCNT.
 bool skip_simd() {
-    static const bool on = detect_skip_simd();
+    static const bool on = detail::base64_simd_enabled() && __builtin_cpu_supports("popcnt");
     return on;
 }
 

@@ -643,6 +643,60 @@ void test_node_rows_read_as_the_general_reader_does() {
     CHECK_MSG(compared_errors > 300, "only %d errors compared", compared_errors);
 }
 
+// An integer token read where 16 bytes and more follow it (read_int's one-load path for int64 and uint8) and
+// where it ends the list (the byte-by-byte path): the same value, or the same error at the same place; and for
+// well-formed tokens, the value strtoll/strtoull give.
+void test_int_tokens_read_alike_wherever_they_are() {
+    static const char alphabet[] = "0123456789000-+.eE x";
+    int fast_values = 0;
+    for (int trial = 0; trial < 20000; ++trial) {
+        std::string tok;
+        if (trial % 2 == 0) {  // well-formed: a sign or not, 1 to 20 digits
+            if (skip_rnd(2)) tok += '-';
+            const int n = 1 + static_cast<int>(skip_rnd(trial % 8 == 0 ? 20 : 8));
+            for (int k = 0; k < n; ++k) tok += static_cast<char>('0' + (k == 0 && n > 1 ? 1 + skip_rnd(9) : skip_rnd(10)));
+        } else {
+            const int n = 1 + static_cast<int>(skip_rnd(12));
+            for (int k = 0; k < n; ++k) tok += alphabet[skip_rnd(sizeof alphabet - 1)];
+        }
+        const bool u8 = trial % 3 == 0;
+        const char* dtype = u8 ? "uint8" : "int64";
+        const std::string zeros = "0,0,0,0,0,0,0,0,0";
+        const std::string a_list = "[" + tok + "," + zeros + "]", b_list = "[" + zeros + "," + tok + "]";
+        Parsed a = parse(envelope(a_list, dtype, "[10]"));
+        Parsed b = parse(envelope(b_list, dtype, "[10]"));
+        const uint64_t at = std::strlen("{\"pymiloed-ndarray-list\":");
+        const uint64_t a_tok = at + 1, b_tok = at + 1 + zeros.size() + 1;
+        if (a.err.ok != b.err.ok) {
+            CHECK_MSG(false, "'%s' (%s): '%s' against '%s'", tok.c_str(), dtype, a.err.message.c_str(), b.err.message.c_str());
+            continue;
+        }
+        if (!a.err.ok) {
+            // the reader's errors are at the token and the same; one past the token (where a comma or the end
+            // of the list should be, and the two lists want different things) at the same place in it
+            const bool reader = a.err.offset == a_tok || b.err.offset == b_tok;
+            CHECK_MSG((!reader || a.err.message == b.err.message) && a.err.offset - a_tok == b.err.offset - b_tok,
+                      "'%s' (%s): '%s' at %llu against '%s' at %llu", tok.c_str(), dtype, a.err.message.c_str(),
+                      static_cast<unsigned long long>(a.err.offset - a_tok), b.err.message.c_str(),
+                      static_cast<unsigned long long>(b.err.offset - b_tok));
+            continue;
+        }
+        const uint8_t* da = a.doc.arrays[0].data.get();
+        const uint8_t* db = b.doc.arrays[0].data.get() + (u8 ? 9 : 72);
+        const std::size_t sz = u8 ? 1 : 8;
+        CHECK_MSG(std::memcmp(da, db, sz) == 0, "'%s' (%s): different values", tok.c_str(), dtype);
+        if (trial % 2 == 0) {
+            if (u8) {
+                CHECK_MSG(*da == std::strtoull(tok.c_str(), nullptr, 10), "'%s' (uint8): %u", tok.c_str(), *da);
+            } else {
+                CHECK_MSG(load_at<int64_t>(da) == std::strtoll(tok.c_str(), nullptr, 10), "'%s' (int64)", tok.c_str());
+            }
+            ++fast_values;
+        }
+    }
+    CHECK_MSG(fast_values > 4000, "only %d well-formed values compared", fast_values);
+}
+
 // The end of a list found at every alignment (Parser::skip_list_light reads 32 bytes a step with AVX2, 16 with
 // SSE2 and per bracket near strings: ctest runs this program with MILO_FAST_NO_SIMD=1 too): rows like a node
 // table's, a string somewhere or not, and nesting just within and just past the depth limit, reported at the
@@ -700,6 +754,7 @@ int main() {
     test_nd_values();
     test_structured_rows();
     test_node_rows_read_as_the_general_reader_does();
+    test_int_tokens_read_alike_wherever_they_are();
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();

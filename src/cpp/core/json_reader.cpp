@@ -56,7 +56,7 @@ constexpr uint64_t kPow10Int[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000
 
 // The value of eight digit values 0..9 (one per byte, the first digit in the lowest byte): pairs, then
 // groups of four, then all eight, each step one multiply-add across lanes that cannot carry.
-inline uint64_t swar_digits8(uint64_t d) {
+__attribute__((always_inline)) inline uint64_t swar_digits8(uint64_t d) {
     d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFULL;
     d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFULL;
     return (d * 10000 + (d >> 32)) & 0xFFFFFFFFULL;
@@ -949,7 +949,26 @@ inline const char* read_nonfinite(const char* q, const char* end, FloatClass& c)
 // The element readers: one value of kind K from the text at p (p <= end), stored at out. Each returns the end
 // of the value's token, or nullptr with `why` set; an error is always at p, the start of the token.
 template <ElemKind K>
-inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool big, const char*& why);
+
+// A finite number in a float64 array, the common case, kept small enough to inline into the row and item
+// loops; everything else (non-finite tokens, other widths) goes to read_float_rest.
+template <ElemKind K>
+__attribute__((always_inline)) inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    if constexpr (K == ElemKind::F64) {
+        if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
+            double d;
+            const char* e = parse_f64(p, end, d);
+            if (!e) { why = "malformed or out-of-range number in a float64 array"; return nullptr; }
+            uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
+            return e;
+        }
+    }
+    return read_float_rest<K>(p, end, out, big, why);
+}
+
+template <ElemKind K>
+__attribute__((noinline)) const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if (!(*p == '-' || is_digit(*p)) || (*p == '-' && p + 1 < end && p[1] == 'I')) {
         FloatClass c;
         const char* q = read_nonfinite(p, end, c);
@@ -976,9 +995,45 @@ inline const char* read_float(const char* p, const char* end, uint8_t* out, bool
     return e;
 }
 
+template <ElemKind K>
+const char* read_int_rest(const char* p, const char* end, uint8_t* out, bool big, const char*& why);
+
+// An integer of 1 to 7 digits (and a sign) with 16 bytes readable at p, stored as a 64-bit or 8-bit value (a node
+// table's fields): one 8-byte load, its digit mask and value by SWAR, no loop and no bound check per byte.
+// Anything else, errors included, is read_int_rest's, which reads the token again from p.
+template <ElemKind K>
+__attribute__((always_inline)) inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    if constexpr (K == ElemKind::I64 || K == ElemKind::U8) {
+        if (__builtin_expect(end - p >= 16, 1)) {
+            const bool neg = *p == '-';
+            const char* const q = p + (neg ? 1 : 0);
+            uint64_t x;
+            std::memcpy(&x, q, 8);
+            const uint64_t t = x - 0x3030303030303030ULL;
+            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+            const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 0;  // 8 digits and more: as none
+            const char c = q[n];
+            // a digit count of 1..7, no leading zero before another digit, no fraction or exponent after
+            if (__builtin_expect(n != 0 && (n == 1 || q[0] != '0') && c != '.' && (c | 0x20) != 'e', 1)) {
+                const uint64_t v = swar_digits8(t << (8 * (8 - n)));
+                if constexpr (K == ElemKind::I64) {
+                    store64(out, neg ? 0 - v : v, big);
+                    return q + n;
+                } else {
+                    if (!neg && v <= 0xFF) {
+                        *out = static_cast<uint8_t>(v);
+                        return q + n;
+                    }
+                }
+            }
+        }
+    }
+    return read_int_rest<K>(p, end, out, big, why);
+}
+
 // One pass over an integer token: sign, digits, value (scan_number then from_chars would read it twice).
 template <ElemKind K>
-inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+__attribute__((noinline)) const char* read_int_rest(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     const char* q = p;
     const bool neg = *q == '-';
     q += neg;
@@ -1057,7 +1112,7 @@ inline const char* read_int(const char* p, const char* end, uint8_t* out, bool b
 }
 
 template <ElemKind K>
-inline const char* read_elem(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+__attribute__((always_inline)) inline const char* read_elem(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if (p >= end) { why = "expected a value"; return nullptr; }
     if constexpr (K == ElemKind::Bool) {
         if (match(p, end, "true", 4)) { *out = 1; return p + 4; }

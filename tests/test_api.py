@@ -713,3 +713,54 @@ def test_signed_and_encrypted_files_through_every_entry_point(tmp_path, forest):
     blob = milo_fast.dumps(forest, encrypt_key="a passphrase")
     assert crypto.is_encrypted(blob)
     assert_same(forest, milo_fast.loads(blob, decrypt_key="a passphrase"))
+
+
+def test_the_garbage_collector_is_paused_for_a_load_and_restored(forest, tmp_path, monkeypatch):
+    import gc
+    from milo_fast import document
+    blob = milo_fast.dumps(forest)
+    inside, during, seen = [False], [], []
+
+    def note(phase, info):  # collections while a model is being built
+        if inside[0]:
+            during.append(phase)
+
+    def watched(fn):
+        def run(*a, **k):
+            seen.append(gc.isenabled())
+            inside[0] = True
+            try:
+                return fn(*a, **k)
+            finally:
+                inside[0] = False
+        return run
+
+    monkeypatch.setattr(document, "build_model", watched(document.build_model))
+    monkeypatch.setattr(document, "decode_document_deferred", watched(document.decode_document_deferred))
+    old = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # a collection at nearly every allocation, if the collector were on
+    gc.callbacks.append(note)
+    try:
+        m = milo_fast.loads(blob)
+        assert gc.isenabled()
+        path = tmp_path / "m.json"
+        path.write_bytes(blob)
+        milo_fast.Import(str(path)).to_model()
+        assert gc.isenabled()
+        with pytest.raises(milo_fast.MiloError):
+            milo_fast.loads(blob[:-100])
+        assert gc.isenabled()
+        assert seen and not any(seen) and during == []
+        gc.disable()  # a caller's choice is kept
+        milo_fast.loads(blob)
+        assert not gc.isenabled()
+        gc.enable()
+        inside[0] = True
+        gc.collect()
+        assert during  # (the callback does see collections)
+    finally:
+        gc.callbacks.remove(note)
+        gc.set_threshold(*old)
+        gc.enable()
+    assert np.array_equal(m.predict_proba(np.zeros((3, forest.n_features_in_))),
+                          forest.predict_proba(np.zeros((3, forest.n_features_in_))))

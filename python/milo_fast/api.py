@@ -18,6 +18,7 @@ destination: an interrupted save leaves the previous file intact, and a failed e
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
@@ -245,7 +246,28 @@ def _load_tree(obj, *, trusted, source, budget, deferred=None, scan=None):
         raise
 
 
-def _load_bytes(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
+class _GcPaused:
+    """The cyclic garbage collector off for a load, and back as it was after (on errors too). A load makes
+    thousands of containers (the document's tree, then the model), none of them garbage in a cycle, and the
+    collections their allocations trigger would only traverse them (a 100-tree forest's load triggered one,
+    0.25 ms of its 15-20 ms)."""
+
+    def __enter__(self):
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.was:
+            gc.enable()
+
+
+def _load_bytes(data, **kw):
+    """The model in document bytes (see _load_bytes_now), with the garbage collector paused."""
+    with _GcPaused():
+        return _load_bytes_now(data, **kw)
+
+
+def _load_bytes_now(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
     """The model in document bytes: decoded deferred (arrays converted while the model is built), or whole when
     the deferred build finds a placeholder it cannot account for (see DeferredArrayEscaped)."""
     obj, deferred, scan = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth,
@@ -442,11 +464,12 @@ class Import:
 
     def to_model(self):
         """A new model built from the document."""
-        if self._kind == "pymilo":
-            return document.compat_module().import_document(self._doc, trusted=self._trusted, source=self._source,
-                                                            budget=self._budget.copy())
-        return document.build_model(self._doc, trusted=self._trusted, source=self._source,
-                                    budget=self._budget.copy())
+        with _GcPaused():
+            if self._kind == "pymilo":
+                return document.compat_module().import_document(self._doc, trusted=self._trusted,
+                                                                source=self._source, budget=self._budget.copy())
+            return document.build_model(self._doc, trusted=self._trusted, source=self._source,
+                                        budget=self._budget.copy())
 
     @staticmethod
     def batch_import(file_addr, run_parallel: bool = False):

@@ -261,25 +261,21 @@ class _GcPaused:
             gc.enable()
 
 
-def _load_bytes(data, **kw):
-    """The model in document bytes (see _load_bytes_now), with the garbage collector paused."""
-    with _GcPaused():
-        return _load_bytes_now(data, **kw)
-
-
-def _load_bytes_now(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
+def _load_bytes(data, *, trusted, source, max_size, max_depth, max_elements, max_alloc):
     """The model in document bytes: decoded deferred (arrays converted while the model is built), or whole when
-    the deferred build finds a placeholder it cannot account for (see DeferredArrayEscaped)."""
-    obj, deferred, scan = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth,
-                                                            source=source)
-    try:
-        return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc),
-                          deferred=deferred, scan=scan)
-    except DeferredArrayEscaped:
-        pass
-    del obj, deferred, scan
-    obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=source)
-    return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc))
+    the deferred build finds a placeholder it cannot account for (see DeferredArrayEscaped); the garbage
+    collector paused throughout."""
+    with _GcPaused():
+        obj, deferred, scan = document.decode_document_deferred(data, max_size=max_size, max_depth=max_depth,
+                                                                source=source)
+        try:
+            return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc),
+                              deferred=deferred, scan=scan)
+        except DeferredArrayEscaped:
+            pass
+        del obj, deferred, scan
+        obj = document.decode_document(data, max_size=max_size, max_depth=max_depth, source=source)
+        return _load_tree(obj, trusted=trusted, source=source, budget=Budget(max_elements, max_alloc))
 
 
 def _unwrap(data, *, source: str, public_key=None, signature_path=None, decrypt_key=None):

@@ -62,6 +62,15 @@ __attribute__((always_inline)) inline uint64_t swar_digits8(uint64_t d) {
     return (d * 10000 + (d >> 32)) & 0xFFFFFFFFULL;
 }
 
+// The 8 bytes at q (readable) less '0' each, in `t`; returns how many of them lead as digits (8: all).
+__attribute__((always_inline)) inline int leading_digits8(const char* q, uint64_t& t) {
+    uint64_t x;
+    std::memcpy(&x, q, 8);
+    t = x - 0x3030303030303030ULL;
+    const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+    return non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
+}
+
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 #if MILO_SKIP_AVX2
@@ -1007,14 +1016,11 @@ __attribute__((always_inline)) inline const char* read_int(const char* p, const 
         if (__builtin_expect(end - p >= 16, 1)) {
             const bool neg = *p == '-';
             const char* const q = p + (neg ? 1 : 0);
-            uint64_t x;
-            std::memcpy(&x, q, 8);
-            const uint64_t t = x - 0x3030303030303030ULL;
-            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
-            const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 0;  // 8 digits and more: as none
-            const char c = q[n];
+            uint64_t t;
+            const int n = leading_digits8(q, t);
+            const char c = q[n];  // (q[8] when n is 8: readable, and not taken)
             // a digit count of 1..7, no leading zero before another digit, no fraction or exponent after
-            if (__builtin_expect(n != 0 && (n == 1 || q[0] != '0') && c != '.' && (c | 0x20) != 'e', 1)) {
+            if (__builtin_expect(n != 0 && n != 8 && (n == 1 || q[0] != '0') && c != '.' && (c | 0x20) != 'e', 1)) {
                 const uint64_t v = swar_digits8(t << (8 * (8 - n)));
                 if constexpr (K == ElemKind::I64) {
                     store64(out, neg ? 0 - v : v, big);
@@ -1049,11 +1055,8 @@ __attribute__((noinline)) const char* read_int_rest(const char* p, const char* e
         // eight bytes is the whole number; byte by byte only near the end of the text or past 16 digits.
         bool done = false;
         while (end - q >= 8 && q - d0 <= 8) {
-            uint64_t x;
-            std::memcpy(&x, q, 8);
-            const uint64_t t = x - 0x3030303030303030ULL;
-            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
-            const int n = non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
+            uint64_t t;
+            const int n = leading_digits8(q, t);
             if (n == 0) { done = true; break; }
             v = v * kPow10Int[n] + swar_digits8(t << (8 * (8 - n)));
             q += n;

@@ -60,18 +60,28 @@ def test_fill_puts_arrays_in_place_in_document_order(blob):
     tree, deferred = _core.decode_deferred(blob, 2048, 2)
     whole = codec.decode(blob)
     slots = []  # (container, key) of every placeholder, in the order of their index
+    ready = []  # arrays built whole: tiny ones, converted during phase 1
 
     def walk(x, y):
         items = x.items() if type(x) is dict else enumerate(x) if type(x) is list else ()
         for k, v in items:
             if type(v) is _core.PendingArray:
                 slots.append((v.index, x, k, y[k]))
+            elif isinstance(v, (np.ndarray, np.generic)):
+                ready.append((v, y[k]))
             elif type(v) in (dict, list):
                 walk(v, y[k])
 
     walk(tree, whole)
     slots.sort(key=lambda s: s[0])
-    assert [s[0] for s in slots] == list(range(deferred.count))
+    indices = [s[0] for s in slots]
+    assert len(indices) == len(set(indices)) and len(slots) + len(ready) == deferred.count
+    assert all(0 <= i < deferred.count for i in indices)
+    # the forest's classes_, n_classes_ and class counts are tiny: whole, and equal to the plain decode's
+    assert len(ready) >= 3 * 40 and len(slots) >= 2 * 40
+    for got, want in ready:
+        assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        assert got.nbytes <= 1024  # (at most 256 characters of text or base64)
     for i, c, k, want in slots:
         assert c[k].size == want.size and c[k].nbytes == want.nbytes
     k = deferred.count // 2

@@ -12,6 +12,7 @@
 #include <system_error>
 #include <thread>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -531,7 +532,7 @@ public:
                 return py::reinterpret_steal<py::object>(r);
             }
             case NodeType::Float: { double d; std::memcpy(&d, &n.a, 8); return py::float_(d); }
-            case NodeType::String: return string(n);
+            case NodeType::String: return n.len <= kShared ? shared_string(n) : string(n);
             case NodeType::List: {
                 py::list l(n.len);
                 const std::size_t outer = own_;
@@ -552,7 +553,7 @@ public:
                     scan_->elements += j.count;
                     scan_->nbytes += j.count * j.layout.itemsize;
                 }
-                return slots_ ? pending(j, n.a) : array(j);
+                return slots_ && !j.ready ? pending(j, n.a) : array(j);  // (ready: converted in phase 1)
             }
             case NodeType::RawList: return raw(n);
         }
@@ -632,6 +633,7 @@ private:
 
     void place(uint64_t index, const py::object& container, const py::object& key, Py_ssize_t i, const py::object& v) {
         ArraySlot& s = (*slots_)[static_cast<std::size_t>(index)];  // (its array was made by pending())
+        if (!s.owner) return;  // not pending: built whole (ArrayJob::ready)
         s.container = container;
         s.key = key;
         s.index = i;
@@ -649,6 +651,22 @@ private:
     bool is_transporter_key(const Node& k) const {
         return k.type == NodeType::String && k.len >= 5 && std::memcmp(doc_.strings.data() + k.a, "milo:", 5) == 0 &&
                !(k.len == 7 && std::memcmp(doc_.strings.data() + k.a, "milo:id", 7) == 0);
+    }
+
+    // Short strings (keys, and values such as "gini") are made once per build and interned: a forest repeats
+    // the same thirty keys in each of its trees, and the dict lookups that the transporters make with their
+    // own (interned) literals then find them by identity.
+    static constexpr uint32_t kShared = 40;
+    std::unordered_map<std::string_view, py::object> shared_;
+
+    py::object shared_string(const Node& n) {
+        const std::string_view text(doc_.strings.data() + n.a, n.len);  // (the arena does not change while building)
+        auto it = shared_.find(text);
+        if (it != shared_.end()) return it->second;
+        py::object s = string(n);
+        PyObject* p = s.release().ptr();
+        PyUnicode_InternInPlace(&p);
+        return shared_.emplace(text, py::reinterpret_steal<py::object>(p)).first->second;
     }
 
     py::object string(const Node& n) {
@@ -872,6 +890,7 @@ public:
         }
         for (; filled_ < n; ++filled_) {
             ArraySlot& s = slots_[filled_];
+            if (!s.owner) continue;  // built whole (converted in phase 1: ArrayJob::ready)
             ArrayJob& j = doc_.arrays[filled_];
             py::object a = Builder::deliver(j, s);
             if (j.note[0] >= 0)  // a node table checked on the worker: (array, depth, largest split feature)

@@ -456,6 +456,48 @@ void test_async_decode_matches_parse_and_decode() {
     }
 }
 
+// Tiny arrays (at most 256 characters of text) are converted by the parser's thread as phase 1 reads them
+// (ArrayJob::ready), the others by the workers: the arrays, and every error, are still what one thread gives;
+// a tiny array that fails is converted again in document order, so its error never comes before phase 1's.
+void test_async_decode_tiny_arrays_inline() {
+    std::vector<std::vector<double>> want;
+    const std::string doc = f64_document(30, 1, 7, 0xD1B54A32D192ED03ULL, 5.0, true, want);  // 1, 8, 15 ... items
+    Document d;
+    Limits lim;
+    AsyncDecode async;
+    CHECK(async.start(doc.data(), doc.size(), lim, d, 2).ok);
+    std::size_t ready = 0;
+    for (const ArrayJob& j : d.arrays) {
+        CHECK(j.ready == (j.span_end - j.span_begin <= 256));
+        ready += j.ready;
+    }
+    CHECK(ready >= 2 && ready < d.arrays.size());
+    CHECK(async.wait_through(d.arrays.size()));
+    for (std::size_t a = 0; a < want.size() && a < d.arrays.size(); ++a)
+        CHECK(std::memcmp(d.arrays[a].data.get(), want[a].data(), want[a].size() * 8) == 0);
+    CHECK(async.finish().ok);
+    for (std::size_t at = 3; at < doc.size(); at += doc.size() / 97) {
+        for (char c : {'x', ']', '"', '-'}) {
+            std::string bad = doc;
+            bad[at] = c;
+            Parsed one = parse(bad, 1);
+            for (int threads : {2, 3}) {
+                Document d2;
+                AsyncDecode a2;
+                ParseError e = a2.start(bad.data(), bad.size(), lim, d2, threads);
+                if (e.ok) e = a2.finish();
+                CHECK_MSG(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message,
+                          "byte %zu -> '%c', threads=%d: %s at %llu vs %s at %llu", at, c, threads, e.message.c_str(),
+                          static_cast<unsigned long long>(e.offset), one.err.message.c_str(),
+                          static_cast<unsigned long long>(one.err.offset));
+                Document d3;
+                e = parse_and_decode(bad.data(), bad.size(), lim, d3, threads);
+                CHECK(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message);
+            }
+        }
+    }
+}
+
 // The light list skip (16 bytes at a time, levels summed in registers) against a byte-by-byte walk: where each
 // list ends, and which commas at the list's own level it records as split points (every 2^18 bytes or so), over
 // lists whose brackets fall anywhere in the blocks, at every nesting level from 1 to past 17.
@@ -759,6 +801,7 @@ int main() {
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();
     test_async_decode_matches_parse_and_decode();
+    test_async_decode_tiny_arrays_inline();
     test_light_skip_against_a_walk();
     test_light_skip_at_every_alignment();
     return milo_test::summary("test_json");

@@ -1660,6 +1660,14 @@ public:
     void add(ArrayJob& j) override {
         if (stop_.load(std::memory_order_relaxed)) return;
         if (!allocate(j)) { stop_ = true; return; }
+        if (converted_now(j)) {  // a tiny array: converted here, and no worker woken for it
+            std::lock_guard<std::mutex> lk(m_);
+            left_.push_back(0);
+            job_failed_.push_back(false);
+            while (done_ < left_.size() && left_[done_] == 0) ++done_;
+            done_cv_.notify_all();
+            return;
+        }
         {
             std::lock_guard<std::mutex> lk(m_);  // workers index tasks_ and errs_ under m_
             const std::size_t ji = left_.size();
@@ -1745,6 +1753,21 @@ private:
 
     void join() {
         for (auto& t : pool_) if (t.joinable()) t.join();
+    }
+
+    // A job of at most kInlineText characters of simple items, converted on the parser's thread as it is added:
+    // queueing it and waking a worker would cost more than the conversion (a forest names three such arrays per
+    // tree: classes_, n_classes_, the Tree's class counts). Structured items (node tables) always go to a
+    // worker, where the after-conversion hook sees them. A failure is not reported here: the job is queued as
+    // any other, and its error comes in document order, after phase 1's (the task rewrites the whole buffer).
+    static constexpr uint64_t kInlineText = 256;
+    bool converted_now(ArrayJob& j) {
+        if (j.layout.structured || j.span_end - j.span_begin > kInlineText) return false;
+        Task t{&j, -1, j.span_begin};
+        ArrayText::Err err;
+        if (!run_task(text_, t, err)) return false;
+        j.ready = true;
+        return true;
     }
 
     // Takes the next queued task (m_ held by lk, queue_ not empty), runs it unlocked, and records it.

@@ -46,6 +46,7 @@ struct ArrayJob {
     std::vector<std::pair<int64_t, uint64_t>> splits;
     std::unique_ptr<uint8_t[]> data;   // C-order, native (little-endian) unless a field is big-endian
     int64_t note[2] = {-1, 0};         // what AsyncDecode's after-conversion hook recorded (its own meaning)
+    bool ready = false;                // converted during phase 1 by the parser's thread (a tiny array, AsyncDecode)
     // error reporting
     bool failed = false;
     uint64_t err_offset = 0;

@@ -632,8 +632,8 @@ private:
     }
 
     void place(uint64_t index, const py::object& container, const py::object& key, Py_ssize_t i, const py::object& v) {
+        if (doc_.arrays[index].ready) return;  // not pending: built whole
         ArraySlot& s = (*slots_)[static_cast<std::size_t>(index)];  // (its array was made by pending())
-        if (!s.owner) return;  // not pending: built whole (ArrayJob::ready)
         s.container = container;
         s.key = key;
         s.index = i;
@@ -890,8 +890,8 @@ public:
         }
         for (; filled_ < n; ++filled_) {
             ArraySlot& s = slots_[filled_];
-            if (!s.owner) continue;  // built whole (converted in phase 1: ArrayJob::ready)
             ArrayJob& j = doc_.arrays[filled_];
+            if (j.ready) continue;  // built whole (converted in phase 1)
             py::object a = Builder::deliver(j, s);
             if (j.note[0] >= 0)  // a node table checked on the worker: (array, depth, largest split feature)
                 notes_[py::int_(reinterpret_cast<uintptr_t>(a.ptr()))] = py::make_tuple(a, j.note[0], j.note[1]);

@@ -370,6 +370,13 @@ std::string f64_document(int n, int base, int step, uint64_t seed, double div, b
     return doc + "}";
 }
 
+// A decode of a document broken at byte `at` (set to c) on `threads` threads fails as one thread does.
+void check_same_error(const ParseError& e, const ParseError& one, std::size_t at, char c, int threads) {
+    CHECK_MSG(e.ok == one.ok && e.offset == one.offset && e.message == one.message,
+              "byte %zu -> '%c', threads=%d: %s at %llu vs %s at %llu", at, c, threads, e.message.c_str(),
+              static_cast<unsigned long long>(e.offset), one.message.c_str(), static_cast<unsigned long long>(one.offset));
+}
+
 void test_pipeline_matches_two_phases() {
     std::vector<std::vector<double>> want;
     const std::string doc = f64_document(60, 200, 97, 0x2545F4914F6CDD1DULL, 3.0, false, want);
@@ -393,10 +400,7 @@ void test_pipeline_matches_two_phases() {
                 Document d;
                 Limits lim;
                 ParseError e = parse_and_decode(bad.data(), bad.size(), lim, d, threads);
-                CHECK_MSG(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message,
-                          "byte %zu -> '%c', threads=%d: %s at %llu vs %s at %llu", at, c, threads, e.message.c_str(),
-                          static_cast<unsigned long long>(e.offset), one.err.message.c_str(),
-                          static_cast<unsigned long long>(one.err.offset));
+                check_same_error(e, one.err, at, c, threads);
             }
         }
     }
@@ -486,13 +490,10 @@ void test_async_decode_tiny_arrays_inline() {
                 AsyncDecode a2;
                 ParseError e = a2.start(bad.data(), bad.size(), lim, d2, threads);
                 if (e.ok) e = a2.finish();
-                CHECK_MSG(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message,
-                          "byte %zu -> '%c', threads=%d: %s at %llu vs %s at %llu", at, c, threads, e.message.c_str(),
-                          static_cast<unsigned long long>(e.offset), one.err.message.c_str(),
-                          static_cast<unsigned long long>(one.err.offset));
+                check_same_error(e, one.err, at, c, threads);
                 Document d3;
                 e = parse_and_decode(bad.data(), bad.size(), lim, d3, threads);
-                CHECK(e.ok == one.err.ok && e.offset == one.err.offset && e.message == one.err.message);
+                check_same_error(e, one.err, at, c, threads);
             }
         }
     }

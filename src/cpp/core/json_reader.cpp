@@ -1660,28 +1660,25 @@ public:
     void add(ArrayJob& j) override {
         if (stop_.load(std::memory_order_relaxed)) return;
         if (!allocate(j)) { stop_ = true; return; }
-        if (converted_now(j)) {  // a tiny array: converted here, and no worker woken for it
-            std::lock_guard<std::mutex> lk(m_);
-            left_.push_back(0);
-            job_failed_.push_back(false);
-            while (done_ < left_.size() && left_[done_] == 0) ++done_;
-            done_cv_.notify_all();
-            return;
-        }
+        const bool now = converted_now(j);  // a tiny array: converted here, no task, no worker woken
         {
             std::lock_guard<std::mutex> lk(m_);  // workers index tasks_ and errs_ under m_
             const std::size_t ji = left_.size();
             left_.push_back(0);
             job_failed_.push_back(false);
-            tasks_of(j, [&](const Task& t) {
-                queue_.push_back(tasks_.size());
-                tasks_.push_back(t);
-                tasks_.back().job_index = ji;
-                errs_.emplace_back();
-                ++left_[ji];
-            });
+            if (now) {
+                advance_done();
+            } else {
+                tasks_of(j, [&](const Task& t) {
+                    queue_.push_back(tasks_.size());
+                    tasks_.push_back(t);
+                    tasks_.back().job_index = ji;
+                    errs_.emplace_back();
+                    ++left_[ji];
+                });
+            }
         }
-        cv_.notify_all();
+        (now ? done_cv_ : cv_).notify_all();
     }
 
     // Phase 1 is over: no job comes after this (workers leave once the queue is empty).
@@ -1755,6 +1752,11 @@ private:
         for (auto& t : pool_) if (t.joinable()) t.join();
     }
 
+    // Past every job finished in document order (m_ held).
+    void advance_done() {
+        while (done_ < left_.size() && left_[done_] == 0) ++done_;
+    }
+
     // A job of at most kInlineText characters of simple items, converted on the parser's thread as it is added:
     // queueing it and waking a worker would cost more than the conversion (a forest names three such arrays per
     // tree: classes_, n_classes_, the Tree's class counts). Structured items (node tables) always go to a
@@ -1796,8 +1798,7 @@ private:
             }
             lk.lock();
         }
-        if (--left_[t.job_index] == 0)
-            while (done_ < left_.size() && left_[done_] == 0) ++done_;
+        if (--left_[t.job_index] == 0) advance_done();
         done_cv_.notify_all();
     }
 

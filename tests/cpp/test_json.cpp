@@ -740,6 +740,56 @@ void test_int_tokens_read_alike_wherever_they_are() {
     CHECK_MSG(fast_values > 4000, "only %d well-formed values compared", fast_values);
 }
 
+// Float tokens in a float64 array: first in a 2-d list of rows (followed by ']', 16 bytes and more readable: the
+// reader's "D.0" fast path and parse_f64's wide path) and last (followed by "]]" and the end of the list: the
+// short-buffer paths). Both places give the same value, or the same error at the same place in the token, and a
+// well-formed token the value strtod gives, bit for bit (-0.0 included). Tokens near the fast path's shape:
+// "D{1,9}.0", leading zeros, more fraction digits, exponents, spaces.
+void test_float_tokens_read_alike_wherever_they_are() {
+    static const char alphabet[] = "0123456789000.-+eE x";
+    static const char* tails[] = {".0", ".0", ".0", ".00", ".05", ".", ".0e1", ".0E-2", "", ".5"};
+    int fast_shape = 0;
+    for (int trial = 0; trial < 30000; ++trial) {
+        std::string tok;
+        if (trial % 3 != 2) {  // near "D.0": a sign or not, 1 to 9 digits (a leading zero at times), a tail
+            if (skip_rnd(2)) tok += '-';
+            const int n = 1 + static_cast<int>(skip_rnd(trial % 5 == 0 ? 9 : 7));
+            for (int k = 0; k < n; ++k)
+                tok += static_cast<char>('0' + (k == 0 && n > 1 && skip_rnd(8) ? 1 + skip_rnd(9) : skip_rnd(10)));
+            tok += tails[skip_rnd(sizeof tails / sizeof tails[0])];
+            if (skip_rnd(10) == 0) tok += ' ';
+        } else {
+            const int n = 1 + static_cast<int>(skip_rnd(12));
+            for (int k = 0; k < n; ++k) tok += alphabet[skip_rnd(sizeof alphabet - 1)];
+        }
+        const std::string rows = "[0.0],[1.0],[2.0],[3.0],[4.0],[5.0],[6.0],[7.0],[8.0]";
+        const std::string a_list = "[[" + tok + "]," + rows + "]", b_list = "[" + rows + ",[" + tok + "]]";
+        Parsed a = parse(envelope(a_list, "float64", "[10, 1]"));
+        Parsed b = parse(envelope(b_list, "float64", "[10, 1]"));
+        const uint64_t at = std::strlen("{\"pymiloed-ndarray-list\":");
+        const uint64_t a_tok = at + 2, b_tok = at + 1 + rows.size() + 2;
+        if (a.err.ok != b.err.ok) {
+            CHECK_MSG(false, "'%s': '%s' against '%s'", tok.c_str(), a.err.message.c_str(), b.err.message.c_str());
+            continue;
+        }
+        if (!a.err.ok) {
+            CHECK_MSG(a.err.message == b.err.message && a.err.offset - a_tok == b.err.offset - b_tok,
+                      "'%s': '%s' at %llu against '%s' at %llu", tok.c_str(), a.err.message.c_str(),
+                      static_cast<unsigned long long>(a.err.offset - a_tok), b.err.message.c_str(),
+                      static_cast<unsigned long long>(b.err.offset - b_tok));
+            continue;
+        }
+        const uint8_t* da = a.doc.arrays[0].data.get();
+        const uint8_t* db = b.doc.arrays[0].data.get() + 72;
+        CHECK_MSG(std::memcmp(da, db, 8) == 0, "'%s': different values", tok.c_str());
+        const double want = std::strtod(tok.c_str(), nullptr);
+        CHECK_MSG(std::memcmp(da, &want, 8) == 0, "'%s': %.17g, strtod %.17g", tok.c_str(), load_at<double>(da), want);
+        const std::size_t dot = tok.find(".0");
+        if (dot != std::string::npos && dot + 2 == tok.size() && dot <= 8) ++fast_shape;
+    }
+    CHECK_MSG(fast_shape > 3000, "only %d tokens of the shape D.0 read", fast_shape);
+}
+
 // The end of a list found at every alignment (Parser::skip_list_light reads 32 bytes a step with AVX2, 16 with
 // SSE2 and per bracket near strings: ctest runs this program with MILO_FAST_NO_SIMD=1 too): rows like a node
 // table's, a string somewhere or not, and nesting just within and just past the depth limit, reported at the
@@ -798,6 +848,7 @@ int main() {
     test_structured_rows();
     test_node_rows_read_as_the_general_reader_does();
     test_int_tokens_read_alike_wherever_they_are();
+    test_float_tokens_read_alike_wherever_they_are();
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();

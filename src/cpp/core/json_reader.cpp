@@ -965,6 +965,22 @@ const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool b
 template <ElemKind K>
 __attribute__((always_inline)) inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if constexpr (K == ElemKind::F64) {
+        // An integer-valued number of 1 to 7 digits written "D.0" and ended by ',' or ']' ("-2.0", "0.0",
+        // "1.0", "37.0": most of a forest's floats, its leaves' thresholds, impurities and class fractions and
+        // its sample weights): the digits by SWAR, and the value is the integer, exactly (below 2^53).
+        if (__builtin_expect(end - p >= 16, 1)) {
+            const bool neg = *p == '-';
+            const char* const q = p + (neg ? 1 : 0);
+            uint64_t t;
+            const int n = leading_digits8(q, t);
+            if (n != 0 && n != 8 && (n == 1 || q[0] != '0') && q[n] == '.' && q[n + 1] == '0' &&
+                (q[n + 2] == ',' || q[n + 2] == ']')) {
+                const double v = static_cast<double>(static_cast<int64_t>(swar_digits8(t << (8 * (8 - n)))));
+                const double d = neg ? -v : v;
+                uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
+                return q + n + 2;
+            }
+        }
         if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
             double d;
             const char* e = parse_f64(p, end, d);

@@ -790,6 +790,134 @@ void test_float_tokens_read_alike_wherever_they_are() {
     CHECK_MSG(fast_shape > 3000, "only %d tokens of the shape D.0 read", fast_shape);
 }
 
+// Without its dimension numbers: a message of the (1, n, ...) array is the (n, ...) array's, one dimension on.
+std::string no_dims(const std::string& m) {
+    std::string out;
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (m.compare(i, 10, "dimension ") == 0) {
+            i += 10;
+            while (i < m.size() && m[i] >= '0' && m[i] <= '9') ++i;
+            out += "dimension #";
+            --i;
+        } else {
+            out += m[i];
+        }
+    }
+    return out;
+}
+
+// Arrays of 2 and 3 dimensions of simple values (ArrayText::blocks, the sub-lists read without lists()'s
+// bookkeeping) against the same lists one level deeper, shape (1, n, ...), which lists() reads alone: compact
+// text, text with whitespace anywhere, and one byte changed at every position but the brackets read alike, and fail at the same
+// place with the same message (dimension numbers aside).
+void test_blocks_read_as_lists_do() {
+    static const char* vals[] = {"0.0", "1.0", "-2.0", "0.5", "37.0", "0.8624161073825504", "1e-07", "12"};
+    static const char subst[] = ", x1-.e";  // brackets stay: phase 1 reads the same structure
+    int compared = 0, failures = 0;
+    for (int trial = 0; trial < 60; ++trial) {
+        const bool three = trial % 2 == 0;
+        const bool ints = trial % 5 == 4;
+        const int n = 1 + static_cast<int>(skip_rnd(6)), a = 1 + static_cast<int>(skip_rnd(3)),
+                  b = 1 + static_cast<int>(skip_rnd(3));
+        std::string t = "[";
+        for (int i = 0; i < n; ++i) {
+            if (i) t += ',';
+            if (three) t += '[';
+            for (int k = 0; k < (three ? a : 1); ++k) {
+                if (k) t += ',';
+                t += '[';
+                for (int m = 0; m < (three ? b : a); ++m) {
+                    if (m) t += ',';
+                    t += ints ? std::to_string(skip_rnd(1000)) : vals[skip_rnd(sizeof vals / sizeof vals[0])];
+                }
+                t += ']';
+            }
+            if (three) t += ']';
+        }
+        t += ']';
+        const std::string shape = three ? "[" + std::to_string(n) + "," + std::to_string(a) + "," + std::to_string(b) + "]"
+                                        : "[" + std::to_string(n) + "," + std::to_string(a) + "]";
+        const std::string shape1 = "[1," + shape.substr(1);
+        const char* dtype = ints ? "int64" : "float64";
+        std::vector<std::string> texts = {t};
+        std::string spaced;  // whitespace after some structural characters and values
+        for (char c : t) {
+            spaced += c;
+            if ((c == ',' || c == '[' || c == ']') && skip_rnd(3) == 0) spaced += skip_ws_random();
+        }
+        texts.push_back(spaced);
+        for (std::size_t at = 0; at < t.size(); ++at) {
+            if (t[at] == '[' || t[at] == ']') continue;
+            std::string u = t;
+            u[at] = subst[skip_rnd(sizeof subst - 1)];
+            texts.push_back(u);
+        }
+        for (const std::string& x : texts) {
+            Parsed fast = parse(envelope(x, dtype, shape));
+            Parsed ref = parse(envelope("[" + x + "]", dtype, shape1));
+            ++compared;
+            if (fast.err.ok != ref.err.ok) {
+                CHECK_MSG(false, "'%s' %s: '%s' against '%s'", x.c_str(), shape.c_str(), fast.err.message.c_str(), ref.err.message.c_str());
+                continue;
+            }
+            if (!fast.err.ok) {
+                ++failures;
+                CHECK_MSG(fast.err.offset + 1 == ref.err.offset && no_dims(fast.err.message) == no_dims(ref.err.message),
+                          "'%s' %s: '%s' at %llu against '%s' at %llu", x.c_str(), shape.c_str(), fast.err.message.c_str(),
+                          static_cast<unsigned long long>(fast.err.offset), ref.err.message.c_str(),
+                          static_cast<unsigned long long>(ref.err.offset));
+                continue;
+            }
+            const ArrayJob& fa = fast.doc.arrays[0];
+            const ArrayJob& ra = ref.doc.arrays[0];
+            CHECK_MSG(fa.count == ra.count && std::memcmp(fa.data.get(), ra.data.get(), fa.count * 8) == 0,
+                      "'%s' %s: different values", x.c_str(), shape.c_str());
+        }
+    }
+    CHECK_MSG(compared > 3000 && failures > 1000, "only %d texts compared, %d failing", compared, failures);
+}
+
+// A 2-d float64 array long enough to be converted in pieces (split points every 2^18 bytes): ArrayText::blocks
+// starting inside the list, at a split. The values, and the error at a changed byte, do not depend on threads.
+void test_blocks_in_pieces() {
+    std::string t = "[";
+    std::vector<double> want;
+    for (int i = 0; i < 40000; ++i) {
+        if (i) t += ',';
+        t += '[';
+        for (int k = 0; k < 3; ++k) {
+            if (k) t += ',';
+            const double v = (k == 1) ? static_cast<double>(i % 7) : (i * 3 + k) / 1024.0;
+            char buf[32];
+            std::snprintf(buf, sizeof buf, k == 1 ? "%.1f" : "%.17g", v);
+            t += buf;
+            want.push_back(v);
+        }
+        t += ']';
+    }
+    t += ']';
+    const std::string doc = envelope(t, "float64", "[40000, 3]");
+    CHECK(doc.size() > 3 * (1u << 18));
+    for (int threads : {1, 2, 4}) {
+        Parsed p = parse(doc, threads);
+        CHECK_MSG(p.err.ok, "threads=%d: %s", threads, p.err.message.c_str());
+        if (p.err.ok) CHECK(std::memcmp(p.doc.arrays[0].data.get(), want.data(), want.size() * 8) == 0);
+    }
+    const uint64_t l0 = std::strlen("{\"pymiloed-ndarray-list\":");
+    for (std::size_t at = l0 + 5; at < l0 + t.size(); at += t.size() / 37) {
+        std::size_t k = at;
+        while (doc[k] == '[' || doc[k] == ']') ++k;
+        for (char c : {'x', ',', ' ', '.'}) {
+            if (doc[k] == c) continue;
+            std::string bad = doc;
+            bad[k] = c;
+            Parsed one = parse(bad, 1);
+            CHECK_MSG(!one.err.ok || c == ' ', "byte %zu -> '%c' accepted", k, c);
+            for (int threads : {2, 4}) check_same_error(parse(bad, threads).err, one.err, k, c, threads);
+        }
+    }
+}
+
 // The end of a list found at every alignment (Parser::skip_list_light reads 32 bytes a step with AVX2, 16 with
 // SSE2 and per bracket near strings: ctest runs this program with MILO_FAST_NO_SIMD=1 too): rows like a node
 // table's, a string somewhere or not, and nesting just within and just past the depth limit, reported at the
@@ -849,6 +977,8 @@ int main() {
     test_node_rows_read_as_the_general_reader_does();
     test_int_tokens_read_alike_wherever_they_are();
     test_float_tokens_read_alike_wherever_they_are();
+    test_blocks_read_as_lists_do();
+    test_blocks_in_pieces();
     test_big_endian_arrays();
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();

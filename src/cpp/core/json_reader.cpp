@@ -1380,16 +1380,81 @@ private:
     // Sub-lists [lo, hi) of dimension d0 (d0 + 1 < ndim) at p, as items() does for values: iteratively, one
     // open list per dimension below d0, each with the number of sub-lists it still holds and where they go.
     template <class Item>
-    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out) {
+    struct SimpleKind { static constexpr bool simple = false; };
+    template <ElemKind K>
+    struct SimpleKind<SimpleItem<K>> { static constexpr bool simple = true; static constexpr ElemKind kind = K; };
+
+    // One innermost list "[v,v,...]" of n values of kind K at p, written as milo_fast writes it (no whitespace),
+    // into out, out + st, ...: the text after its ']', or nullptr at anything else (reported by lists()).
+    template <ElemKind K>
+    __attribute__((always_inline)) static const char* flat_list(const char* p, const char* end, int64_t n, std::size_t st,
+                                                                uint8_t* out) {
+        if (p >= end || *p != '[') return nullptr;
+        ++p;
+        const char* why = nullptr;
+        for (int64_t i = 0; i < n; ++i) {
+            if (i) {
+                if (p >= end || *p != ',') return nullptr;
+                ++p;
+            }
+            p = read_elem<K>(p, end, out, false, why);
+            if (!p) return nullptr;
+            out += st;
+        }
+        return p < end && *p == ']' ? p + 1 : nullptr;
+    }
+
+    // Sub-lists [lo, hi) of dimension d0 whose items are lists of one or two more dimensions of simple values (a
+    // 2-d array's rows, sklearn's tree values of shape (nodes, outputs, classes)), read without lists()'s
+    // bookkeeping per list. The text after sub-list hi - 1; at the first sub-list that is not written exactly as
+    // milo_fast writes it (whitespace, an error), lists() takes over from that sub-list, as if from the start.
+    template <ElemKind K>
+    const char* blocks(const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out) {
+        const char* const end = end_;
+        const std::size_t below = j_.shape.size() - 1 - d0;  // 1 or 2
+        const int64_t a = j_.shape[d0 + 1], b = below == 2 ? j_.shape[d0 + 2] : 0;
+        const std::size_t st0 = stride_[d0], st1 = stride_[d0 + 1], st2 = below == 2 ? stride_[d0 + 2] : 0;
+        uint8_t* o = out + static_cast<std::size_t>(lo) * st0;
+        for (int64_t i = lo; i < hi; ++i, o += st0) {
+            const char* q = p;
+            if (i != lo) {
+                if (q >= end || *q != ',') return lists(SimpleItem<K>{}, p, i, hi, d0, out, false, true);
+                ++q;
+            }
+            if (below == 1) {
+                q = flat_list<K>(q, end, a, st1, o);
+            } else if (q < end && *q == '[') {
+                ++q;
+                uint8_t* r = o;
+                for (int64_t k = 0; q && k < a; ++k, r += st1) {
+                    if (k) q = q < end && *q == ',' ? q + 1 : nullptr;
+                    if (q) q = flat_list<K>(q, end, b, st2, r);
+                }
+                q = q && q < end && *q == ']' ? q + 1 : nullptr;
+            } else {
+                q = nullptr;
+            }
+            if (!q) return lists(SimpleItem<K>{}, p, i, hi, d0, out, i == lo, true);
+            p = q;
+        }
+        return p;
+    }
+
+    template <class Item>
+    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out,
+                      bool first = true, bool general = false) {
         const char* const end = end_;
         const std::size_t last = j_.shape.size() - 1;
         if (lo >= hi) return p;
+        if constexpr (SimpleKind<Item>::simple) {
+            if (!general && last - d0 <= 2 && j_.shape[d0 + 1] > 0 && (last - d0 == 1 || j_.shape[d0 + 2] > 0))
+                return blocks<SimpleKind<Item>::kind>(p, lo, hi, d0, out);
+        }
         int64_t left[64];
         uint8_t* at[64];
         std::size_t d = d0;  // the innermost open list; it holds left[d] > 0 more sub-lists
         left[d] = hi - lo;
         at[d] = out + static_cast<std::size_t>(lo) * stride_[d];
-        bool first = true;
         while (true) {
             if (!first) {
                 const char* q = expect_byte(p, end, ',');

@@ -1030,6 +1030,21 @@ template <ElemKind K>
 __attribute__((always_inline)) inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if constexpr (K == ElemKind::I64 || K == ElemKind::U8) {
         if (__builtin_expect(end - p >= 16, 1)) {
+            // One digit, or (int64) a minus and one digit, ended by ',' or ']': most of a node table's integers
+            // (a leaf's children -1 and feature -2, small sample counts, missing_go_to_left)
+            const unsigned d0 = static_cast<unsigned char>(p[0]) - '0';
+            if (d0 <= 9 && (p[1] == ',' || p[1] == ']')) {
+                if constexpr (K == ElemKind::I64) store64(out, d0, big);
+                else *out = static_cast<uint8_t>(d0);
+                return p + 1;
+            }
+            if constexpr (K == ElemKind::I64) {
+                const unsigned d1 = static_cast<unsigned char>(p[1]) - '0';
+                if (p[0] == '-' && d1 <= 9 && (p[2] == ',' || p[2] == ']')) {
+                    store64(out, 0 - static_cast<uint64_t>(d1), big);
+                    return p + 2;
+                }
+            }
             const bool neg = *p == '-';
             const char* const q = p + (neg ? 1 : 0);
             uint64_t t;

@@ -1438,6 +1438,9 @@ private:
             }
             if (below == 1) {
                 q = flat_list<K>(q, end, a, st1, o);
+            } else if (a == 1) {  // "[[v,...]]": a tree's values with one output
+                q = q < end && *q == '[' ? flat_list<K>(q + 1, end, b, st2, o) : nullptr;
+                q = q && q < end && *q == ']' ? q + 1 : nullptr;
             } else if (q < end && *q == '[') {
                 ++q;
                 uint8_t* r = o;

@@ -622,8 +622,8 @@ void test_light_skip_against_a_walk() {
     }
 }
 
-// Rows laid out as sklearn's node table are read by a reader specialised for it (FixedRow), which hands any row it
-// cannot read to the general one: against the same rows with a last field of uint16 instead of uint8 (the general
+// Rows laid out as sklearn's node table are read by a reader specialised for it (SkNodeRow: a leaf's row, which
+// starts "[-1,-1,-2,-2.0,", and an inner node's), which hands any row it cannot read to the general one: against the same rows with a last field of uint16 instead of uint8 (the general
 // reader; the same bytes for values 0 and 1, the padding zeroed either way), random rows, compact or spaced, and
 // random mutations of them give the same bytes, or the same error at the same offset.
 void test_node_rows_read_as_the_general_reader_does() {
@@ -640,9 +640,13 @@ void test_node_rows_read_as_the_general_reader_does() {
         for (int r = 0; r < rows; ++r) {
             if (r) list += spaced ? ", " : ",";
             list += "[";
+            const bool leaf = skip_rnd(2);  // TREE_LEAF children, TREE_UNDEFINED feature and threshold
+            static const char* leaf_fields[] = {"-1", "-1", "-2", "-2.0"};
             for (int f = 0; f < 8; ++f) {
                 if (f) list += spaced ? ", " : ",";
-                list += f == 7 ? (skip_rnd(2) ? "1" : "0") : (f == 3 || f == 4 || f == 6) ? floats[skip_rnd(12)] : ints[skip_rnd(7)];
+                list += f == 7 ? (skip_rnd(2) ? "1" : "0")
+                        : leaf && f < 4 ? leaf_fields[f]
+                        : (f == 3 || f == 4 || f == 6) ? floats[skip_rnd(12)] : ints[skip_rnd(7)];
             }
             list += "]";
         }

@@ -1156,12 +1156,9 @@ const char* parse_fast(const char* first, const char* last, F& out) {
     }
     const int n_digits = n_int + n_frac;  // leading zeros included
     if (n_digits > 19) return parse_general(first, last, out);
-#if FLT_EVAL_METHOD == 0
-    if (n_digits <= 15) {  // Clinger: w < 10^15 and 10^n_frac (n_frac <= 15) exact; w == 0 included: +-0
-        out = with_sign(static_cast<F>(static_cast<int64_t>(w)) / kPow10Double[n_frac], neg);
-        return e;
-    }
-#endif
+    // No Clinger step for 15 digits and fewer: one path for every digit count, so that no branch depends on
+    // how many digits a number has (they vary from number to number: a mispredicted branch costs more than
+    // the product)
     const int q = -n_frac;
     if (w == 0) {
         out = with_sign(F(0), neg);

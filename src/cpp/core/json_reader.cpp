@@ -962,24 +962,43 @@ const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool b
 
 // A finite number in a float64 array, the common case, kept small enough to inline into the row and item
 // loops; everything else (non-finite tokens, other widths) goes to read_float_rest.
-template <ElemKind K>
+// An integer-valued number of 1 to 7 digits written "D.0" and ended by ',' or ']' ("-2.0", "0.0", "1.0", "37.0":
+// most of a forest's floats, its leaves' thresholds, impurities and class fractions and its sample weights), with
+// 16 bytes readable at p: the digits by SWAR, and the value is the integer, exactly (below 2^53), stored as a
+// float64 at out. The end of the token, or nullptr for any other text.
+__attribute__((always_inline)) inline const char* read_whole(const char* p, uint8_t* out, bool big) {
+    const bool neg = *p == '-';
+    const char* const q = p + (neg ? 1 : 0);
+    uint64_t t;
+    const int n = leading_digits8(q, t);
+    if (n != 0 && n != 8 && (n == 1 || q[0] != '0') && q[n] == '.' && q[n + 1] == '0' &&
+        (q[n + 2] == ',' || q[n + 2] == ']')) {
+        const double v = static_cast<double>(static_cast<int64_t>(swar_digits8(t << (8 * (8 - n)))));
+        const double d = neg ? -v : v;
+        uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
+        return q + n + 2;
+    }
+    return nullptr;
+}
+
+// Whole: try the "D.0" shape first (where most numbers have it: a leaf's fields, sample weights); off where
+// few have it, so that a branch that would mostly fail, and often be mispredicted, is not taken.
+template <ElemKind K, bool Whole = true>
 __attribute__((always_inline)) inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
+    if constexpr (K == ElemKind::F64 && !Whole) {
+        if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
+            double d;
+            const char* e = parse_f64(p, end, d);
+            if (!e) { why = "malformed or out-of-range number in a float64 array"; return nullptr; }
+            uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
+            return e;
+        }
+        return read_float_rest<K>(p, end, out, big, why);
+    }
     if constexpr (K == ElemKind::F64) {
-        // An integer-valued number of 1 to 7 digits written "D.0" and ended by ',' or ']' ("-2.0", "0.0",
-        // "1.0", "37.0": most of a forest's floats, its leaves' thresholds, impurities and class fractions and
-        // its sample weights): the digits by SWAR, and the value is the integer, exactly (below 2^53).
         if (__builtin_expect(end - p >= 16, 1)) {
-            const bool neg = *p == '-';
-            const char* const q = p + (neg ? 1 : 0);
-            uint64_t t;
-            const int n = leading_digits8(q, t);
-            if (n != 0 && n != 8 && (n == 1 || q[0] != '0') && q[n] == '.' && q[n + 1] == '0' &&
-                (q[n + 2] == ',' || q[n + 2] == ']')) {
-                const double v = static_cast<double>(static_cast<int64_t>(swar_digits8(t << (8 * (8 - n)))));
-                const double d = neg ? -v : v;
-                uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
-                return q + n + 2;
-            }
+            const char* q = read_whole(p, out, big);
+            if (q) return q;
         }
         if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
             double d;
@@ -1026,19 +1045,21 @@ const char* read_int_rest(const char* p, const char* end, uint8_t* out, bool big
 // An integer of 1 to 7 digits (and a sign) with 16 bytes readable at p, stored as a 64-bit or 8-bit value (a node
 // table's fields): one 8-byte load, its digit mask and value by SWAR, no loop and no bound check per byte.
 // Anything else, errors included, is read_int_rest's, which reads the token again from p.
-template <ElemKind K>
+// Small: try one digit (or a minus and one digit) first, where most integers are that short (see read_float's
+// Whole).
+template <ElemKind K, bool Small = true>
 __attribute__((always_inline)) inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if constexpr (K == ElemKind::I64 || K == ElemKind::U8) {
         if (__builtin_expect(end - p >= 16, 1)) {
             // One digit, or (int64) a minus and one digit, ended by ',' or ']': most of a node table's integers
             // (a leaf's children -1 and feature -2, small sample counts, missing_go_to_left)
             const unsigned d0 = static_cast<unsigned char>(p[0]) - '0';
-            if (d0 <= 9 && (p[1] == ',' || p[1] == ']')) {
+            if (Small && d0 <= 9 && (p[1] == ',' || p[1] == ']')) {
                 if constexpr (K == ElemKind::I64) store64(out, d0, big);
                 else *out = static_cast<uint8_t>(d0);
                 return p + 1;
             }
-            if constexpr (K == ElemKind::I64) {
+            if constexpr (K == ElemKind::I64 && Small) {
                 const unsigned d1 = static_cast<unsigned char>(p[1]) - '0';
                 if (p[0] == '-' && d1 <= 9 && (p[2] == ',' || p[2] == ']')) {
                     store64(out, 0 - static_cast<uint64_t>(d1), big);
@@ -1321,30 +1342,60 @@ private:
         }
     };
 
-    // A structured row whose fields, in the text's order, have the little-endian kinds Ks (sklearn's node table:
-    // see with_item): RowItem with the kinds known at compile time, so no field goes through with_kind's
-    // dispatch. Any problem in the row, and the row is read again by RowItem, which reports it as ever.
-    template <ElemKind... Ks>
-    struct FixedRow {
+    // sklearn's node rows (see sk_node_row) as milo_fast writes them, "[1,732,16,-0.87,0.49,12632,20000.0,0]":
+    // RowItem with the kinds known at compile time, no field going through with_kind's dispatch. A leaf's row
+    // starts "[-1,-1,-2,-2.0," (TREE_LEAF, TREE_UNDEFINED): those four fields are stored as they are, and its
+    // other fields are read trying the short shapes first ("0.0", "3", "3.0"); an inner node's integers and
+    // floats go straight to the general readers. So the one branch that depends on the data, leaf or not, is
+    // taken once per row. Any problem in the row, and the row is read again by RowItem, which reports it.
+    struct SkNodeRow {
         const char* operator()(ArrayText& a, const char* p, const char* end, uint8_t* out) const {
-            const char* q = read(a, p, end, out, std::make_index_sequence<sizeof...(Ks)>{});
+            const char* q = read(a, p, end, out);
             return __builtin_expect(q != nullptr, 1) ? q : RowItem{}(a, p, end, out);
         }
-        template <std::size_t... I>
-        static const char* read(ArrayText& a, const char* p, const char* end, uint8_t* out, std::index_sequence<I...>) {
-            for (uint32_t z : a.zero8_) std::memset(out + z, 0, 8);  // (zero_all_ is never set for these rows)
-            if (p >= end || *p != '[') return nullptr;
-            ++p;
-            const RowField* f = a.row_.data();
+        // The value of kind K at p and the separator `sep` after it: the text after the separator, or nullptr.
+        template <ElemKind K, bool Short>
+        __attribute__((always_inline)) static const char* field(const char* p, const char* end, uint8_t* out, char sep) {
             const char* why = nullptr;
-            bool ok = true;
-            // each field: a comma before all but the first, then the value, with no whitespace (as milo_fast
-            // writes rows; other spacing, PyMilo's ", " among them, is read by RowItem after the first miss)
-            ((ok = ok && (I == 0 || (p < end && *p++ == ',')) &&
-                   (p = read_elem<Ks>(p, end, out + f[I].offset, false, why)) != nullptr),
-             ...);
-            if (!ok || p >= end || *p != ']') return nullptr;
-            return p + 1;
+            if (p >= end) return nullptr;
+            if constexpr (is_float(K)) p = read_float<K, Short>(p, end, out, false, why);
+            else p = read_int<K, Short>(p, end, out, false, why);
+            return p && p < end && *p == sep ? p + 1 : nullptr;
+        }
+        // "[-1,-1,-2,-2.0," at p (16 bytes readable): two 8-byte compares
+        static bool is_leaf_start(const char* p) {
+            static constexpr char kLeaf[16] = "[-1,-1,-2,-2.0,";
+            uint64_t x0, x1, l0, l1;
+            std::memcpy(&x0, p, 8); std::memcpy(&x1, p + 7, 8);
+            std::memcpy(&l0, kLeaf, 8); std::memcpy(&l1, kLeaf + 7, 8);
+            return x0 == l0 && x1 == l1;
+        }
+        static const char* read(ArrayText& a, const char* p, const char* end, uint8_t* out) {
+            using E = ElemKind;
+            for (uint32_t z : a.zero8_) std::memset(out + z, 0, 8);  // (zero_all_ is never set for these rows)
+            const RowField* f = a.row_.data();
+            if (end - p >= 16 && is_leaf_start(p)) {
+                const double undefined = -2.0;
+                uint64_t b; std::memcpy(&b, &undefined, 8);
+                store64(out + f[0].offset, static_cast<uint64_t>(-1), false);
+                store64(out + f[1].offset, static_cast<uint64_t>(-1), false);
+                store64(out + f[2].offset, static_cast<uint64_t>(-2), false);
+                store64(out + f[3].offset, b, false);
+                p += 15;
+                if (!(p = field<E::F64, true>(p, end, out + f[4].offset, ','))) return nullptr;
+                if (!(p = field<E::I64, true>(p, end, out + f[5].offset, ','))) return nullptr;
+            } else {
+                if (p >= end || *p != '[') return nullptr;
+                ++p;
+                if (!(p = field<E::I64, false>(p, end, out + f[0].offset, ','))) return nullptr;
+                if (!(p = field<E::I64, false>(p, end, out + f[1].offset, ','))) return nullptr;
+                if (!(p = field<E::I64, false>(p, end, out + f[2].offset, ','))) return nullptr;
+                if (!(p = field<E::F64, false>(p, end, out + f[3].offset, ','))) return nullptr;
+                if (!(p = field<E::F64, false>(p, end, out + f[4].offset, ','))) return nullptr;
+                if (!(p = field<E::I64, false>(p, end, out + f[5].offset, ','))) return nullptr;
+            }
+            if (!(p = field<E::F64, true>(p, end, out + f[6].offset, ','))) return nullptr;
+            return field<E::U8, true>(p, end, out + f[7].offset, ']');
         }
     };
 
@@ -1363,9 +1414,7 @@ private:
     template <class F>
     bool with_item(F&& f) {
         const Layout& L = j_.layout;
-        using E = ElemKind;
-        if (L.structured && sk_node_row())
-            return f(FixedRow<E::I64, E::I64, E::I64, E::F64, E::F64, E::I64, E::F64, E::U8>{});
+        if (L.structured && sk_node_row()) return f(SkNodeRow{});
         if (L.structured) return f(RowItem{});
         const Field& fl = L.fields[0];
         return with_kind(fl.kind, [&](auto kind) { return f(SimpleItem<decltype(kind)::value>{}); });
@@ -1401,18 +1450,38 @@ private:
 
     // One innermost list "[v,v,...]" of n values of kind K at p, written as milo_fast writes it (no whitespace),
     // into out, out + st, ...: the text after its ']', or nullptr at anything else (reported by lists()).
+    // For float64, the first value decides how the others are read: when it is written "D.0" (a leaf's class
+    // fractions "[1.0,0.0]"), the others are tried in that shape first, else they go straight to parse_f64 (an
+    // inner node's "[0.862,0.137]"), so that one branch per list depends on the data, not one per value.
     template <ElemKind K>
     __attribute__((always_inline)) static const char* flat_list(const char* p, const char* end, int64_t n, std::size_t st,
                                                                 uint8_t* out) {
         if (p >= end || *p != '[') return nullptr;
         ++p;
+        if constexpr (K == ElemKind::F64) {
+            if (end - p >= 16) {
+                const char* q = read_whole(p, out, false);
+                if (q) return flat_rest<K, true>(q, end, n - 1, st, out + st);
+                const char* why = nullptr;
+                q = read_float<K, false>(p, end, out, false, why);
+                return q ? flat_rest<K, false>(q, end, n - 1, st, out + st) : nullptr;
+            }
+        }
+        const char* why = nullptr;
+        p = read_elem<K>(p, end, out, false, why);
+        return p ? flat_rest<K, true>(p, end, n - 1, st, out + st) : nullptr;
+    }
+    // The values after the first of such a list (n of them, each after a comma), and its ']'.
+    template <ElemKind K, bool Short>
+    __attribute__((always_inline)) static const char* flat_rest(const char* p, const char* end, int64_t n, std::size_t st,
+                                                                uint8_t* out) {
         const char* why = nullptr;
         for (int64_t i = 0; i < n; ++i) {
-            if (i) {
-                if (p >= end || *p != ',') return nullptr;
-                ++p;
-            }
-            p = read_elem<K>(p, end, out, false, why);
+            if (p >= end || *p != ',') return nullptr;
+            ++p;
+            if (p >= end) return nullptr;
+            if constexpr (is_float(K)) p = read_float<K, Short>(p, end, out, false, why);
+            else p = read_elem<K>(p, end, out, false, why);
             if (!p) return nullptr;
             out += st;
         }

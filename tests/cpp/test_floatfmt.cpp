@@ -7,6 +7,7 @@
 //   test_floatfmt                         run the tests
 //   test_floatfmt --print-float-tables    print src/cpp/core/float_tables.hpp (its generator)
 #include "floatfmt.hpp"
+#include "float_reference.hpp"
 
 #include <cfloat>
 #include <charconv>
@@ -275,6 +276,38 @@ void test_random_f64(uint64_t n) {
         const double v = static_cast<double>(rng.next() >> 11) * 0x1p-53 * 2000.0 - 1000.0;
         if (!roundtrip64(bits64(v))) CHECK_MSG(false, "f64 %.17g", v);
     }
+}
+
+// Integer-valued doubles (format_f64 writes those below 2^53 as "D.0" from their integer digits): the text the
+// reference formatter (std::to_chars shortest) gives, for every integer up to 2^17 in magnitude, the powers of two
+// and their neighbours around 2^53, and random integers of every width; and their non-integer neighbours.
+void test_integer_values() {
+    auto same = [](double v) {
+        char want[64];
+        const std::string got = f64s(v);
+        const std::size_t wn = milo::detail::reference::format_f64(v, want);
+        if (got != std::string(want, wn)) {
+            CHECK_MSG(false, "%.17g: %s, reference %s", v, got.c_str(), std::string(want, wn).c_str());
+            return false;
+        }
+        return true;
+    };
+    int bad = 0;
+    for (int64_t i = -(int64_t{1} << 17); i <= (int64_t{1} << 17); ++i) bad += !same(static_cast<double>(i));
+    for (int k = 0; k <= 60; ++k) {
+        const double v = std::ldexp(1.0, k);
+        for (double x : {v, -v, std::nextafter(v, 0.0), std::nextafter(v, 1e300), v - 1, v + 1, v + 0.5, v - 0.5})
+            bad += !same(x);
+    }
+    SplitMix64 rng{777};
+    for (int n = 0; n < 200000; ++n) {
+        const int width = 1 + static_cast<int>(rng.next() % 53);
+        const int64_t i = static_cast<int64_t>(rng.next() >> (64 - width));
+        const double v = (n & 1) ? -static_cast<double>(i) : static_cast<double>(i);
+        bad += !same(v);
+        bad += !same(std::nextafter(v, 1e300));
+    }
+    CHECK(bad == 0);
 }
 
 void test_random_f32(uint64_t n) {
@@ -1352,6 +1385,7 @@ int main(int argc, char** argv) {
     test_halfway_f64(20000);
     test_integers(300000);
     test_random_f64(2000000);
+    test_integer_values();
     test_random_f32(1000000);
     test_format_differential(1500000);
     test_parse_differential(600000);

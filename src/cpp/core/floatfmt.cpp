@@ -666,6 +666,20 @@ inline std::size_t format_fast64(double v, char* buf) {
         std::memcpy(p, "0.0", 3);
         return static_cast<std::size_t>(p + 3 - buf);
     }
+    // An integer below 2^53 in magnitude (a forest's thresholds and impurities at its leaves, class fractions 0
+    // and 1, sample weights): its shortest digits are its own, written "D.0" as render_decimal64 would.
+    if (a < 0x4340000000000000ULL) {
+        const double m = double_of(a);
+        const int64_t i = static_cast<int64_t>(m);
+        if (static_cast<double>(i) == m) {
+            char* p = buf;
+            *p = '-';
+            p += neg ? 1 : 0;
+            p += format_u64(static_cast<uint64_t>(i), p);
+            std::memcpy(p, ".0", 2);
+            return static_cast<std::size_t>(p + 2 - buf);
+        }
+    }
     return render_decimal64(neg, shortest64(a), buf);
 }
 

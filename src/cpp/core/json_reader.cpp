@@ -985,18 +985,8 @@ __attribute__((always_inline)) inline const char* read_whole(const char* p, uint
 // few have it, so that a branch that would mostly fail, and often be mispredicted, is not taken.
 template <ElemKind K, bool Whole = true>
 __attribute__((always_inline)) inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
-    if constexpr (K == ElemKind::F64 && !Whole) {
-        if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
-            double d;
-            const char* e = parse_f64(p, end, d);
-            if (!e) { why = "malformed or out-of-range number in a float64 array"; return nullptr; }
-            uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
-            return e;
-        }
-        return read_float_rest<K>(p, end, out, big, why);
-    }
     if constexpr (K == ElemKind::F64) {
-        if (__builtin_expect(end - p >= 16, 1)) {
+        if (Whole && __builtin_expect(end - p >= 16, 1)) {
             const char* q = read_whole(p, out, big);
             if (q) return q;
         }

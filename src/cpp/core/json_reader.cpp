@@ -27,6 +27,7 @@
 #endif
 
 #include "base64.hpp"
+#include "float_parse.hpp"
 #include "floatfmt.hpp"
 #include "out_buf.hpp"
 
@@ -992,7 +993,7 @@ __attribute__((always_inline)) inline const char* read_float(const char* p, cons
         }
         if (__builtin_expect(is_digit(*p) || (*p == '-' && p + 1 < end && is_digit(p[1])), 1)) {
             double d;
-            const char* e = parse_f64(p, end, d);
+            const char* e = detail::fp::parse_f64_inline(p, end, d);  // (parse_f64, inline)
             if (!e) { why = "malformed or out-of-range number in a float64 array"; return nullptr; }
             uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
             return e;

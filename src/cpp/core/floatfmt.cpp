@@ -354,7 +354,7 @@ MILO_COLD const char* parse_std(const char* first, const char* last, F& out) {
 // dyadic rational (q >= -27 and 5^-q divides w); anything else, and more than 19
 // significant digits, or an exponent outside the table, goes to std::from_chars.
 // float64 texts of the common shape (no exponent, at most 7 integer and 17 fraction
-// digits) inside a buffer with 40 bytes left take a wider path first (parse_fast:
+// digits) inside a buffer with 40 bytes left take a wider path first (parse_f64_fast, float_parse.hpp:
 // SSE2 digit masks and a 16-digit block, and one 64 x 64-bit product, which decides
 // unless the result is within 2^-9 of a rounding boundary); see there.
 
@@ -854,7 +854,7 @@ inline bool clinger(uint64_t w, int64_t n_digits, int64_t q, float& out) {
 
 // Any JSON number, with bounds checks on every byte (the general path: short
 // buffers, integer parts of 8 digits or more, fractions of 18 digits or more,
-// exponents, errors). Out of line, so as not to weigh on parse_fast.
+// exponents, errors). Out of line, so as not to weigh on parse_f64_fast.
 #if defined(__GNUC__)
 #define MILO_NOINLINE __attribute__((noinline))
 #else
@@ -947,7 +947,7 @@ MILO_NOINLINE const char* parse_general(const char* first, const char* last, F& 
 }
 
 
-// parse_fast's numbers with an exponent of 1 to 3 digits ("1.5e-07", "1e+300"):
+// parse_f64_fast's numbers with an exponent of 1 to 3 digits ("1.5e-07", "1e+300"):
 // e points at the 'e' (at most first[25], so first[30] is readable); w holds the
 // n_digits digits (leading zeros included) with n_frac of them after the point,
 // counts = n_digits << 8 | n_frac (six arguments: all in registers). Anything else

@@ -52,9 +52,7 @@ constexpr FollowerTable kFollower;
 
 __attribute__((always_inline)) inline bool bad_follower(char c) { return kFollower.bad[static_cast<unsigned char>(c)]; }
 
-
 __attribute__((always_inline)) inline uint64_t load8(const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
-
 
 constexpr uint64_t kPow10U64[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
                                   100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
@@ -62,14 +60,12 @@ constexpr uint64_t kPow10U64[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000
                                   1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
                                   1000000000000000000ULL, 10000000000000000000ULL};
 
-
 // The eight digit values in the bytes of x (first digit in the lowest byte) as a number.
 __attribute__((always_inline)) inline uint32_t parse8(uint64_t x) {
     x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffULL;        // pairs
     x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffULL;      // quads
     return static_cast<uint32_t>((x * 10000 + (x >> 32)) & 0xffffffffULL);
 }
-
 
 // The sign applied by bits (no branch on it).
 __attribute__((always_inline)) inline double with_sign(double v, bool neg) {
@@ -86,7 +82,6 @@ inline float with_sign(float v, bool neg) {
     std::memcpy(&v, &b, 4);
     return v;
 }
-
 
 constexpr uint64_t kZeros8 = 0x3030303030303030ULL;
 
@@ -169,7 +164,6 @@ __attribute__((always_inline)) inline bool decimal_to_double_1x(uint64_t w, int 
     return true;
 }
 #endif
-
 
 #if MILO_FLOAT_FAST && MILO_PARSE_WIDE
 // The common shapes without a bound check per byte, when at least kWide bytes are

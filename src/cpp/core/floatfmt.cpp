@@ -29,7 +29,6 @@ namespace {
 
 using namespace detail::fp;  // the parser's helpers, shared with the array readers (float_parse.hpp)
 
-
 // ---------------------------------------------------------------- bit helpers
 
 inline uint64_t bits_of(double v) { uint64_t b; std::memcpy(&b, &v, 8); return b; }
@@ -157,7 +156,6 @@ std::size_t format_shortest(F v, char* buf) {
 // -------------------------------------------------------------- JSON scanning
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 
 struct Scan {
     const char* end = nullptr;
@@ -358,7 +356,6 @@ MILO_COLD const char* parse_std(const char* first, const char* last, F& out) {
 // SSE2 digit masks and a 16-digit block, and one 64 x 64-bit product, which decides
 // unless the result is within 2^-9 of a rounding boundary); see there.
 
-
 #if MILO_FLOAT_FAST
 
 using u128 = unsigned __int128;
@@ -372,8 +369,6 @@ constexpr char kDigitPairs[] =
     "8081828384858687888990919293949596979899";
 
 inline void write2(char* p, uint32_t x) { std::memcpy(p, kDigitPairs + 2 * x, 2); }
-
-
 
 // Number of decimal digits of 0 < v < 10^19.
 inline int decimal_length(uint64_t v) {
@@ -685,7 +680,6 @@ inline uint64_t non_digit_mask(uint64_t x) {
     return (((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
 }
 
-
 // Reads the digits at p, appending them to w (mod 2^64), returns the end. Eight
 // at a time while eight bytes are readable; the last, partial block (0 to 7
 // digits) without a branch on its length, which varies from number to number.
@@ -851,7 +845,6 @@ inline bool clinger(uint64_t w, int64_t n_digits, int64_t q, float& out) {
     return false;
 }
 
-
 // Any JSON number, with bounds checks on every byte (the general path: short
 // buffers, integer parts of 8 digits or more, fractions of 18 digits or more,
 // exponents, errors). Out of line, so as not to weigh on parse_f64_fast.
@@ -946,7 +939,6 @@ MILO_NOINLINE const char* parse_general(const char* first, const char* last, F& 
     return parse_checked(first, last, out);
 }
 
-
 // parse_f64_fast's numbers with an exponent of 1 to 3 digits ("1.5e-07", "1e+300"):
 // e points at the 'e' (at most first[25], so first[30] is readable); w holds the
 // n_digits digits (leading zeros included) with n_frac of them after the point,
@@ -992,7 +984,6 @@ MILO_NOINLINE const char* with_exponent(const char* first, const char* last, dou
     }
     return parse_std(first, last, out);
 }
-
 
 #endif  // MILO_FLOAT_FAST
 

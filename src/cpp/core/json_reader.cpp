@@ -52,16 +52,10 @@ inline int popcount16(unsigned m) {
     return static_cast<int>((m + (m >> 8)) & 0x1Fu);
 }
 
-constexpr uint64_t kPow10Int[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
-                                  100000000ULL};
-
-// The value of eight digit values 0..9 (one per byte, the first digit in the lowest byte): pairs, then
-// groups of four, then all eight, each step one multiply-add across lanes that cannot carry.
-__attribute__((always_inline)) inline uint64_t swar_digits8(uint64_t d) {
-    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFULL;
-    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFULL;
-    return (d * 10000 + (d >> 32)) & 0xFFFFFFFFULL;
-}
+using detail::fp::kPow10U64;
+// The value of the 8 digit values 0..9 in x, one per byte, the first in the lowest byte (float_parse.hpp's parse8:
+// pairs, then groups of four, then all eight, each step one multiply-add across lanes that cannot carry).
+using detail::fp::parse8;
 
 // The 8 bytes at q (readable) less '0' each, in `t`; returns how many of them lead as digits (8: all).
 __attribute__((always_inline)) inline int leading_digits8(const char* q, uint64_t& t) {
@@ -70,6 +64,16 @@ __attribute__((always_inline)) inline int leading_digits8(const char* q, uint64_
     t = x - 0x3030303030303030ULL;
     const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
     return non_digit ? __builtin_ctzll(non_digit) >> 3 : 8;
+}
+
+// The digits leading at q (8 bytes readable) when they are an integer literal of 1 to 7 digits (no leading zero
+// before another digit): how many, with their value in v; 0 for anything else. (The readers' one-load paths.)
+__attribute__((always_inline)) inline int short_run(const char* q, uint64_t& v) {
+    uint64_t t;
+    const int n = leading_digits8(q, t);
+    v = parse8(t << (8 * (8 - n)));
+    // (one test, no branch on the digit count, which varies from number to number)
+    return ((n != 0) & (n != 8) & ((n == 1) | (q[0] != '0'))) ? n : 0;
 }
 
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
@@ -961,8 +965,6 @@ inline const char* read_nonfinite(const char* q, const char* end, FloatClass& c)
 template <ElemKind K>
 const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool big, const char*& why);
 
-// A finite number in a float64 array, the common case, kept small enough to inline into the row and item
-// loops; everything else (non-finite tokens, other widths) goes to read_float_rest.
 // An integer-valued number of 1 to 7 digits written "D.0" and ended by ',' or ']' ("-2.0", "0.0", "1.0", "37.0":
 // most of a forest's floats, its leaves' thresholds, impurities and class fractions and its sample weights), with
 // 16 bytes readable at p: the digits by SWAR, and the value is the integer, exactly (below 2^53), stored as a
@@ -970,11 +972,10 @@ const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool b
 __attribute__((always_inline)) inline const char* read_whole(const char* p, uint8_t* out, bool big) {
     const bool neg = *p == '-';
     const char* const q = p + (neg ? 1 : 0);
-    uint64_t t;
-    const int n = leading_digits8(q, t);
-    if (n != 0 && n != 8 && (n == 1 || q[0] != '0') && q[n] == '.' && q[n + 1] == '0' &&
-        (q[n + 2] == ',' || q[n + 2] == ']')) {
-        const double v = static_cast<double>(static_cast<int64_t>(swar_digits8(t << (8 * (8 - n)))));
+    uint64_t w;
+    const int n = short_run(q, w);
+    if (n != 0 && q[n] == '.' && q[n + 1] == '0' && (q[n + 2] == ',' || q[n + 2] == ']')) {
+        const double v = static_cast<double>(static_cast<int64_t>(w));
         const double d = neg ? -v : v;
         uint64_t b; std::memcpy(&b, &d, 8); store64(out, b, big);
         return q + n + 2;
@@ -982,12 +983,14 @@ __attribute__((always_inline)) inline const char* read_whole(const char* p, uint
     return nullptr;
 }
 
-// Whole: try the "D.0" shape first (where most numbers have it: a leaf's fields, sample weights); off where
-// few have it, so that a branch that would mostly fail, and often be mispredicted, is not taken.
-template <ElemKind K, bool Whole = true>
+// A finite number in a float64 array, the common case, kept small enough to inline into the row and item
+// loops; everything else (non-finite tokens, other widths) goes to read_float_rest. Short: try the "D.0" shape
+// first (where most numbers have it: a leaf's fields, sample weights); off where few have it, so that a branch
+// that would mostly fail, and often be mispredicted, is not taken.
+template <ElemKind K, bool Short = true>
 __attribute__((always_inline)) inline const char* read_float(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if constexpr (K == ElemKind::F64) {
-        if (Whole && __builtin_expect(end - p >= 16, 1)) {
+        if (Short && __builtin_expect(end - p >= 16, 1)) {
             const char* q = read_whole(p, out, big);
             if (q) return q;
         }
@@ -1036,21 +1039,20 @@ const char* read_int_rest(const char* p, const char* end, uint8_t* out, bool big
 // An integer of 1 to 7 digits (and a sign) with 16 bytes readable at p, stored as a 64-bit or 8-bit value (a node
 // table's fields): one 8-byte load, its digit mask and value by SWAR, no loop and no bound check per byte.
 // Anything else, errors included, is read_int_rest's, which reads the token again from p.
-// Small: try one digit (or a minus and one digit) first, where most integers are that short (see read_float's
-// Whole).
-template <ElemKind K, bool Small = true>
+// Short: try one digit (or a minus and one digit) first, where most integers are that short (see read_float).
+template <ElemKind K, bool Short = true>
 __attribute__((always_inline)) inline const char* read_int(const char* p, const char* end, uint8_t* out, bool big, const char*& why) {
     if constexpr (K == ElemKind::I64 || K == ElemKind::U8) {
         if (__builtin_expect(end - p >= 16, 1)) {
             // One digit, or (int64) a minus and one digit, ended by ',' or ']': most of a node table's integers
             // (a leaf's children -1 and feature -2, small sample counts, missing_go_to_left)
             const unsigned d0 = static_cast<unsigned char>(p[0]) - '0';
-            if (Small && d0 <= 9 && (p[1] == ',' || p[1] == ']')) {
+            if (Short && d0 <= 9 && (p[1] == ',' || p[1] == ']')) {
                 if constexpr (K == ElemKind::I64) store64(out, d0, big);
                 else *out = static_cast<uint8_t>(d0);
                 return p + 1;
             }
-            if constexpr (K == ElemKind::I64 && Small) {
+            if constexpr (K == ElemKind::I64 && Short) {
                 const unsigned d1 = static_cast<unsigned char>(p[1]) - '0';
                 if (p[0] == '-' && d1 <= 9 && (p[2] == ',' || p[2] == ']')) {
                     store64(out, 0 - static_cast<uint64_t>(d1), big);
@@ -1059,12 +1061,11 @@ __attribute__((always_inline)) inline const char* read_int(const char* p, const 
             }
             const bool neg = *p == '-';
             const char* const q = p + (neg ? 1 : 0);
-            uint64_t t;
-            const int n = leading_digits8(q, t);
-            const char c = q[n];  // (q[8] when n is 8: readable, and not taken)
-            // a digit count of 1..7, no leading zero before another digit, no fraction or exponent after
-            if (__builtin_expect(n != 0 && n != 8 && (n == 1 || q[0] != '0') && c != '.' && (c | 0x20) != 'e', 1)) {
-                const uint64_t v = swar_digits8(t << (8 * (8 - n)));
+            uint64_t v;
+            const int n = short_run(q, v);
+            const char c = q[n];
+            // no fraction or exponent after the digits
+            if (__builtin_expect(n != 0 && c != '.' && (c | 0x20) != 'e', 1)) {
                 if constexpr (K == ElemKind::I64) {
                     store64(out, neg ? 0 - v : v, big);
                     return q + n;
@@ -1101,7 +1102,7 @@ __attribute__((noinline)) const char* read_int_rest(const char* p, const char* e
             uint64_t t;
             const int n = leading_digits8(q, t);
             if (n == 0) { done = true; break; }
-            v = v * kPow10Int[n] + swar_digits8(t << (8 * (8 - n)));
+            v = v * kPow10U64[n] + parse8(t << (8 * (8 - n)));
             q += n;
             if (n < 8) { done = true; break; }
         }
@@ -1432,8 +1433,7 @@ private:
         return p;
     }
 
-    // Sub-lists [lo, hi) of dimension d0 (d0 + 1 < ndim) at p, as items() does for values: iteratively, one
-    // open list per dimension below d0, each with the number of sub-lists it still holds and where they go.
+    // Whether an item reader is SimpleItem<K>, and its K.
     template <class Item>
     struct SimpleKind { static constexpr bool simple = false; };
     template <ElemKind K>
@@ -1493,7 +1493,7 @@ private:
         for (int64_t i = lo; i < hi; ++i, o += st0) {
             const char* q = p;
             if (i != lo) {
-                if (q >= end || *q != ',') return lists(SimpleItem<K>{}, p, i, hi, d0, out, false, true);
+                if (q >= end || *q != ',') return nested_lists(SimpleItem<K>{}, p, i, hi, d0, out, false);
                 ++q;
             }
             if (below == 1) {
@@ -1512,22 +1512,33 @@ private:
             } else {
                 q = nullptr;
             }
-            if (!q) return lists(SimpleItem<K>{}, p, i, hi, d0, out, i == lo, true);
+            if (!q) return nested_lists(SimpleItem<K>{}, p, i, hi, d0, out, i == lo);
             p = q;
         }
         return p;
     }
 
+    // Sub-lists [lo, hi) of dimension d0 (d0 + 1 < ndim) at p, the first of them not preceded by a comma: blocks()
+    // where it applies, else nested_lists().
     template <class Item>
-    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out,
-                      bool first = true, bool general = false) {
+    const char* lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out) {
+        if constexpr (SimpleKind<Item>::simple) {
+            const std::size_t below = j_.shape.size() - 1 - d0;
+            if (lo < hi && below <= 2 && j_.shape[d0 + 1] > 0 && (below == 1 || j_.shape[d0 + 2] > 0))
+                return blocks<SimpleKind<Item>::kind>(p, lo, hi, d0, out);
+        }
+        return nested_lists(item, p, lo, hi, d0, out, true);
+    }
+
+    // The same in general, as items() does for values (the first sub-list preceded by a comma unless `first`):
+    // iteratively, one open list per dimension below d0, each with the number of sub-lists it still holds and
+    // where they go.
+    template <class Item>
+    const char* nested_lists(const Item& item, const char* p, int64_t lo, int64_t hi, std::size_t d0, uint8_t* out,
+                             bool first) {
         const char* const end = end_;
         const std::size_t last = j_.shape.size() - 1;
         if (lo >= hi) return p;
-        if constexpr (SimpleKind<Item>::simple) {
-            if (!general && last - d0 <= 2 && j_.shape[d0 + 1] > 0 && (last - d0 == 1 || j_.shape[d0 + 2] > 0))
-                return blocks<SimpleKind<Item>::kind>(p, lo, hi, d0, out);
-        }
         int64_t left[64];
         uint8_t* at[64];
         std::size_t d = d0;  // the innermost open list; it holds left[d] > 0 more sub-lists

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -1089,6 +1090,80 @@ py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitset
     return problem(p);
 }
 
+// sklearn_trees.TreeHandler.construct's checks of a Tree node's parts, at once, for the usual node: args
+// [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
+// a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
+// unusual is False); False sends construct to its own checks, which decide and name what is wrong.
+bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype, py::handle intp, py::handle f64) {
+    static PyTypeObject* ndarray =
+        reinterpret_cast<PyTypeObject*>(py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
+    static PyObject* k_max_depth = PyUnicode_InternFromString("max_depth");
+    static PyObject* k_node_count = PyUnicode_InternFromString("node_count");
+    static PyObject* k_nodes = PyUnicode_InternFromString("nodes");
+    static PyObject* k_values = PyUnicode_InternFromString("values");
+    constexpr long long k31 = 1LL << 31;
+    auto int_in = [](PyObject* o, long long lo, long long hi, long long& out) {  // an exact int in [lo, hi)
+        if (!o || !PyLong_CheckExact(o)) return false;
+        int overflow = 0;
+        out = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (out == -1 && PyErr_Occurred()) { PyErr_Clear(); return false; }
+        return !overflow && out >= lo && out < hi;
+    };
+    auto same_dtype = [](const py::array& a, py::handle dt) {  // a.dtype == dt, as Python compares them
+        const int r = PyObject_RichCompareBool(a.dtype().ptr(), dt.ptr(), Py_EQ);
+        if (r < 0) { PyErr_Clear(); return false; }
+        return r == 1;
+    };
+    PyObject* a = args.ptr();
+    if (!PyList_CheckExact(a) || PyList_GET_SIZE(a) != 3) return false;
+    long long n_features, n_outputs, max_depth, node_count;
+    if (!int_in(PyList_GET_ITEM(a, 0), 1, k31, n_features) || !int_in(PyList_GET_ITEM(a, 2), 1, k31, n_outputs))
+        return false;
+    PyObject* nc = PyList_GET_ITEM(a, 1);
+    if (Py_TYPE(nc) != ndarray) return false;
+    py::array classes = py::reinterpret_borrow<py::array>(nc);
+    if (classes.ndim() != 1 || classes.shape(0) != n_outputs || !same_dtype(classes, intp) || classes.itemsize() != 8 ||
+        !(classes.flags() & py::array::c_style))
+        return false;
+    const auto* counts = static_cast<const int64_t*>(classes.data());
+    int64_t most = 0;
+    for (long long i = 0; i < n_outputs; ++i) {
+        if (counts[i] < 1 || counts[i] >= k31) return false;
+        most = std::max(most, counts[i]);
+    }
+    PyObject* st = state.ptr();
+    if (!PyDict_CheckExact(st) || PyDict_GET_SIZE(st) != 4) return false;
+    PyObject* md = PyDict_GetItemWithError(st, k_max_depth);
+    PyObject* cnt = md ? PyDict_GetItemWithError(st, k_node_count) : nullptr;
+    PyObject* nodes = cnt ? PyDict_GetItemWithError(st, k_nodes) : nullptr;
+    PyObject* values = nodes ? PyDict_GetItemWithError(st, k_values) : nullptr;
+    if (!values) { PyErr_Clear(); return false; }
+    if (!int_in(md, 0, k31, max_depth) || !int_in(cnt, 1, LLONG_MAX, node_count)) return false;
+    if (Py_TYPE(nodes) != ndarray || Py_TYPE(values) != ndarray) return false;
+    py::array n = py::reinterpret_borrow<py::array>(nodes), v = py::reinterpret_borrow<py::array>(values);
+    return n.ndim() == 1 && n.shape(0) == node_count && same_dtype(n, node_dtype) && v.ndim() == 3 &&
+           v.shape(0) == node_count && v.shape(1) == n_outputs && v.shape(2) == most && same_dtype(v, f64);
+}
+
+// The (key, value) pairs of a dict whose value is exactly a dict or a list, in the dict's order: what the
+// Decoder must decode in a plain dict (its other values are final), found without a Python loop.
+py::list container_items(py::handle d) {
+    if (!PyDict_CheckExact(d.ptr())) throw py::type_error("container_items: expected a dict");
+    py::list out;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d.ptr(), &pos, &k, &v)) {
+        if (PyDict_CheckExact(v) || PyList_CheckExact(v)) {
+            PyObject* t = PyTuple_Pack(2, k, v);
+            if (!t) throw py::error_already_set();
+            const int rc = PyList_Append(out.ptr(), t);
+            Py_DECREF(t);
+            if (rc < 0) throw py::error_already_set();
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -1116,4 +1191,9 @@ PYBIND11_MODULE(_core, m) {
           "Validate an sklearn Tree node table: its depth (int) if sound, else (node, reason).");
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),
           "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
+    m.def("sk_tree_parts_ok", &sk_tree_parts_ok, py::arg("args"), py::arg("state"), py::arg("node_dtype"),
+          py::arg("intp"), py::arg("float64"),
+          "True if an sklearn Tree node's args and state pass every check of TreeHandler.construct (exact types).");
+    m.def("container_items", &container_items, py::arg("d"),
+          "The (key, value) pairs of a dict whose value is exactly a dict or a list, in order.");
 }

@@ -16,6 +16,7 @@ in a first pass, written in a second one: rare).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -29,6 +30,14 @@ ID = "milo:id"
 REF = "milo:ref"
 SHARED = "milo:shared"
 RESERVED_PREFIXES = ("milo", "pymiloed")  # plain-dict keys starting so are escaped (codec envelopes use them)
+
+try:  # the (key, value) pairs of a dict whose values are dicts or lists, at C speed (Decoder.decode)
+    if os.environ.get("MILO_FAST_PURE") == "1":
+        raise ImportError
+    from .._core import container_items as _container_items
+except ImportError:
+    def _container_items(d: dict) -> list:
+        return [(k, v) for k, v in d.items() if type(v) is dict or type(v) is list]
 
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -248,6 +257,17 @@ class Encoder:
         return trust.is_trusted(qn, self.trusted)
 
 
+def _allowed_keys(tr):
+    """The keys a node of transporter ``tr`` may have (its kind, its auxiliary keys, "milo:id" if it keeps
+    identity) when none of them but the kind is a marker key, else an empty set: then classify's general loop
+    decides. Kept on the transporter."""
+    keys = frozenset(tr.aux) | {tr.kind} | ({ID} if tr.memo else frozenset())
+    allowed = keys if all(k == tr.kind or k == ID or not (type(k) is str and k[:5] == MARK) for k in keys) \
+        else frozenset()
+    tr.__dict__["_allowed_keys"] = allowed
+    return allowed
+
+
 def classify(node: dict, kinds: dict, path: str):
     """The transporter of a dict node, or None for a plain dict. Raises ValidationError on unknown markers."""
     try:  # most dicts (an estimator's attributes) have no key containing "milo:": tell them at C speed
@@ -255,6 +275,14 @@ def classify(node: dict, kinds: dict, path: str):
             return None
     except TypeError:  # a key that is not a str: the loop below reports it as before
         pass
+    # the usual marker node: its kind key first, then only keys the kind allows (one set operation)
+    tr = kinds.get(next(iter(node)))
+    if tr is not None:
+        allowed = tr.__dict__.get("_allowed_keys")
+        if allowed is None:
+            allowed = _allowed_keys(tr)
+        if allowed and allowed.issuperset(node):
+            return tr
     kind = None
     for k in node:
         if k[:5] == MARK and k != ID:
@@ -396,10 +424,8 @@ class Decoder:
                     del out[ID]
                     self.register(node, out, path)
                 dec = self.decode
-                for k, v in node.items():
-                    tv = type(v)
-                    if tv is dict or tv is list:
-                        out[k] = dec(v, Path(path, k))
+                for k, v in _container_items(node):
+                    out[k] = dec(v, Path(path, k))
                 return out
             try:
                 obj = tr.decode(node, self, path)

@@ -139,17 +139,20 @@ class ObjectT(Transporter):
                 # `bytes(10**10)` allocate, from a few bytes of document
                 raise ValidationError(f"{qn} at {path} cannot be rebuilt as an object (built-in values have their "
                                       "own markers)")
-        plan = dec.plans[qn] = (cls, handler)  # qn is a str: resolve accepted it
+        # with a handler: the keys of a generic node that the handler's nodes must not have
+        refused = frozenset(self.aux - handler.aux) if handler is not None else frozenset()
+        plan = dec.plans[qn] = (cls, handler, refused)  # qn is a str: resolve accepted it
         return plan
 
     def decode(self, node, dec, path):
         qn = node[self.kind]
         plan = dec.plans.get(qn) if type(qn) is str else None
-        cls, handler = plan if plan is not None else self._plan(qn, dec, path)
+        cls, handler, refused = plan if plan is not None else self._plan(qn, dec, path)
         if handler is not None:
-            for k in node:
-                if k in self.aux and k not in handler.aux:
-                    raise ValidationError(f"unexpected key {k!r} in a {qn} node at {path}")
+            if refused and not refused.isdisjoint(node):
+                for k in node:
+                    if k in refused:
+                        raise ValidationError(f"unexpected key {k!r} in a {qn} node at {path}")
             return handler.construct(cls, node, dec, path)
         args = ()
         if "args" in node:

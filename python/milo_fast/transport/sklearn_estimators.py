@@ -22,6 +22,8 @@ docs/security.md, "Compiled code and the state it trusts".
 """
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from ..errors import ValidationError
@@ -74,6 +76,21 @@ _SIMPLE = frozenset((str, int, float, bool, type(None)))
 _PARAM_OK_MAX = 1 << 14
 
 
+# (class, values, their types) -> True for a whole set of plain parameter values that passed, one lookup for an
+# estimator met again with the same parameters (a forest's trees differ only in random_state; a reloaded model
+# has its parameters of last time). ``values`` holds _ABSENT where the document sets no value.
+_param_sets: dict = {}
+
+
+class _Absent:
+    """The value of a parameter the document does not set, in _param_sets keys."""
+
+    __slots__ = ()
+
+
+_ABSENT = _Absent()
+_KEYABLE = _SIMPLE | {_Absent}
+
 _made: dict = {}  # (class, name) -> the parameter's constraint objects (None: "no_validation")
 
 
@@ -110,6 +127,11 @@ def check_parameters(est, path) -> None:
             names = ()
         _param_names[cls] = names
     d = est.__dict__
+    values = tuple(map(d.get, names, repeat(_ABSENT)))
+    types = tuple(map(type, values))
+    whole = _KEYABLE.issuperset(types)  # (plain values hash and compare by value)
+    if whole and (cls, values, types) in _param_sets:
+        return
     todo = None
     simple, known = _SIMPLE, _param_ok
     for k in names:
@@ -122,6 +144,8 @@ def check_parameters(est, path) -> None:
                 todo = {}
             todo[k] = v
     if todo is None:
+        if whole:
+            _remember_set(cls, values, types)
         return
     from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
     try:
@@ -138,11 +162,20 @@ def check_parameters(est, path) -> None:
             tv = type(v)
             if tv in simple and (tv is not str or len(v) <= 256):  # (long strings are not kept alive)
                 known[(cls, k, tv, v)] = True
+    if whole:
+        _remember_set(cls, values, types)
+
+
+def _remember_set(cls, values: tuple, types: tuple) -> None:
+    """Keep a set of parameter values that passed (check_parameters), but not long strings."""
+    if len(_param_sets) < _PARAM_OK_MAX and all(len(v) <= 256 for v in values if type(v) is str):
+        _param_sets[(cls, values, types)] = True
 
 
 # ----------------------------------------------------------------------------------- fitted shapes (generic)
 
 _WIDTH_ATTRS = ("cluster_centers_", "centroids_", "subcluster_centers_", "components_", "_fit_X")
+_WIDTH_SET = frozenset(_WIDTH_ATTRS)
 
 
 MAX_JOBS = 1024
@@ -170,7 +203,7 @@ def check_fitted_shapes(est, path) -> None:
             if is_classifier(est) and len(classes) >= 2:
                 rows = 1 if len(classes) == 2 else len(classes)
                 expect(coef.shape[0] == rows, p, f"{rows} row(s) for {len(classes)} classes")
-    if n is not None:
+    if n is not None and not _WIDTH_SET.isdisjoint(d):
         for name in _WIDTH_ATTRS:
             a = d.get(name)
             if isinstance(a, np.ndarray) and a.ndim == 2:

@@ -111,6 +111,8 @@ _amax = np.maximum.reduce  # ndarray.max without its Python-level wrappers
 
 _NODE_DTYPE = None
 _TREE_CLS = None
+_parts_ok = getattr(_core, "sk_tree_parts_ok", None)  # TreeHandler.construct's checks at once (compiled)
+_INTP, _F64 = np.dtype(np.intp), np.dtype(np.float64)
 
 
 def _node_dtype():
@@ -144,9 +146,9 @@ class TreeHandler(ObjectHandler):
                          "nodes": enc.encode(st["nodes"], key_path(ps, "nodes")),
                          "values": enc.encode(st["values"], key_path(ps, "values"))}
 
-    def construct(self, cls, node, dec, path):
-        # Runs once per tree of a forest: paths and messages are made only when a check fails.
-        NODE_DTYPE = _node_dtype()
+    def checked_parts(self, node, dec, path, NODE_DTYPE):
+        """A Tree node's (n_features, n_classes, n_outputs, max_depth, node_count, nodes, values), each checked,
+        its inner nodes decoded; ValidationError naming the first that is wrong."""
         nd = np.ndarray
         args = node.get("args")
         if not (type(args) is list and len(args) == 3):
@@ -182,6 +184,18 @@ class TreeHandler(ObjectHandler):
                 and values.shape == (node_count, n_outputs, max_n_classes)):
             expect(False, key_path(state_path(path), "values"),
                    f"a float64 array of shape ({node_count}, {n_outputs}, {max_n_classes})")
+        return n_features, n_classes, n_outputs, max_depth, node_count, nodes, values
+
+    def construct(self, cls, node, dec, path):
+        # Runs once per tree of a forest: paths and messages are made only when a check fails.
+        NODE_DTYPE = _NODE_DTYPE or _node_dtype()
+        args, st = node.get("args"), node.get("state")
+        if _parts_ok is not None and _parts_ok(args, st, NODE_DTYPE, _INTP, _F64):  # every check below, at once
+            n_features, n_classes, n_outputs = args
+            max_depth, node_count, nodes, values = st["max_depth"], st["node_count"], st["nodes"], st["values"]
+        else:
+            n_features, n_classes, n_outputs, max_depth, node_count, nodes, values = \
+                self.checked_parts(node, dec, path, NODE_DTYPE)
         notes = dec.tree_notes
         note = notes.pop(id(nodes), None) if notes else None
         if note is not None and note[0] is nodes and note[2] < n_features:
@@ -401,13 +415,13 @@ def validate_tree_estimator(est, path) -> None:
     if "n_classes_" in d and d.get("classes_") is not None:
         counts = tree.n_classes.tolist()
         nc, classes = d["n_classes_"], d["classes_"]
-        st = state_path(path)
         if len(counts) == 1:
             if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == counts[0]):
-                expect(False, key_path(st, "n_classes_"), f"the tree's {counts[0]} classes")
+                expect(False, key_path(state_path(path), "n_classes_"), f"the tree's {counts[0]} classes")
             if not (isinstance(classes, np.ndarray) and classes.shape == (counts[0],)):
-                expect(False, key_path(st, "classes_"), f"{counts[0]} classes")
+                expect(False, key_path(state_path(path), "classes_"), f"{counts[0]} classes")
         else:
+            st = state_path(path)
             expect(isinstance(nc, (list, np.ndarray)) and [int(c) for c in nc] == counts, key_path(st, "n_classes_"),
                    f"the tree's class counts {counts}")
             expect(type(classes) is list and [len(c) for c in classes] == counts, key_path(st, "classes_"),

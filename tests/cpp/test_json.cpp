@@ -968,8 +968,50 @@ void test_light_skip_at_every_alignment() {
     }
 }
 
+// A string's plain runs are found 16 bytes a step: a quote, an escape or a control byte at any place of strings
+// of 0 to 40 bytes (with bytes 0x7F-0xFF and 0x20 around it, which are plain) reads as a byte-by-byte scan does.
+void test_strings_at_every_length_and_place() {
+    const unsigned char fill[] = {'a', 0x20, 0x7F, 0x80, 0xC3, 0xFF, '~'};
+    for (int n = 0; n <= 40; ++n) {
+        for (int at = -1; at < n; ++at) {
+            for (int kind = 0; kind < 4; ++kind) {  // 0 escaped quote, 1 "\n" escape, 2 raw 0x1F, 3 raw 0x01
+                std::string body, want;
+                for (int i = 0; i < n; ++i) {
+                    if (i == at) {
+                        if (kind == 0) { body += "\\\""; want += '"'; }
+                        else if (kind == 1) { body += "\\n"; want += '\n'; }
+                        else body += static_cast<char>(kind == 2 ? 0x1F : 0x01);
+                    } else {
+                        const char c = static_cast<char>(fill[(i * 7 + n) % sizeof fill]);
+                        body += c;
+                        want += c;
+                    }
+                }
+                const std::string doc = "[\"" + body + "\",1]";
+                Parsed p = parse(doc);
+                if (at >= 0 && kind >= 2) {  // a raw control byte: refused where it stands
+                    CHECK(!p.err.ok && p.err.offset == static_cast<uint64_t>(2 + at));
+                    continue;
+                }
+                CHECK(p.err.ok);
+                if (!p.err.ok) continue;
+                const Node& root = p.doc.nodes[p.doc.root];
+                const Node& str = p.doc.nodes[p.doc.children[root.a]];
+                CHECK(str.type == NodeType::String && str.len == want.size() &&
+                      std::memcmp(p.doc.strings.data() + str.a, want.data(), want.size()) == 0);
+                const Node& one = p.doc.nodes[p.doc.children[root.a + 1]];
+                CHECK(one.type == NodeType::Int && one.a == 1);
+            }
+        }
+        // unterminated: the document ends inside the string
+        std::string open = "[\"" + std::string(static_cast<std::size_t>(n), 'b');
+        CHECK(!parse(open).err.ok);
+    }
+}
+
 int main() {
     test_scalars();
+    test_strings_at_every_length_and_place();
     test_malformed_offsets();
     test_text_arrays();
     test_base64_arrays();

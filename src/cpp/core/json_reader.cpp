@@ -78,6 +78,24 @@ __attribute__((always_inline)) inline int short_run(const char* q, uint64_t& v) 
 
 inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+// The first byte in [q, end) that ends a string's plain run (a quote, a backslash or a control byte below
+// 0x20), or end: 16 bytes a step where SSE2 is there, then byte by byte.
+inline const char* plain_string_run(const char* q, const char* end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), k1f = _mm_set1_epi8(0x1F);
+    while (end - q >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+        const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, k1f), k1f);  // v <= 0x1F, unsigned
+        const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
+        const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(stop));
+        if (m) return q + __builtin_ctz(m);
+        q += 16;
+    }
+#endif
+    while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+    return q;
+}
+
 #if MILO_SKIP_AVX2
 // AVX2 in this process, as base64's code decides it (the CPU has it, MILO_FAST_NO_SIMD is not set), and POPCNT.
 bool skip_simd() {
@@ -321,8 +339,7 @@ private:
         std::string& s = doc_.strings;
         a = s.size();
         while (true) {
-            const char* q = p_;
-            while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+            const char* q = plain_string_run(p_, end_);
             s.append(p_, q - p_);
             p_ = q;
             if (p_ >= end_) return failb("unterminated string");

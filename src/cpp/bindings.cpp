@@ -733,18 +733,28 @@ private:
         // Cache key: the simple spelling, or for a structured dtype its validated layout plus field names.
         std::string cache_key;
         if (dn.type == NodeType::String) {
-            cache_key.assign(doc_.strings.data() + dn.a, dn.len);
+            cache_key.push_back('s');
+            cache_key.append(doc_.strings.data() + dn.a, dn.len);
         } else {
-            cache_key = "{" + std::to_string(j.layout.itemsize);
-            for (const Field& f : j.layout.fields)
-                cache_key += "|" + std::to_string(f.offset) + ":" + std::to_string(static_cast<int>(f.kind)) + (f.big_endian ? ">" : "<");
+            // (fixed-width binary fields, so that no two layouts or name lists give the same key; a simple
+            // spelling's key starts with 's', a structured one's with '\0')
+            auto put = [&cache_key](uint64_t v) { cache_key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+            cache_key.reserve(16 + 24 * j.layout.fields.size() + 64);
+            cache_key.push_back('\0');
+            put(j.layout.itemsize);
+            put(j.layout.fields.size());
+            for (const Field& f : j.layout.fields) {
+                put(f.offset);
+                put((static_cast<uint64_t>(f.kind) << 1) | (f.big_endian ? 1u : 0u));
+            }
             for (uint32_t i = 0; i < dn.len; ++i) {
                 const Node& k = doc_.nodes[doc_.children[dn.a + 2 * i]];
                 if (k.len == 5 && std::memcmp(doc_.strings.data() + k.a, "names", 5) == 0) {
                     const Node& names = doc_.nodes[doc_.children[dn.a + 2 * i + 1]];
+                    put(names.len);
                     for (uint32_t n = 0; n < names.len; ++n) {
                         const Node& nm = doc_.nodes[doc_.children[names.a + n]];
-                        cache_key += "|" + std::to_string(nm.len) + ":";
+                        put(nm.len);
                         cache_key.append(doc_.strings.data() + nm.a, nm.len);
                     }
                 }

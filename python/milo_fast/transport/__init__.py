@@ -51,6 +51,9 @@ def naming_kinds() -> tuple:
     return tables().naming_kinds
 
 
+_STR_ONLY = frozenset({str})
+
+
 def _scan_passes(scan, trusted: frozenset, budget, root: str) -> bool:
     """The audit, from what the codec's build of the whole document collected (see from_tree's ``scan``) instead
     of a walk of the tree: True, with the arrays charged, when every name is trusted and the arrays fit the
@@ -60,7 +63,7 @@ def _scan_passes(scan, trusted: frozenset, budget, root: str) -> bool:
     if not budget.arrays_charged:
         if budget.elements + elements > budget.max_elements or budget.nbytes + nbytes > budget.max_alloc:
             return False
-    if any(type(n) is not str for n in names) or not all(trust.is_trusted(n, trusted) for n in set(names)):
+    if not _STR_ONLY.issuperset(map(type, names)) or not all(trust.is_trusted(n, trusted) for n in set(names)):
         return False
     if not budget.arrays_charged:
         budget.charge(elements, nbytes, root)

@@ -400,7 +400,9 @@ class Decoder:
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
-        checks = self.tables.validators_for(qn, type(obj))
+        checks = self.tables._checks_cache.get((qn, type(obj)))
+        if checks is None:
+            checks = self.tables.validators_for(qn, type(obj))
         if checks:
             self._checks.append((checks, obj, qn, path))
 

@@ -186,7 +186,9 @@ def check_fitted_shapes(est, path) -> None:
     n_jobs = d.get("n_jobs")  # joblib starts that many threads per call (scikit-learn accepts any int)
     if n_jobs is not None and not ((type(n_jobs) is int or isinstance(n_jobs, np.integer)) and n_jobs <= MAX_JOBS):
         expect(False, attr_path(path, "n_jobs"), f"null or an int up to {MAX_JOBS} (the threads a call may start)")
-    n = fitted_int(est, "n_features_in_", path)
+    n = d.get("n_features_in_")
+    if not (type(n) is int and 0 <= n < 1 << 62):  # (the usual value, told at once)
+        n = fitted_int(est, "n_features_in_", path)
     coef = d.get("coef_")
     if isinstance(coef, np.ndarray):
         p = attr_path(path, "coef_")

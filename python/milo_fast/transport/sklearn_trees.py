@@ -413,14 +413,15 @@ def validate_tree_estimator(est, path) -> None:
     if n_out is not None and n_out != n_outputs:
         expect(False, key_path(state_path(path), "n_outputs_"), f"the tree's {n_outputs} outputs")
     if "n_classes_" in d and d.get("classes_") is not None:
-        counts = tree.n_classes.tolist()
         nc, classes = d["n_classes_"], d["classes_"]
-        if len(counts) == 1:
-            if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == counts[0]):
-                expect(False, key_path(state_path(path), "n_classes_"), f"the tree's {counts[0]} classes")
-            if not (isinstance(classes, np.ndarray) and classes.shape == (counts[0],)):
-                expect(False, key_path(state_path(path), "classes_"), f"{counts[0]} classes")
+        if n_outputs == 1:
+            count = tree.max_n_classes  # (one output: its class count, without the array tree.n_classes makes)
+            if not ((type(nc) is int or isinstance(nc, np.integer)) and nc == count):
+                expect(False, key_path(state_path(path), "n_classes_"), f"the tree's {count} classes")
+            if not (isinstance(classes, np.ndarray) and classes.shape == (count,)):
+                expect(False, key_path(state_path(path), "classes_"), f"{count} classes")
         else:
+            counts = tree.n_classes.tolist()
             st = state_path(path)
             expect(isinstance(nc, (list, np.ndarray)) and [int(c) for c in nc] == counts, key_path(st, "n_classes_"),
                    f"the tree's class counts {counts}")

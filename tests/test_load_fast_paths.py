@@ -75,16 +75,16 @@ def _variants(node):
 
 
 def test_compiled_tree_check_never_accepts_what_python_refuses(tree_node):
-    nd_t, intp, f64 = skt._node_dtype(), np.dtype(np.intp), np.dtype(np.float64)
+    nd_t = skt._node_dtype()
     accepted = refused = 0
     for what, node in _variants(tree_node):
-        fast = core.sk_tree_parts_ok(node.get("args"), node.get("state"), nd_t, intp, f64)
+        fast = core.sk_tree_parts_ok(node.get("args"), node.get("state"), nd_t)
         if fast:
             assert _python_verdict(node), f"compiled check accepts {what}, which checked_parts refuses"
             accepted += 1
         else:
             refused += 1
-    assert core.sk_tree_parts_ok(tree_node["args"], tree_node["state"], nd_t, intp, f64)
+    assert core.sk_tree_parts_ok(tree_node["args"], tree_node["state"], nd_t)
     assert accepted >= 3 and refused > 60, (accepted, refused)
 
 
@@ -111,20 +111,6 @@ def test_container_items_matches_a_python_loop():
         core.container_items([1, 2])
 
 
-def _general_classify(node, kinds):
-    tc_kinds = {k: v for k, v in kinds.items()}
-    for tr in tc_kinds.values():  # drop the cached allowed keys: classify's general loop decides alone
-        tr.__dict__.pop("_allowed_keys", None)
-    saved = tc._allowed_keys
-    tc._allowed_keys = lambda tr: frozenset()
-    try:
-        return tc.classify(node, tc_kinds, "$")
-    finally:
-        tc._allowed_keys = saved
-        for tr in tc_kinds.values():
-            tr.__dict__.pop("_allowed_keys", None)
-
-
 def test_classify_shortcut_agrees_with_its_general_loop():
     kinds = tables().kinds
     keys = ["milo:object", "milo:tuple", "milo:id", "state", "args", "items", "list", "milo:bogus", "x", "milo"]
@@ -133,7 +119,7 @@ def test_classify_shortcut_agrees_with_its_general_loop():
         for combo in itertools.permutations(keys, n):
             node = {k: 0 for k in combo}
             outcomes = []
-            for f in (lambda: tc.classify(node, kinds, "$"), lambda: _general_classify(node, kinds)):
+            for f in (lambda: tc.classify(node, kinds, "$"), lambda: tc.classify_general(node, kinds, "$")):
                 try:
                     outcomes.append(("ok", f()))
                 except ValidationError as e:

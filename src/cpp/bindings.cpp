@@ -1104,7 +1104,9 @@ py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitset
 // [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
 // a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
 // unusual is False); False sends construct to its own checks, which decide and name what is wrong.
-bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype, py::handle intp, py::handle f64) {
+bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype) {
+    static const py::handle intp = py::dtype::of<int64_t>().release();  // (n_classes: the intp of 64-bit systems)
+    static const py::handle f64 = py::dtype::of<double>().release();
     static PyTypeObject* ndarray =
         reinterpret_cast<PyTypeObject*>(py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
     static PyObject* k_max_depth = PyUnicode_InternFromString("max_depth");
@@ -1202,7 +1204,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),
           "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
     m.def("sk_tree_parts_ok", &sk_tree_parts_ok, py::arg("args"), py::arg("state"), py::arg("node_dtype"),
-          py::arg("intp"), py::arg("float64"),
           "True if an sklearn Tree node's args and state pass every check of TreeHandler.construct (exact types).");
     m.def("container_items", &container_items, py::arg("d"),
           "The (key, value) pairs of a dict whose value is exactly a dict or a list, in order.");

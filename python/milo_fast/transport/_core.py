@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any, Iterable
 
 from .. import trust
@@ -31,11 +32,18 @@ REF = "milo:ref"
 SHARED = "milo:shared"
 RESERVED_PREFIXES = ("milo", "pymiloed")  # plain-dict keys starting so are escaped (codec envelopes use them)
 
-try:  # the (key, value) pairs of a dict whose values are dicts or lists, at C speed (Decoder.decode)
-    if os.environ.get("MILO_FAST_PURE") == "1":
-        raise ImportError
-    from .._core import container_items as _container_items
-except ImportError:
+# The compiled core (milo_fast._core) for the transporters' compiled checks and helpers, or None: not built, or
+# MILO_FAST_PURE=1 (development: the same rules in Python).
+COMPILED = None
+if os.environ.get("MILO_FAST_PURE") != "1":
+    try:
+        from .. import _core as COMPILED  # type: ignore[no-redef]
+    except ImportError:  # pragma: no cover
+        COMPILED = None
+
+if COMPILED is not None:  # the (key, value) pairs of a dict whose values are dicts or lists (Decoder.decode)
+    _container_items = COMPILED.container_items
+else:
     def _container_items(d: dict) -> list:
         return [(k, v) for k, v in d.items() if type(v) is dict or type(v) is list]
 
@@ -168,6 +176,14 @@ class Transporter:
         """(qualified_name, json_path) of each type or function this node names (for the audit)."""
         return ()
 
+    @cached_property
+    def node_keys(self) -> frozenset:
+        """The keys a node of this kind may have (the kind, ``aux``, "milo:id" if ``memo``), when none of them but
+        the kind is a marker key; else empty, and classify_general decides."""
+        keys = frozenset(self.aux) | {self.kind} | ({ID} if self.memo else frozenset())
+        plain = all(k == self.kind or k == ID or not (type(k) is str and k[:5] == MARK) for k in keys)
+        return keys if plain else frozenset()
+
 
 class ObjectHandler:
     """How one family of classes is written inside a ``milo:object`` node, chosen by the class's qualified name
@@ -257,17 +273,6 @@ class Encoder:
         return trust.is_trusted(qn, self.trusted)
 
 
-def _allowed_keys(tr):
-    """The keys a node of transporter ``tr`` may have (its kind, its auxiliary keys, "milo:id" if it keeps
-    identity) when none of them but the kind is a marker key, else an empty set: then classify's general loop
-    decides. Kept on the transporter."""
-    keys = frozenset(tr.aux) | {tr.kind} | ({ID} if tr.memo else frozenset())
-    allowed = keys if all(k == tr.kind or k == ID or not (type(k) is str and k[:5] == MARK) for k in keys) \
-        else frozenset()
-    tr.__dict__["_allowed_keys"] = allowed
-    return allowed
-
-
 def classify(node: dict, kinds: dict, path: str):
     """The transporter of a dict node, or None for a plain dict. Raises ValidationError on unknown markers."""
     try:  # most dicts (an estimator's attributes) have no key containing "milo:": tell them at C speed
@@ -277,12 +282,13 @@ def classify(node: dict, kinds: dict, path: str):
         pass
     # the usual marker node: its kind key first, then only keys the kind allows (one set operation)
     tr = kinds.get(next(iter(node)))
-    if tr is not None:
-        allowed = tr.__dict__.get("_allowed_keys")
-        if allowed is None:
-            allowed = _allowed_keys(tr)
-        if allowed and allowed.issuperset(node):
-            return tr
+    if tr is not None and tr.node_keys and tr.node_keys.issuperset(node):
+        return tr
+    return classify_general(node, kinds, path)
+
+
+def classify_general(node: dict, kinds: dict, path: str):
+    """classify for any dict node: finds its one marker key and checks its other keys (the errors' source)."""
     kind = None
     for k in node:
         if k[:5] == MARK and k != ID:
@@ -400,9 +406,7 @@ class Decoder:
 
     def validate(self, obj, qn: str, path) -> None:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
-        checks = self.tables._checks_cache.get((qn, type(obj)))
-        if checks is None:
-            checks = self.tables.validators_for(qn, type(obj))
+        checks = self.tables.validators_for(qn, type(obj))
         if checks:
             self._checks.append((checks, obj, qn, path))
 

@@ -39,6 +39,8 @@ def attr_path(path, name):
 def fitted_int(est, name, path, lo=0, hi=1 << 62):
     """``est.<name>`` as an int in [lo, hi), None if absent."""
     v = est.__dict__.get(name)
+    if type(v) is int and lo <= v < hi:  # (the usual value, told at once)
+        return v
     if v is None:
         return None
     if not ((type(v) is int or isinstance(v, np.integer)) and lo <= int(v) < hi):
@@ -186,9 +188,7 @@ def check_fitted_shapes(est, path) -> None:
     n_jobs = d.get("n_jobs")  # joblib starts that many threads per call (scikit-learn accepts any int)
     if n_jobs is not None and not ((type(n_jobs) is int or isinstance(n_jobs, np.integer)) and n_jobs <= MAX_JOBS):
         expect(False, attr_path(path, "n_jobs"), f"null or an int up to {MAX_JOBS} (the threads a call may start)")
-    n = d.get("n_features_in_")
-    if not (type(n) is int and 0 <= n < 1 << 62):  # (the usual value, told at once)
-        n = fitted_int(est, "n_features_in_", path)
+    n = fitted_int(est, "n_features_in_", path)
     coef = d.get("coef_")
     if isinstance(coef, np.ndarray):
         p = attr_path(path, "coef_")

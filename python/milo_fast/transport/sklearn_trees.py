@@ -23,21 +23,13 @@ preprocessor agree with each other.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..errors import ValidationError
+from ._core import COMPILED as _core  # the compiled checks (same rules, GIL released), or None: Python's
 from ._core import ObjectHandler, expect, key_path, state_path
 
 TREE = "sklearn.tree._tree.Tree"
-
-_core = None
-if os.environ.get("MILO_FAST_PURE") != "1":  # the compiled checks (same rules, GIL released); else Python's
-    try:
-        from .. import _core  # type: ignore[no-redef]
-    except ImportError:  # pragma: no cover
-        _core = None
 
 
 def check_tree_nodes(nodes: np.ndarray, n_features: int, path) -> None:
@@ -112,7 +104,6 @@ _amax = np.maximum.reduce  # ndarray.max without its Python-level wrappers
 _NODE_DTYPE = None
 _TREE_CLS = None
 _parts_ok = getattr(_core, "sk_tree_parts_ok", None)  # TreeHandler.construct's checks at once (compiled)
-_INTP, _F64 = np.dtype(np.intp), np.dtype(np.float64)
 
 
 def _node_dtype():
@@ -190,7 +181,7 @@ class TreeHandler(ObjectHandler):
         # Runs once per tree of a forest: paths and messages are made only when a check fails.
         NODE_DTYPE = _NODE_DTYPE or _node_dtype()
         args, st = node.get("args"), node.get("state")
-        if _parts_ok is not None and _parts_ok(args, st, NODE_DTYPE, _INTP, _F64):  # every check below, at once
+        if _parts_ok is not None and _parts_ok(args, st, NODE_DTYPE):  # every check below, at once
             n_features, n_classes, n_outputs = args
             max_depth, node_count, nodes, values = st["max_depth"], st["node_count"], st["nodes"], st["values"]
         else:

@@ -2,6 +2,9 @@
 
 - ``_core.sk_tree_parts_ok`` (TreeHandler.construct): True only where every one of ``checked_parts``'s checks
   passes; False sends construct to those checks, which then name what is wrong.
+- ``_core.sk_build_tree`` (all of TreeHandler.construct for the usual node): builds a Tree only where the Python
+  code would build the same one, takes a worker's note only for its own table, and builds nothing otherwise.
+- ``_core.sk_tree_estimator_ok`` (validate_tree_estimator): True only where the Python checks pass.
 - ``_core.container_items`` (Decoder.decode): the items of a dict whose values are dicts or lists, in order.
 - ``classify``'s one-set-operation path for the usual marker node, against its general loop.
 - check_parameters' memo of whole parameter sets: a set seen good does not let an equal set of other types in.
@@ -140,3 +143,142 @@ def test_parameter_set_memo_tells_types_and_values_apart(name, good, bad):
         milo_fast.loads(codec.encode({**doc, "data": {**doc["data"], "state": {**st, name: good}}}, arrays="base64"))
     with pytest.raises(ValidationError, match=rf"invalid parameter at \$\.data\.state\.{name}"):
         milo_fast.loads(codec.encode({**doc, "data": {**doc["data"], "state": {**st, name: bad}}}, arrays="base64"))
+
+
+def _tree_defects(node):
+    """The node with its node table or depth made wrong in ways only the structural check finds."""
+    st = node["state"]
+    nodes = st["nodes"]
+    split = int(np.flatnonzero(nodes["left_child"] >= 0)[-1])
+    for what in ("feature_too_large", "negative_feature", "shared_child", "unreachable", "child_before_parent"):
+        bad = nodes.copy()
+        if what == "feature_too_large":
+            bad["feature"][split] = node["args"][0]
+        elif what == "negative_feature":
+            bad["feature"][split] = -1
+        elif what == "shared_child":
+            bad["right_child"][split] = bad["left_child"][split]
+        elif what == "unreachable":
+            bad["left_child"][split] = bad["right_child"][split] = -1
+        else:
+            bad["left_child"][split] = split
+        yield what, {**node, "state": {**st, "nodes": bad}}
+    yield "max_depth + 1", {**node, "state": {**st, "max_depth": st["max_depth"] + 1}}
+    yield "non-contiguous values", {**node, "state": {**st, "values": np.asfortranarray(st["values"])}}
+
+
+def _python_build(node, monkeypatch):
+    """TreeHandler.construct with the compiled builder off: the Tree, or the ValidationError's message."""
+    monkeypatch.setattr(skt, "_build", None)
+    try:
+        return skt.TreeHandler().construct(skt._tree_cls(), _copy_node(node), tc.Decoder(tables()), "$")
+    except ValidationError as e:
+        return str(e)
+    finally:
+        monkeypatch.undo()
+
+
+def _copy_node(node):
+    st = node.get("state")
+    return {**node, "state": dict(st) if type(st) is dict else st}
+
+
+def _same_tree(a, b):
+    sa, sb = a.__getstate__(), b.__getstate__()
+    return (a.__reduce__()[1][0] == b.__reduce__()[1][0] and sa["max_depth"] == sb["max_depth"]
+            and sa["node_count"] == sb["node_count"] and np.array_equal(sa["nodes"], sb["nodes"])
+            and sa["values"].dtype == sb["values"].dtype and np.array_equal(sa["values"], sb["values"]))
+
+
+def test_compiled_tree_build_builds_only_what_python_builds(tree_node, monkeypatch):
+    nd_t, cls = skt._node_dtype(), skt._tree_cls()
+    built = refused = 0
+    for what, node in itertools.chain(_variants(tree_node), _tree_defects(tree_node)):
+        want = _python_build(node, monkeypatch)
+        got = core.sk_build_tree(cls, node.get("args"), _copy_node(node).get("state"), nd_t, None, False)
+        if got is None:
+            refused += 1
+            continue
+        assert not isinstance(want, str), f"compiled build accepts {what}, which construct refuses: {want}"
+        assert type(got) is cls and _same_tree(got, want), what
+        built += 1
+    assert built >= 3 and refused > 60, (built, refused)
+    for what, node in _tree_defects(tree_node):  # each refused, and construct then names the problem
+        if what != "non-contiguous values":
+            assert core.sk_build_tree(cls, node["args"], _copy_node(node)["state"], nd_t, None, False) is None, what
+            with pytest.raises(ValidationError):
+                skt.TreeHandler().construct(cls, _copy_node(node), tc.Decoder(tables()), "$")
+
+
+def test_compiled_tree_build_uses_a_note_only_for_its_own_table(tree_node):
+    nd_t, cls = skt._node_dtype(), skt._tree_cls()
+    args, st = tree_node["args"], tree_node["state"]
+    nodes, depth = st["nodes"], st["max_depth"]
+    feat = int(nodes["feature"][nodes["left_child"] >= 0].max())
+    cases = [  # (note, the builder checks the table itself)
+        ((nodes, depth, feat), False),
+        ((nodes, depth, args[0]), True),           # a feature the tree may not read: checked again
+        ((nodes.copy(), depth, feat), True),       # a note for another table
+        ((nodes, depth + 1, feat), False),         # the worker's depth is taken: this one is refused
+    ]
+    for note, checks in cases:
+        notes = {id(nodes): note}
+        before = core.sk_builder_table_checks()
+        tree = core.sk_build_tree(cls, args, dict(st), nd_t, notes, False)
+        assert notes == {}, "the note is taken out either way"
+        assert core.sk_builder_table_checks() - before == int(checks), note[1:]
+        assert (tree is None) == (note[1] != depth), note[1:]
+    state = dict(st)
+    tree = core.sk_build_tree(cls, args, state, nd_t, None, True)  # consume: the node lets go of its arrays
+    assert tree is not None and state["nodes"] is None and state["values"] is None
+    assert np.array_equal(tree.__getstate__()["nodes"], nodes)
+
+
+def _estimator_variants(est):
+    d = est.__dict__
+    yield "unchanged", d
+    for key, values in [
+        ("n_features_in_", [d["n_features_in_"] + 1, np.int64(d["n_features_in_"]), np.int32(d["n_features_in_"]),
+                            float(d["n_features_in_"]), True, None, str(d["n_features_in_"])]),
+        ("n_outputs_", [2, np.int64(1), 1.0, None, True, "1"]),
+        ("n_classes_", [int(d["n_classes_"]), d["n_classes_"] + 1, np.float64(d["n_classes_"]), None,
+                        [int(d["n_classes_"])], np.uint8(d["n_classes_"])]),
+        ("classes_", [list(d["classes_"]), d["classes_"][:-1], d["classes_"].reshape(1, -1), None]),
+        ("tree_", [None, "tree", object()]),
+    ]:
+        for v in values:
+            yield f"{key}={v!r}", {**d, key: v}
+        yield f"no {key}", {k: v for k, v in d.items() if k != key}
+
+
+def _python_estimator_verdict(est_cls, d, monkeypatch):
+    monkeypatch.setattr(skt, "_estimator_ok", None)
+    try:
+        e = est_cls.__new__(est_cls)
+        e.__dict__.update(d)
+        skt.validate_tree_estimator(e, "$")
+        return True
+    except ValidationError:
+        return False
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("target", ["ys", "yr", "ym"])
+def test_compiled_estimator_check_never_accepts_what_python_refuses(target, monkeypatch):
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+    cls = DecisionTreeRegressor if target in ("yr", "ym") else DecisionTreeClassifier
+    est = cls(max_depth=3, random_state=0).fit(D["X"], D[target])
+    if target == "ym":  # a multi-output tree: classes_ and n_classes_ as a classifier would have them
+        est.__dict__.update(n_classes_=np.array([1, 1]), classes_=[np.zeros(1), np.zeros(1)])
+    accepted = refused = 0
+    for what, d in _estimator_variants(est) if cls is DecisionTreeClassifier else [("unchanged", est.__dict__)]:
+        if core.sk_tree_estimator_ok(d, skt._tree_cls()):
+            assert _python_estimator_verdict(cls, d, monkeypatch), f"compiled check accepts {what}"
+            accepted += 1
+        else:
+            refused += 1
+    if target == "ys":
+        assert accepted >= 5 and refused >= 15, (accepted, refused)
+    else:  # a regressor (no classes) passes at once; more than one output is left to the Python checks
+        assert accepted == (target == "yr") and _python_estimator_verdict(cls, est.__dict__, monkeypatch)

@@ -1104,22 +1104,37 @@ py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitset
 // [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
 // a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
 // unusual is False); False sends construct to its own checks, which decide and name what is wrong.
-bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype) {
+// A Tree node's parts as sk_tree_parts_ok accepted them (borrowed references into args and state).
+struct SkTreeParts {
+    PyObject *n_features, *n_classes, *n_outputs, *max_depth, *node_count, *nodes, *values;
+    long long features, node_rows, depth;
+};
+
+PyObject* interned(const char* s) { return PyUnicode_InternFromString(s); }
+
+PyTypeObject* ndarray_type() {  // numpy.ndarray (a strong reference, never released)
+    return reinterpret_cast<PyTypeObject*>(py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
+}
+
+// The value of an int object that fits a long long (errors cleared: false).
+bool long_value(PyObject* o, long long& out) {
+    int overflow = 0;
+    out = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (out == -1 && PyErr_Occurred()) { PyErr_Clear(); return false; }
+    return overflow == 0;
+}
+
+bool sk_tree_parts(py::handle args, py::handle state, py::handle node_dtype, SkTreeParts& out) {
     static const py::handle intp = py::dtype::of<int64_t>().release();  // (n_classes: the intp of 64-bit systems)
     static const py::handle f64 = py::dtype::of<double>().release();
-    static PyTypeObject* ndarray =
-        reinterpret_cast<PyTypeObject*>(py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
-    static PyObject* k_max_depth = PyUnicode_InternFromString("max_depth");
-    static PyObject* k_node_count = PyUnicode_InternFromString("node_count");
-    static PyObject* k_nodes = PyUnicode_InternFromString("nodes");
-    static PyObject* k_values = PyUnicode_InternFromString("values");
+    static PyTypeObject* ndarray = ndarray_type();
+    static PyObject* k_max_depth = interned("max_depth");
+    static PyObject* k_node_count = interned("node_count");
+    static PyObject* k_nodes = interned("nodes");
+    static PyObject* k_values = interned("values");
     constexpr long long k31 = 1LL << 31;
     auto int_in = [](PyObject* o, long long lo, long long hi, long long& out) {  // an exact int in [lo, hi)
-        if (!o || !PyLong_CheckExact(o)) return false;
-        int overflow = 0;
-        out = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (out == -1 && PyErr_Occurred()) { PyErr_Clear(); return false; }
-        return !overflow && out >= lo && out < hi;
+        return o && PyLong_CheckExact(o) && long_value(o, out) && out >= lo && out < hi;
     };
     auto same_dtype = [](const py::array& a, py::handle dt) {  // a.dtype == dt, as Python compares them
         const int r = PyObject_RichCompareBool(a.dtype().ptr(), dt.ptr(), Py_EQ);
@@ -1153,9 +1168,143 @@ bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype) 
     if (!int_in(md, 0, k31, max_depth) || !int_in(cnt, 1, LLONG_MAX, node_count)) return false;
     if (Py_TYPE(nodes) != ndarray || Py_TYPE(values) != ndarray) return false;
     py::array n = py::reinterpret_borrow<py::array>(nodes), v = py::reinterpret_borrow<py::array>(values);
-    return n.ndim() == 1 && n.shape(0) == node_count && same_dtype(n, node_dtype) && v.ndim() == 3 &&
-           v.shape(0) == node_count && v.shape(1) == n_outputs && v.shape(2) == most && same_dtype(v, f64);
+    if (!(n.ndim() == 1 && n.shape(0) == node_count && same_dtype(n, node_dtype) && v.ndim() == 3 &&
+          v.shape(0) == node_count && v.shape(1) == n_outputs && v.shape(2) == most && same_dtype(v, f64)))
+        return false;
+    out = SkTreeParts{PyList_GET_ITEM(a, 0), nc, PyList_GET_ITEM(a, 2), md, cnt, nodes, values,
+                      n_features, node_count, max_depth};
+    return true;
 }
+
+// sklearn_trees.TreeHandler.construct's checks of a Tree node's parts, at once, for the usual node: args
+// [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
+// a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
+// unusual is False); False sends construct to its own checks, which decide and name what is wrong.
+bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype) {
+    SkTreeParts p;
+    return sk_tree_parts(args, state, node_dtype, p);
+}
+
+std::atomic<uint64_t> g_builder_table_checks{0};  // node tables sk_build_tree checked itself (no worker's note)
+
+// TreeHandler.construct for the usual node, at once: sk_tree_parts_ok's checks; the node table's structure and
+// depth (the worker's note from `notes` when it checked this very table with n_features open, else
+// check_tree's pass); then cls(n_features, n_classes, n_outputs) and __setstate__, as construct does. None,
+// with nothing built, when anything is unusual or wrong: construct's own code then decides and words it.
+// (Its note is taken out of `notes` either way, as construct does.) `consume`: the state's arrays are dropped
+// from the node once the tree has its own copy.
+py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::handle node_dtype, py::handle notes,
+                         bool consume) {
+    static PyObject* k_max_depth = interned("max_depth");
+    static PyObject* k_node_count = interned("node_count");
+    static PyObject* k_nodes = interned("nodes");
+    static PyObject* k_values = interned("values");
+    static PyObject* k_setstate = interned("__setstate__");
+    SkTreeParts p;
+    if (!sk_tree_parts(args, state, node_dtype, p)) return py::none();
+    py::array nodes = py::reinterpret_borrow<py::array>(p.nodes), values = py::reinterpret_borrow<py::array>(p.values);
+    if (!(nodes.flags() & py::array::c_style) || !(values.flags() & py::array::c_style)) return py::none();
+    long long depth = -1;
+    if (PyDict_CheckExact(notes.ptr()) && PyDict_GET_SIZE(notes.ptr()) > 0) {
+        py::object key = py::reinterpret_steal<py::object>(PyLong_FromVoidPtr(p.nodes));
+        if (!key) throw py::error_already_set();
+        PyObject* found = PyDict_GetItemWithError(notes.ptr(), key.ptr());
+        if (!found && PyErr_Occurred()) throw py::error_already_set();
+        if (found) {
+            py::object note = py::reinterpret_borrow<py::object>(found);
+            if (PyDict_DelItem(notes.ptr(), key.ptr()) < 0) throw py::error_already_set();
+            PyObject* t = note.ptr();
+            if (PyTuple_CheckExact(t) && PyTuple_GET_SIZE(t) == 3 && PyTuple_GET_ITEM(t, 0) == p.nodes &&
+                PyLong_CheckExact(PyTuple_GET_ITEM(t, 1)) && PyLong_CheckExact(PyTuple_GET_ITEM(t, 2))) {
+                const long long d = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1));
+                const long long feat = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 2));
+                if (PyErr_Occurred()) PyErr_Clear();
+                else if (feat < p.features && d >= 0) depth = d;
+            }
+        }
+    }
+    if (depth < 0) {
+        ++g_builder_table_checks;
+        py::object d = check_tree(nodes, p.node_rows, p.features, p.node_rows);
+        if (!PyLong_CheckExact(d.ptr())) return py::none();
+        depth = d.cast<long long>();
+    }
+    if (depth != p.depth) return py::none();
+    py::object tree = py::reinterpret_steal<py::object>(
+        PyObject_CallFunctionObjArgs(cls.ptr(), p.n_features, p.n_classes, p.n_outputs, nullptr));
+    if (!tree) throw py::error_already_set();
+    py::object st = py::reinterpret_steal<py::object>(PyDict_New());
+    if (!st || PyDict_SetItem(st.ptr(), k_max_depth, p.max_depth) < 0 ||
+        PyDict_SetItem(st.ptr(), k_node_count, p.node_count) < 0 || PyDict_SetItem(st.ptr(), k_nodes, p.nodes) < 0 ||
+        PyDict_SetItem(st.ptr(), k_values, p.values) < 0)
+        throw py::error_already_set();
+    py::object r = py::reinterpret_steal<py::object>(PyObject_CallMethodOneArg(tree.ptr(), k_setstate, st.ptr()));
+    if (!r) throw py::error_already_set();
+    if (consume && (PyDict_SetItem(state.ptr(), k_nodes, Py_None) < 0 || PyDict_SetItem(state.ptr(), k_values, Py_None) < 0))
+        throw py::error_already_set();
+    return tree;
+}
+
+// validate_tree_estimator's checks of a fitted single-output decision tree, at once, on the estimator's
+// __dict__: tree_ exactly `tree_cls`; n_features_in_ an int (or numpy integer) equal to the tree's; n_outputs_
+// absent, None or an int equal to the tree's; with n_classes_ and classes_, one output: n_classes_ an int equal to
+// the tree's class count and classes_ an ndarray of that many. True only if all of that holds (stricter than the Python
+// checks); False sends validate_tree_estimator to its own checks.
+bool sk_tree_estimator_ok(py::handle d, py::handle tree_cls) {
+    static PyTypeObject* ndarray = ndarray_type();
+    static PyObject* k_tree = interned("tree_");
+    static PyObject* k_in = interned("n_features_in_");
+    static PyObject* k_out = interned("n_outputs_");
+    static PyObject* k_nc = interned("n_classes_");
+    static PyObject* k_classes = interned("classes_");
+    static PyObject* a_features = interned("n_features");
+    static PyObject* a_outputs = interned("n_outputs");
+    static PyObject* a_max_classes = interned("max_n_classes");
+    PyObject* dict = d.ptr();
+    if (!PyDict_CheckExact(dict)) return false;
+    auto get = [dict](PyObject* k) {
+        PyObject* v = PyDict_GetItemWithError(dict, k);
+        if (!v && PyErr_Occurred()) throw py::error_already_set();
+        return v;
+    };
+    auto attr_int = [](PyObject* o, PyObject* name, long long& out) {
+        py::object v = py::reinterpret_steal<py::object>(PyObject_GetAttr(o, name));
+        if (!v) { PyErr_Clear(); return false; }
+        return PyLong_Check(v.ptr()) && long_value(v.ptr(), out);
+    };
+    static PyObject* np_integer = py::object(py::module_::import("numpy").attr("integer")).release().ptr();
+    auto exact_int = [](PyObject* o, long long& out) {  // an int or a numpy integer (not a bool), as Python's
+        if (!o) return false;
+        py::object v;
+        if (!PyLong_CheckExact(o)) {
+            const int r = PyObject_IsInstance(o, np_integer);
+            if (r < 0) { PyErr_Clear(); return false; }
+            if (r == 0) return false;
+            v = py::reinterpret_steal<py::object>(PyNumber_Index(o));
+            if (!v) { PyErr_Clear(); return false; }
+            o = v.ptr();
+        }
+        return long_value(o, out);
+    };
+    PyObject* tree = get(k_tree);
+    if (!tree || tree == Py_None) return false;  // (nothing to check: the Python checks return at once)
+    if (reinterpret_cast<PyObject*>(Py_TYPE(tree)) != tree_cls.ptr()) return false;
+    long long n_features, n_outputs, n;
+    if (!attr_int(tree, a_features, n_features) || !attr_int(tree, a_outputs, n_outputs)) return false;
+    if (!exact_int(get(k_in), n) || n != n_features) return false;
+    PyObject* out = get(k_out);
+    if (out && out != Py_None && (!exact_int(out, n) || n != n_outputs)) return false;
+    PyObject* nc = get(k_nc);
+    PyObject* classes = nc ? get(k_classes) : nullptr;
+    if (!nc || !classes || classes == Py_None) return true;
+    long long count, k;
+    if (n_outputs != 1 || !attr_int(tree, a_max_classes, count)) return false;
+    if (!exact_int(nc, k) || k != count || Py_TYPE(classes) != ndarray) return false;
+    py::array c = py::reinterpret_borrow<py::array>(classes);
+    return c.ndim() == 1 && c.shape(0) == count;
+}
+
+uint64_t sk_builder_table_checks() { return g_builder_table_checks.load(); }
 
 // The (key, value) pairs of a dict whose value is exactly a dict or a list, in the dict's order: what the
 // Decoder must decode in a plain dict (its other values are final), found without a Python loop.
@@ -1205,6 +1354,13 @@ PYBIND11_MODULE(_core, m) {
           "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
     m.def("sk_tree_parts_ok", &sk_tree_parts_ok, py::arg("args"), py::arg("state"), py::arg("node_dtype"),
           "True if an sklearn Tree node's args and state pass every check of TreeHandler.construct (exact types).");
+    m.def("sk_build_tree", &sk_build_tree, py::arg("cls"), py::arg("args"), py::arg("state"), py::arg("node_dtype"),
+          py::arg("notes"), py::arg("consume"),
+          "TreeHandler.construct for the usual node: the built Tree, or None (nothing built) for its own checks.");
+    m.def("sk_tree_estimator_ok", &sk_tree_estimator_ok, py::arg("d"), py::arg("tree_cls"),
+          "True if a decision tree estimator's __dict__ passes every check of validate_tree_estimator (exact types).");
+    m.def("sk_builder_table_checks", &sk_builder_table_checks,
+          "How many node tables sk_build_tree has checked itself (without a worker's note), in this process.");
     m.def("container_items", &container_items, py::arg("d"),
           "The (key, value) pairs of a dict whose value is exactly a dict or a list, in order.");
 }

@@ -104,6 +104,8 @@ _amax = np.maximum.reduce  # ndarray.max without its Python-level wrappers
 _NODE_DTYPE = None
 _TREE_CLS = None
 _parts_ok = getattr(_core, "sk_tree_parts_ok", None)  # TreeHandler.construct's checks at once (compiled)
+_build = getattr(_core, "sk_build_tree", None)  # all of TreeHandler.construct for the usual node (compiled)
+_estimator_ok = getattr(_core, "sk_tree_estimator_ok", None)  # validate_tree_estimator's checks (compiled)
 
 
 def _node_dtype():
@@ -181,6 +183,10 @@ class TreeHandler(ObjectHandler):
         # Runs once per tree of a forest: paths and messages are made only when a check fails.
         NODE_DTYPE = _NODE_DTYPE or _node_dtype()
         args, st = node.get("args"), node.get("state")
+        if _build is not None:  # the same checks and build at once; None (nothing built): the code below decides
+            tree = _build(cls, args, st, NODE_DTYPE, dec.tree_notes, dec.consume)
+            if tree is not None:
+                return tree
         if _parts_ok is not None and _parts_ok(args, st, NODE_DTYPE):  # every check below, at once
             n_features, n_classes, n_outputs = args
             max_depth, node_count, nodes, values = st["max_depth"], st["node_count"], st["nodes"], st["values"]
@@ -391,6 +397,8 @@ def validate_tree_estimator(est, path) -> None:
     """A single decision tree: its Tree reads X's columns up to tree_.n_features; its outputs and class counts
     are the model's. (Runs for every tree of every forest: the passing path builds no message.)"""
     d = est.__dict__
+    if _estimator_ok is not None and _estimator_ok(d, _TREE_CLS or _tree_cls()):  # every check below, at once
+        return
     tree = d.get("tree_")
     if tree is None:
         return

@@ -410,6 +410,10 @@ class Decoder:
         if checks:
             self._checks.append((checks, obj, qn, path))
 
+    def queue_checks(self, checks: tuple, obj, qn: str, path) -> None:
+        """Queue ``checks`` (what ``validate`` would find for ``obj``'s class) for ``obj``, to run in ``finish``."""
+        self._checks.append((checks, obj, qn, path))
+
     def finish(self) -> None:
         """Run the queued validators, inner objects first. Anything but a MiloError a check trips over (a value of
         an unexpected type deep in an attribute) is reported as a ValidationError at the object's path."""

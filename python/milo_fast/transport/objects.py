@@ -15,6 +15,7 @@ it, else ``__dict__.update(state)`` (and slots), exactly as pickle does — for 
 from __future__ import annotations
 
 import copyreg
+from types import FunctionType
 
 from ..errors import ExportError, ValidationError
 from ._core import ID, ObjectHandler, Transporter, expect, key_path, qualified_name
@@ -125,8 +126,10 @@ class ObjectT(Transporter):
         return [(node[self.kind], key_path(path, self.kind))]
 
     def _plan(self, qn, dec, path):
-        """``(cls, handler)`` for the class a node names, after every check that depends on the name alone; kept
-        in ``dec.plans`` for the rest of this load (a forest names the same two classes a hundred times)."""
+        """``(cls, handler, refused, checks, setstate)`` for the class a node names, after every check that depends
+        on the name alone: its handler (or None) and the node keys the handler refuses; for a class rebuilt
+        generically, the validators of its instances and its ``__setstate__`` (None: pickle's default BUILD). Kept in
+        ``dec.plans`` for the rest of this load (a forest names the same two classes a hundred times)."""
         cls = dec.resolve(qn, key_path(path, self.kind))
         expect(isinstance(cls, type), key_path(path, self.kind), f"{qn} to be a class")
         handler = dec.tables.handlers.get(qn)
@@ -141,13 +144,17 @@ class ObjectT(Transporter):
                                       "own markers)")
         # with a handler: the keys of a generic node that the handler's nodes must not have
         refused = frozenset(self.aux - handler.aux) if handler is not None else frozenset()
-        plan = dec.plans[qn] = (cls, handler, refused)  # qn is a str: resolve accepted it
+        checks = dec.tables.validators_for(qn, cls) if handler is None else ()
+        setstate = getattr(cls, "__setstate__", None) if handler is None else None
+        if type(setstate) is not FunctionType or cls.__new__ is not object.__new__:
+            setstate = None  # (none, not a plain method, or objects that may come with attributes: set_state finds it)
+        plan = dec.plans[qn] = (cls, handler, refused, checks, setstate)  # qn is a str: resolve accepted it
         return plan
 
     def decode(self, node, dec, path):
         qn = node[self.kind]
         plan = dec.plans.get(qn) if type(qn) is str else None
-        cls, handler, refused = plan if plan is not None else self._plan(qn, dec, path)
+        cls, handler, refused, checks, setstate = plan if plan is not None else self._plan(qn, dec, path)
         if handler is not None:
             if refused and not refused.isdisjoint(node):
                 for k in node:
@@ -172,7 +179,10 @@ class ObjectT(Transporter):
             state = dec.decode(node["state"], p)
             if state is not None:
                 try:
-                    set_state(obj, state, p)
+                    if setstate is not None:  # obj is a bare instance of cls (object.__new__)
+                        setstate(obj, state)
+                    else:
+                        set_state(obj, state, p)
                 except ValidationError:
                     raise
                 except Exception as e:
@@ -192,7 +202,11 @@ class ObjectT(Transporter):
                 except TypeError:
                     raise ValidationError(f"unhashable key at {p}[{i}][0]") from None
                 obj[k] = dec.decode(kv[1], key_path(key_path(p, i), 1))
-        dec.validate(obj, qn, path)
+        if type(obj) is cls:  # (the plan's checks are those of cls)
+            if checks:
+                dec.queue_checks(checks, obj, qn, path)
+        else:
+            dec.validate(obj, qn, path)
         return obj
 
 

@@ -1104,10 +1104,10 @@ py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitset
 // [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
 // a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
 // unusual is False); False sends construct to its own checks, which decide and name what is wrong.
-// A Tree node's parts as sk_tree_parts_ok accepted them (borrowed references into args and state).
+// A Tree node's parts as sk_tree_parts_ok accepted them (held: the node table's check releases the GIL).
 struct SkTreeParts {
-    PyObject *n_features, *n_classes, *n_outputs, *max_depth, *node_count, *nodes, *values;
-    long long features, node_rows, depth;
+    py::object n_features, n_classes, n_outputs, max_depth, node_count, nodes, values;
+    long long features = 0, node_rows = 0, depth = 0;
 };
 
 PyObject* interned(const char* s) { return PyUnicode_InternFromString(s); }
@@ -1171,8 +1171,9 @@ bool sk_tree_parts(py::handle args, py::handle state, py::handle node_dtype, SkT
     if (!(n.ndim() == 1 && n.shape(0) == node_count && same_dtype(n, node_dtype) && v.ndim() == 3 &&
           v.shape(0) == node_count && v.shape(1) == n_outputs && v.shape(2) == most && same_dtype(v, f64)))
         return false;
-    out = SkTreeParts{PyList_GET_ITEM(a, 0), nc, PyList_GET_ITEM(a, 2), md, cnt, nodes, values,
-                      n_features, node_count, max_depth};
+    auto held = [](PyObject* o) { return py::reinterpret_borrow<py::object>(o); };
+    out = SkTreeParts{held(PyList_GET_ITEM(a, 0)), held(nc), held(PyList_GET_ITEM(a, 2)), held(md), held(cnt),
+                      held(nodes), held(values), n_features, node_count, max_depth};
     return true;
 }
 
@@ -1203,10 +1204,11 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
     SkTreeParts p;
     if (!sk_tree_parts(args, state, node_dtype, p)) return py::none();
     py::array nodes = py::reinterpret_borrow<py::array>(p.nodes), values = py::reinterpret_borrow<py::array>(p.values);
+    PyObject* const table = p.nodes.ptr();
     if (!(nodes.flags() & py::array::c_style) || !(values.flags() & py::array::c_style)) return py::none();
     long long depth = -1;
     if (PyDict_CheckExact(notes.ptr()) && PyDict_GET_SIZE(notes.ptr()) > 0) {
-        py::object key = py::reinterpret_steal<py::object>(PyLong_FromVoidPtr(p.nodes));
+        py::object key = py::reinterpret_steal<py::object>(PyLong_FromVoidPtr(table));
         if (!key) throw py::error_already_set();
         PyObject* found = PyDict_GetItemWithError(notes.ptr(), key.ptr());
         if (!found && PyErr_Occurred()) throw py::error_already_set();
@@ -1214,7 +1216,7 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
             py::object note = py::reinterpret_borrow<py::object>(found);
             if (PyDict_DelItem(notes.ptr(), key.ptr()) < 0) throw py::error_already_set();
             PyObject* t = note.ptr();
-            if (PyTuple_CheckExact(t) && PyTuple_GET_SIZE(t) == 3 && PyTuple_GET_ITEM(t, 0) == p.nodes &&
+            if (PyTuple_CheckExact(t) && PyTuple_GET_SIZE(t) == 3 && PyTuple_GET_ITEM(t, 0) == table &&
                 PyLong_CheckExact(PyTuple_GET_ITEM(t, 1)) && PyLong_CheckExact(PyTuple_GET_ITEM(t, 2))) {
                 const long long d = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1));
                 const long long feat = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 2));
@@ -1231,12 +1233,12 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
     }
     if (depth != p.depth) return py::none();
     py::object tree = py::reinterpret_steal<py::object>(
-        PyObject_CallFunctionObjArgs(cls.ptr(), p.n_features, p.n_classes, p.n_outputs, nullptr));
+        PyObject_CallFunctionObjArgs(cls.ptr(), p.n_features.ptr(), p.n_classes.ptr(), p.n_outputs.ptr(), nullptr));
     if (!tree) throw py::error_already_set();
     py::object st = py::reinterpret_steal<py::object>(PyDict_New());
-    if (!st || PyDict_SetItem(st.ptr(), k_max_depth, p.max_depth) < 0 ||
-        PyDict_SetItem(st.ptr(), k_node_count, p.node_count) < 0 || PyDict_SetItem(st.ptr(), k_nodes, p.nodes) < 0 ||
-        PyDict_SetItem(st.ptr(), k_values, p.values) < 0)
+    if (!st || PyDict_SetItem(st.ptr(), k_max_depth, p.max_depth.ptr()) < 0 ||
+        PyDict_SetItem(st.ptr(), k_node_count, p.node_count.ptr()) < 0 ||
+        PyDict_SetItem(st.ptr(), k_nodes, table) < 0 || PyDict_SetItem(st.ptr(), k_values, p.values.ptr()) < 0)
         throw py::error_already_set();
     py::object r = py::reinterpret_steal<py::object>(PyObject_CallMethodOneArg(tree.ptr(), k_setstate, st.ptr()));
     if (!r) throw py::error_already_set();

@@ -89,7 +89,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
         return
-    med, pairs, turns, by_setting = {}, {}, {}, {}
+    med, pairs, turns, by_setting, save_turns = {}, {}, {}, {}, {}
     for b in session.benchmarks:
         if b and b.group and b.group.startswith("random_forest ") and (" repeated load" in b.group
                                                                                 or b.group.endswith(" fresh load")):
@@ -98,6 +98,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             continue
         if b and b.group and b.group.endswith(" load, alternating"):
             turns[b.group.split(" ", 1)[0]] = b.extra_info
+            continue
+        if b and b.group and b.group.endswith(" save, alternating"):
+            save_turns[b.group.split(" ", 1)[0]] = b.extra_info
             continue
         if not b or not b.group or "-" not in b.group:
             continue
@@ -119,6 +122,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for fmt, need, what in LOAD_TARGETS:
             ratio = e[f"{fmt}_median"] / p
             tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
+    for name, e in save_turns.items():
+        tr.write_sep("-", f"{name}: saves taken in turn (medians, mins in brackets)")
+        p = e["pickle_median"]
+        for fmt in ("joblib", "milo_text", "milo_base64"):
+            m = e[f"{fmt}_median"]
+            tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
+                          f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
+        ratio = e["milo_text_median"] / p
+        tr.write_line(f"issue 3: text save within 3x of pickle: {ratio:.2f}x -> {'met' if ratio <= 3.0 else 'NOT met'}")
     for group, got in by_setting.items():  # bench_repeat.py, bench_fresh.py: the forest against issue 3's targets
         if "pickle" not in got:
             continue

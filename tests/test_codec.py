@@ -551,6 +551,26 @@ def test_structured_base64_padding_kept():
         assert codec.encode(back, arrays="base64") == data
 
 
+def test_structured_base64_padding_kept_by_the_reference_codec():
+    """The pure-Python codec (MILO_FAST_PURE=1, or no compiled core) keeps the padding bytes too: it used to copy
+    the decoded array field by field, leaving the padding of the new array as malloc left it."""
+    a = make_struct(NODE_DTYPE, 4)
+    _fill_padding(a, 0x5A)
+    data = _pycodec.encode(a, True, -1, False)
+    for _ in range(3):
+        junk = np.full(a.nbytes, 0xCD, np.uint8)
+        del junk
+        back = _pycodec.decode(data, 512, 0)
+        assert_array_identical(back, a)
+        assert back.flags.c_contiguous and back.flags.writeable and back.flags.owndata
+        pad = back.view(np.uint8).reshape(-1, 64)[:, padding_mask(NODE_DTYPE)]
+        assert np.all(pad == 0x5A), pad[0].tobytes().hex()
+        assert _pycodec.encode(back, True, -1, False) == data
+    empty = a[:0]
+    back = _pycodec.decode(_pycodec.encode(empty, True, -1, False), 512, 0)
+    assert back.shape == (0,) and back.dtype == NODE_DTYPE
+
+
 @pytest.fixture(scope="module")
 def forest_arrays():
     from sklearn.datasets import make_classification

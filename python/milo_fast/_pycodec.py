@@ -283,7 +283,11 @@ def _convert(obj, path):
                     for i in range(len(buf) // dt.itemsize):
                         s0 = i * dt.itemsize + off
                         buf[s0:s0 + fdt.itemsize] = buf[s0:s0 + fdt.itemsize][::-1]
-            arr = np.frombuffer(bytes(buf), dtype=dt).reshape(shape).copy()
+            # every byte as the document has it, padding between fields included (a structured copy() would
+            # leave the padding of a fresh array uninitialised)
+            arr = np.empty(shape, dtype=dt)
+            if arr.size:
+                arr.reshape(-1).view(np.uint8)[:] = np.frombuffer(bytes(buf), dtype=np.uint8)
         return arr[()] if obj.get(B_DS) == "numpy.generic" and arr.ndim == 0 else arr
     if F_BITS in obj and len(obj) == 1:
         v = obj[F_BITS]

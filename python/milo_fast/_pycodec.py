@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import struct
+import sys
+from fractions import Fraction
 
 import numpy as np
 
@@ -82,6 +85,7 @@ def _array_text(arr, strict):
 class _Writer:
     def __init__(self, b64: bool, indent: int, strict: bool):
         self.b64, self.indent, self.strict = b64, indent, strict
+        self.open: set = set()  # ids of the containers being written (a cycle is an EncodeError)
 
     def dump(self, obj, path, level) -> str:
         # Exact types only (as the compiled core): subclasses (OrderedDict, IntEnum, numpy.str_ ...) are the
@@ -92,7 +96,11 @@ class _Writer:
         if obj is True or obj is False:
             return "true" if obj else "false"
         if t is int:
-            return str(obj)
+            try:
+                return str(obj)
+            except ValueError:  # more digits than int -> str converts (sys.get_int_max_str_digits)
+                raise EncodeError(f"an int of more than {sys.get_int_max_str_digits()} digits at {path} cannot be "
+                                  "written") from None
         if t is float:
             if math.isnan(obj) and _bits64(obj) != CANON_NAN64:
                 return self._obj([(json.dumps(F_BITS), json.dumps(f"{_bits64(obj):016x}"))], level)
@@ -103,15 +111,21 @@ class _Writer:
             return json.dumps(obj, ensure_ascii=False)
         if t is np.ndarray or t is np.memmap or isinstance(obj, np.generic):
             return self._array(obj, path, level)
-        if t is dict:
-            items = []
-            for k, v in obj.items():
-                if type(k) is not str:
-                    raise EncodeError(f"dict key {k!r} at {path} is a {type(k).__name__}, not a str")
-                items.append((json.dumps(k, ensure_ascii=False), self.dump(v, f"{path}.{k}", level + 1)))
-            return self._obj(items, level)
-        if t is list or t is tuple:
-            return self._list([self.dump(v, f"{path}[{i}]", level + 1) for i, v in enumerate(obj)], level)
+        if t is dict or t is list or t is tuple:
+            if id(obj) in self.open:
+                raise EncodeError(f"a cycle at {path}: the value contains itself")
+            self.open.add(id(obj))
+            try:
+                if t is dict:
+                    items = []
+                    for k, v in obj.items():
+                        if type(k) is not str:
+                            raise EncodeError(f"dict key {k!r} at {path} is a {type(k).__name__}, not a str")
+                        items.append((json.dumps(k, ensure_ascii=False), self.dump(v, f"{path}.{k}", level + 1)))
+                    return self._obj(items, level)
+                return self._list([self.dump(v, f"{path}[{i}]", level + 1) for i, v in enumerate(obj)], level)
+            finally:
+                self.open.discard(id(obj))
         raise EncodeError(f"cannot encode a {t.__module__}.{t.__qualname__} at {path}")
 
     def _nl(self, level):
@@ -165,21 +179,61 @@ class _Writer:
 
 
 def encode(obj, b64: bool, indent: int, strict: bool) -> bytes:
-    return _Writer(b64, indent, strict).dump(obj, "$", 0).encode("utf-8", "surrogatepass")
+    try:
+        return _Writer(b64, indent, strict).dump(obj, "$", 0).encode("utf-8", "surrogatepass")
+    except RecursionError:
+        raise EncodeError("the value nests too deeply to be written") from None
 
 
 # ---------------------------------------------------------------- decode
 
+def _check_fields(dt, path):
+    if dt is not None and dt.names is not None and len(dt.names) > 1024:  # as the core
+        raise DecodeError(f"a structured dtype of more than 1024 fields at {path}", path=path)
+
+
 def _check_shape(shape, path):
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise DecodeError(f"array shape must be a list of non-negative ints at {path}", path=path)
+    if len(shape) > 64:  # as the core (and numpy 2): at most 64 dimensions
+        raise DecodeError(f"array shape has more than 64 dimensions at {path}", path=path)
     if math.prod(d for d in shape if d) > 2 ** 46:  # as the core: the non-zero dims, even when one is 0
         raise DecodeError(f"array shape too large at {path}", path=path)
     return tuple(shape)
 
 
+def _nesting_matches(lst, shape) -> bool:
+    """Whether the nested lists have exactly the declared shape (the items themselves unchecked): checked before
+    the array is allocated, so that a short document cannot claim a huge one."""
+    level = [lst]
+    for n in shape:
+        nxt = []
+        for v in level:
+            if not isinstance(v, list) or len(v) != n:
+                return False
+            nxt.extend(v)
+        level = nxt
+    return True
+
+
+def _shape_mismatch(lst, shape, path) -> str:
+    """The path of the first list (depth first, in order) whose length is not the declared one."""
+    stack = [(lst, 0, path)]
+    while stack:
+        v, d, p = stack.pop()
+        if d == len(shape):
+            continue
+        if not isinstance(v, list) or len(v) != shape[d]:
+            return p
+        stack.extend((v[i], d + 1, f"{p}[{i}]") for i in reversed(range(len(v))))
+    return path  # pragma: no cover - called only when _nesting_matches found a mismatch
+
+
 def _fill(lst, shape, dtype, path):
     """Nested list -> array, checking the nesting matches shape exactly."""
+    if not _nesting_matches(lst, shape):
+        p = _shape_mismatch(lst, shape, path)
+        raise DecodeError(f"array list does not match the declared shape at {p}", path=p)
     out = np.zeros(shape, dtype=dtype)  # padding bytes of structured items are zero
     fields = dtype.names
 
@@ -197,10 +251,25 @@ def _fill(lst, shape, dtype, path):
             raise DecodeError(f"expected a number at {p}", path=p)
         if fdt.kind in "iu":
             if not isinstance(v, int):
-                raise DecodeError(f"expected an integer at {p}", path=p)
+                raise DecodeError(f"expected an integer, not a number with a fraction or exponent, at {p}", path=p)
+            if fdt.kind == "u" and v < 0:
+                raise DecodeError(f"negative integer in an unsigned array at {p}", path=p)
             info = np.iinfo(fdt)
             if not info.min <= v <= info.max:
                 raise DecodeError(f"integer {v} out of range for {fdt} at {p}", path=p)
+            return v
+        if fdt.kind == "f":
+            if fdt.itemsize < 8 and (type(v) is _Num or type(v) is int):
+                q = Fraction(v.text) if type(v) is _Num else Fraction(v)
+                if q == 0:  # (keeps the sign of "-0.0")
+                    return fdt.type(v)
+                return _round_once(q, fdt, p)
+            if type(v) is int:
+                try:
+                    return float(v)  # (correctly rounded)
+                except OverflowError:
+                    raise DecodeError(f"number out of the range of {fdt} at {p}", path=p) from None
+            return float(v)
         return v
 
     def rec(v, idx, p):
@@ -236,12 +305,13 @@ def _convert(obj, path):
     if isinstance(obj, list):
         return [_convert(v, f"{path}[{i}]") for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
-        return obj
+        return float(obj) if type(obj) is _Num else obj
     if T_LIST in obj and T_DTYPE in obj and T_SHAPE in obj and set(obj) <= {T_LIST, T_DTYPE, T_SHAPE, T_DS}:
         try:
             dt = _dtypes.spec_to_dtype(obj[T_DTYPE])
         except ValueError as e:
             raise DecodeError(f"bad dtype at {path}.{T_DTYPE}: {e}", path=path) from None
+        _check_fields(dt, f"{path}.{T_DTYPE}")
         if dt is not None:
             if T_DS in obj and obj[T_DS] not in ("numpy.ndarray", "numpy.generic"):
                 raise DecodeError(f"data-structure marker must be numpy.ndarray or numpy.generic at {path}", path=path)
@@ -261,9 +331,12 @@ def _convert(obj, path):
             dt = _dtypes.spec_to_dtype(obj.get(B_DTYPE))
         except ValueError as e:
             raise DecodeError(f"bad dtype at {path}.{B_DTYPE}: {e}", path=path) from None
+        _check_fields(dt, f"{path}.{B_DTYPE}")
         if dt is None:
             raise DecodeError(f"unsupported dtype at {path}.{B_DTYPE}", path=path)
         shape = _check_shape(obj.get(B_SHAPE), f"{path}.{B_SHAPE}")
+        if obj.get(B_DS) == "numpy.generic" and shape:
+            raise DecodeError(f"a numpy.generic envelope must have shape [] at {path}", path=path)
         try:
             raw = base64.b64decode(obj[B_DATA], validate=True)
         except Exception:
@@ -297,11 +370,65 @@ def _convert(obj, path):
     return {k: _convert(v, f"{path}.{k}") for k, v in obj.items()}
 
 
+class _OutOfRange(Exception):
+    """A number literal beyond float64's range (json.loads' float hook cannot say where it is)."""
+
+
+class _Num(float):
+    """A float literal as read, with its text: a float32 or float16 array rounds the decimal itself (once), not
+    the float64 it reads as. Plain floats everywhere else (_convert)."""
+
+    __slots__ = ("text",)
+
+
 def _finite_float(s: str) -> float:
-    v = float(s)
+    v = _Num(s)
     if math.isinf(v):  # a number literal beyond float64's range is an error, not infinity
-        raise DecodeError(f"number {s[:40]} out of the range of float64")
+        raise _OutOfRange(s)
+    v.text = s
     return v
+
+
+def _round_once(q: Fraction, fdt: np.dtype, p: str):
+    """The float of dtype fdt (float16 or float32) nearest to the exact value q, ties to even; DecodeError beyond
+    the dtype's range."""
+    try:
+        with np.errstate(over="ignore"):
+            c = fdt.type(float(q))  # within an ulp of the answer (float64 rounds once, the cast again: maybe off by one)
+    except OverflowError:  # beyond float64 too
+        c = fdt.type(np.inf)
+    if not np.isfinite(c):
+        raise DecodeError(f"number out of the range of {fdt} at {p}", path=p)
+    with np.errstate(over="ignore"):  # (the neighbour of the largest finite value is infinity: left out)
+        near = (np.nextafter(c, fdt.type(-np.inf)), np.nextafter(c, fdt.type(np.inf)))
+    cands = [c] + [x for x in near if np.isfinite(x)]
+    bits = np.dtype(f"u{fdt.itemsize}")
+    return min(cands, key=lambda x: (abs(Fraction(float(x)) - q), int(np.array(x, dtype=fdt).view(bits)) & 1))
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    """DecodeError at the first bracket that opens a container deeper than max_depth (strings skipped)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        c = m.group()
+        if c == "[" or c == "{":
+            depth += 1
+            if depth > max_depth:
+                at = len(text[:m.start()].encode("utf-8", "surrogatepass"))
+                raise DecodeError(f"document nests deeper than {max_depth} levels (byte {at})", offset=at)
+        elif c == "]" or c == "}":
+            depth -= 1
+
+
+def _pairs(pairs):
+    """A JSON object: the last duplicate key wins, except in an array envelope (docs/format.md)."""
+    d = dict(pairs)
+    if len(d) != len(pairs) and (T_LIST in d or B_DATA in d):
+        raise DecodeError("duplicate key in an array envelope")
+    return d
 
 
 def decode(data, max_depth: int = 512, threads: int = 0):
@@ -309,8 +436,20 @@ def decode(data, max_depth: int = 512, threads: int = 0):
         text = bytes(data).decode("utf-8", "surrogatepass")
     except UnicodeDecodeError as e:
         raise DecodeError(f"invalid UTF-8 (byte {e.start})", offset=e.start) from None
-    try:
-        obj = json.loads(text, parse_float=_finite_float)
-    except json.JSONDecodeError as e:
-        raise DecodeError(f"JSON is malformed: {e.msg} (byte {len(text[:e.pos].encode())})", offset=e.pos) from None
-    return _convert(obj, "$")
+    _check_depth(text, max_depth)
+    from .transport._core import deep_recursion  # json and _convert recurse once per level
+    with deep_recursion(max(20000, 4 * max_depth + 1000)):
+        try:
+            obj = json.loads(text, parse_float=_finite_float, object_pairs_hook=_pairs)
+        except json.JSONDecodeError as e:
+            at = len(text[:e.pos].encode("utf-8", "surrogatepass"))  # a byte offset, as the core gives
+            raise DecodeError(f"JSON is malformed: {e.msg} (byte {at})", offset=at) from None
+        except _OutOfRange as e:
+            lit = e.args[0]
+            at = len(text[:max(text.find(lit), 0)].encode("utf-8", "surrogatepass"))  # (its first occurrence)
+            raise DecodeError(f"number {lit[:40]} out of the range of float64 (byte {at})", offset=at) from None
+        except DecodeError:
+            raise
+        except ValueError as e:  # an integer literal longer than int() reads (sys.get_int_max_str_digits)
+            raise DecodeError(f"JSON number not readable: {e}", offset=0) from None
+        return _convert(obj, "$")

@@ -23,3 +23,13 @@ try:
     threadpool_limits(1)
 except ImportError:  # pragma: no cover
     pass
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MILO_FAST_PURE") != "1":
+        return
+    import pytest
+    skip = pytest.mark.skip(reason="MILO_FAST_PURE=1: the pure-Python codec has no deferred decoding")
+    for item in items:
+        if item.get_closest_marker("compiled_codec"):
+            item.add_marker(skip)

@@ -45,6 +45,7 @@ def _error_of(f):
     return None
 
 
+@pytest.mark.compiled_codec
 def test_large_documents_are_deferred_and_load_the_same_model(forest, blob):
     model, X = forest
     tree, deferred, scan = document.decode_document_deferred(blob)
@@ -206,6 +207,7 @@ class _CountingCore:
         return getattr(_core, name)
 
 
+@pytest.mark.compiled_codec
 def test_node_tables_are_checked_on_the_workers(forest, blob, monkeypatch):
     """A deferred load checks each node table on the worker thread that converted it (same rules, n_features
     compared by the loader), so the loader's own check_tree runs for none of a sound forest's trees."""
@@ -287,6 +289,7 @@ def test_the_build_collects_what_the_audit_walk_finds(blob):
     assert len(_core.decode_deferred(blob, 2048, 2)) == 2  # without name_keys: (tree, deferred) only
 
 
+@pytest.mark.compiled_codec
 def test_the_walk_runs_only_when_the_scan_does_not_pass(blob, monkeypatch):
     """A sound document is audited from the scan alone, deferred or whole; one naming anything untrusted, or a
     name that is not a string, anywhere, goes through the walk, and fails with the error of a load without a scan

@@ -60,6 +60,7 @@ def test_fitted_roundtrip(name, cls, arrays):
     assert compared or not any(hasattr(est, m) for m in ("predict", "transform", "score_samples")), compared
 
 
+@pytest.mark.compiled_codec
 @pytest.mark.parametrize("name, cls", _params())
 def test_fitted_roundtrip_deferred(name, cls, monkeypatch):
     """The same, with the model built while its arrays are still being converted (what loads does with documents

@@ -38,7 +38,7 @@ def test_duplicate_keys_win_last_except_in_an_envelope():
 
 def test_nesting_is_bounded_and_the_bound_can_be_raised():
     deep = "[" * 600 + "1" + "]" * 600
-    with pytest.raises(DecodeError, match="deeper than 512") as e:
+    with pytest.raises(DecodeError, match="nesting deeper than 512") as e:
         dec(deep)
     assert e.value.offset == 512
     assert dec("[" * 20 + '"[[[["' + "]" * 20, max_depth=20) is not None  # brackets in strings do not count

@@ -418,7 +418,7 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth += 1
             if depth > max_depth:
                 at = len(text[:m.start()].encode("utf-8", "surrogatepass"))
-                raise DecodeError(f"document nests deeper than {max_depth} levels (byte {at})", offset=at)
+                raise DecodeError(f"nesting deeper than {max_depth} (byte {at})", offset=at)
         elif c == "]" or c == "}":
             depth -= 1
 

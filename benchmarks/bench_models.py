@@ -128,6 +128,34 @@ ALTERNATING = ["pickle", "joblib", "milo_text", "milo_base64"]
 ALTERNATING_ROUNDS = 20
 
 
+def _in_turn(benchmark, group, run):
+    """run(fmt) for every format of ALTERNATING in turn, ALTERNATING_ROUNDS rounds (and one to warm up), the order
+    rotating each round; each call's result is kept until the next call's exists, as a benchmark round keeps its
+    own. The row's time is one round; extra_info holds each format's median and min (the summary reads them)."""
+    import time
+    times: dict = {fmt: [] for fmt in ALTERNATING}
+    state = {"round": 0, "last": None}
+
+    def one_round():
+        k = state["round"]
+        state["round"] += 1
+        for i in range(len(ALTERNATING)):
+            fmt = ALTERNATING[(i + k) % len(ALTERNATING)]
+            t = time.perf_counter()
+            got = run(fmt)
+            times[fmt].append(time.perf_counter() - t)
+            state["last"] = got
+            del got
+        return state["last"]
+
+    benchmark.group = group
+    benchmark.pedantic(one_round, rounds=ALTERNATING_ROUNDS, iterations=1, warmup_rounds=1)
+    for fmt, ts in times.items():
+        ts = sorted(ts[1:] if len(ts) > ALTERNATING_ROUNDS else ts)  # without the warm-up round
+        benchmark.extra_info[f"{fmt}_median"] = ts[len(ts) // 2]
+        benchmark.extra_info[f"{fmt}_min"] = ts[0]
+
+
 @pytest.mark.parametrize("name", ["random_forest"])
 def test_load_alternating(benchmark, name):
     """The forest loaded by pickle, joblib and milo_fast (text, base64) in turn, 20 rounds, the order rotating
@@ -135,35 +163,13 @@ def test_load_alternating(benchmark, name):
     has kept depends on the process's history (pickle.loads of this forest has taken 7 ms in one run and 12 ms in
     another). Taking the loads in turn gives every format the same history. The row's time is one round (all four
     loads); extra_info holds each format's median and min, and the summary prints the issue 3 targets from them."""
-    import time
     model, X_new = fitted(name)
     blobs = {fmt: _save_load(fmt) for fmt in ALTERNATING}
     blobs = {fmt: (save(model), load) for fmt, (save, load) in blobs.items()}
-    times: dict = {fmt: [] for fmt in ALTERNATING}
-    state = {"round": 0, "last": None}
-
-    def one_round():
-        k = state["round"]
-        state["round"] += 1
-        for i in range(len(ALTERNATING)):
-            fmt = ALTERNATING[(i + k) % len(ALTERNATING)]
-            blob, load = blobs[fmt]
-            t = time.perf_counter()
-            loaded = load(blob)
-            times[fmt].append(time.perf_counter() - t)
-            state["last"] = loaded
-            del loaded
-        return state["last"]
-
-    benchmark.group = f"{name} load, alternating"
-    benchmark.pedantic(one_round, rounds=ALTERNATING_ROUNDS, iterations=1, warmup_rounds=1)
+    _in_turn(benchmark, f"{name} load, alternating", lambda fmt: blobs[fmt][1](blobs[fmt][0]))
     for fmt, (blob, load) in blobs.items():
         got, expected = load(blob).predict(X_new), model.predict(X_new)
         assert got.dtype == expected.dtype and np.array_equal(got, expected), fmt
-    for fmt, ts in times.items():
-        ts = sorted(ts[1:] if len(ts) > ALTERNATING_ROUNDS else ts)  # without the warm-up round
-        benchmark.extra_info[f"{fmt}_median"] = ts[len(ts) // 2]
-        benchmark.extra_info[f"{fmt}_min"] = ts[0]
 
 
 @pytest.mark.parametrize("name", ["random_forest"])
@@ -171,28 +177,7 @@ def test_save_alternating(benchmark, name):
     """The forest saved by pickle, joblib and milo_fast (text, base64) in turn, as test_load_alternating loads it:
     every format's save meets the same heap. (In the separate rows of test_save, pickle.dumps of this forest has
     taken 4 ms where its 22 MB of output found memory an earlier round freed and 15 ms where every round faulted
-    in fresh pages.) Each round keeps the last document until the next is made, as test_save keeps its result."""
-    import time
+    in fresh pages.)"""
     model, _ = fitted(name)
     savers = {fmt: _save_load(fmt)[0] for fmt in ALTERNATING}
-    times: dict = {fmt: [] for fmt in ALTERNATING}
-    state = {"round": 0, "last": None}
-
-    def one_round():
-        k = state["round"]
-        state["round"] += 1
-        for i in range(len(ALTERNATING)):
-            fmt = ALTERNATING[(i + k) % len(ALTERNATING)]
-            t = time.perf_counter()
-            blob = savers[fmt](model)
-            times[fmt].append(time.perf_counter() - t)
-            state["last"] = blob
-            del blob
-        return None
-
-    benchmark.group = f"{name} save, alternating"
-    benchmark.pedantic(one_round, rounds=ALTERNATING_ROUNDS, iterations=1, warmup_rounds=1)
-    for fmt, ts in times.items():
-        ts = sorted(ts[1:] if len(ts) > ALTERNATING_ROUNDS else ts)  # without the warm-up round
-        benchmark.extra_info[f"{fmt}_median"] = ts[len(ts) // 2]
-        benchmark.extra_info[f"{fmt}_min"] = ts[0]
+    _in_turn(benchmark, f"{name} save, alternating", lambda fmt: savers[fmt](model))

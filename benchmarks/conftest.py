@@ -85,6 +85,23 @@ LOAD_TARGETS = [  # issue 3's forest load targets: (format, at most this many ti
 ]
 
 
+SAVE_TARGETS = [("milo_text", 3.0, "text save within 3x of pickle")]  # issue 3's forest save target
+
+
+def _write_turns(tr, title, e, targets):
+    """The medians (mins) of test_load_alternating / test_save_alternating's extra_info against pickle's, and the
+    targets [(format, at most this many times pickle's time, what)] from them."""
+    tr.write_sep("-", title)
+    p = e["pickle_median"]
+    for fmt in ("joblib", "milo_text", "milo_base64"):
+        m = e[f"{fmt}_median"]
+        tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
+                      f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
+    for fmt, need, what in targets:
+        ratio = e[f"{fmt}_median"] / p
+        tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not getattr(session, "benchmarks", None):
@@ -113,24 +130,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         med[(data, op, contender)] = b.get("median")
     tr = terminalreporter
     for name, e in turns.items():
-        tr.write_sep("-", f"{name}: loads taken in turn (medians, mins in brackets)")
-        p = e["pickle_median"]
-        for fmt in ("joblib", "milo_text", "milo_base64"):
-            m = e[f"{fmt}_median"]
-            tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
-                          f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
-        for fmt, need, what in LOAD_TARGETS:
-            ratio = e[f"{fmt}_median"] / p
-            tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
+        _write_turns(tr, f"{name}: loads taken in turn (medians, mins in brackets)", e, LOAD_TARGETS)
     for name, e in save_turns.items():
-        tr.write_sep("-", f"{name}: saves taken in turn (medians, mins in brackets)")
-        p = e["pickle_median"]
-        for fmt in ("joblib", "milo_text", "milo_base64"):
-            m = e[f"{fmt}_median"]
-            tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
-                          f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
-        ratio = e["milo_text_median"] / p
-        tr.write_line(f"issue 3: text save within 3x of pickle: {ratio:.2f}x -> {'met' if ratio <= 3.0 else 'NOT met'}")
+        _write_turns(tr, f"{name}: saves taken in turn (medians, mins in brackets)", e, SAVE_TARGETS)
     for group, got in by_setting.items():  # bench_repeat.py, bench_fresh.py: the forest against issue 3's targets
         if "pickle" not in got:
             continue

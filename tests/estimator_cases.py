@@ -565,3 +565,26 @@ def compare_outputs(orig, loaded, case: Case) -> list[str]:
             assert_same(inv_a, _call(loaded, "inverse_transform", out_a, None, case), "inverse_transform(...)")
             compared.append("inverse_transform")
     return compared
+
+
+# ------------------------------------------------------------------------------------------ crafted node tables
+
+TREE_DEFECTS = ("feature_too_large", "negative_feature", "shared_child", "unreachable", "child_before_parent")
+
+
+def break_node_table(nodes, n_features: int, defect: str) -> None:
+    """Make one of TREE_DEFECTS in an sklearn node table, in place, at its last split: defects only the
+    structural check of the table finds (types, shapes and dtypes stay right)."""
+    split = int(np.flatnonzero(nodes["left_child"] >= 0)[-1])
+    if defect == "feature_too_large":
+        nodes["feature"][split] = n_features
+    elif defect == "negative_feature":
+        nodes["feature"][split] = -1
+    elif defect == "shared_child":
+        nodes["right_child"][split] = nodes["left_child"][split]
+    elif defect == "unreachable":
+        nodes["left_child"][split] = nodes["right_child"][split] = -1
+    elif defect == "child_before_parent":
+        nodes["left_child"][split] = split
+    else:
+        raise ValueError(f"unknown defect {defect!r}")

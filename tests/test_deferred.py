@@ -13,6 +13,7 @@ import pytest
 import milo_fast
 from milo_fast import _core, codec, document
 from milo_fast.errors import DecodeError, DeferredArrayEscaped, LoadError, UntrustedTypeError
+from estimator_cases import break_node_table
 
 
 @pytest.fixture(scope="module")
@@ -229,19 +230,10 @@ def test_crafted_node_tables_give_the_whole_decodes_error(blob, defect, monkeypa
     mode = "base64" if b'"milo-ndarray-b64"' in blob else "text"
     doc = codec.decode(blob)
     tree = doc["data"]["state"]["estimators_"][-1]["state"]["tree_"]
-    nodes = tree["state"]["nodes"]
-    n_features = tree["args"][0]
-    split = int(np.flatnonzero(nodes["left_child"] >= 0)[-1])  # the last split
-    if defect == "feature_too_large":
-        nodes["feature"][split] = n_features
-    elif defect == "negative_feature":
-        nodes["feature"][split] = -1
-    elif defect == "shared_child":
-        nodes["right_child"][split] = nodes["left_child"][split]
-    elif defect == "unreachable":
-        nodes["left_child"][split] = nodes["right_child"][split] = -1
-    else:
+    if defect == "max_depth":
         tree["state"]["max_depth"] += 1
+    else:
+        break_node_table(tree["state"]["nodes"], tree["args"][0], defect)
     bad = codec.encode(doc, arrays=mode)
     err = _error_of(lambda: milo_fast.loads(bad))
     assert err is not None and err[0].__name__ == "ValidationError" and "estimators_[39]" in err[1]

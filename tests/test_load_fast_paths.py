@@ -1,7 +1,7 @@
 """The load's compiled shortcuts decide exactly what the Python code beside them decides.
 
-- ``_core.sk_tree_parts_ok`` (TreeHandler.construct): True only where every one of ``checked_parts``'s checks
-  passes; False sends construct to those checks, which then name what is wrong.
+- ``_core.sk_tree_parts_ok`` (the first stage of sk_build_tree, on its own): True only where every one of
+  ``TreeHandler.checked_parts``'s checks passes.
 - ``_core.sk_build_tree`` (all of TreeHandler.construct for the usual node): builds a Tree only where the Python
   code would build the same one, takes a worker's note only for its own table, and builds nothing otherwise.
 - ``_core.sk_tree_estimator_ok`` (validate_tree_estimator): True only where the Python checks pass.
@@ -20,7 +20,7 @@ import milo_fast
 from milo_fast import codec
 from milo_fast.errors import ValidationError
 from milo_fast.transport import _core as tc, sklearn_trees as skt, tables
-from estimator_cases import D
+from estimator_cases import D, TREE_DEFECTS, break_node_table
 
 core = pytest.importorskip("milo_fast._core")
 
@@ -148,20 +148,9 @@ def test_parameter_set_memo_tells_types_and_values_apart(name, good, bad):
 def _tree_defects(node):
     """The node with its node table or depth made wrong in ways only the structural check finds."""
     st = node["state"]
-    nodes = st["nodes"]
-    split = int(np.flatnonzero(nodes["left_child"] >= 0)[-1])
-    for what in ("feature_too_large", "negative_feature", "shared_child", "unreachable", "child_before_parent"):
-        bad = nodes.copy()
-        if what == "feature_too_large":
-            bad["feature"][split] = node["args"][0]
-        elif what == "negative_feature":
-            bad["feature"][split] = -1
-        elif what == "shared_child":
-            bad["right_child"][split] = bad["left_child"][split]
-        elif what == "unreachable":
-            bad["left_child"][split] = bad["right_child"][split] = -1
-        else:
-            bad["left_child"][split] = split
+    for what in TREE_DEFECTS:
+        bad = st["nodes"].copy()
+        break_node_table(bad, node["args"][0], what)
         yield what, {**node, "state": {**st, "nodes": bad}}
     yield "max_depth + 1", {**node, "state": {**st, "max_depth": st["max_depth"] + 1}}
     yield "non-contiguous values", {**node, "state": {**st, "values": np.asfortranarray(st["values"])}}
@@ -169,13 +158,12 @@ def _tree_defects(node):
 
 def _python_build(node, monkeypatch):
     """TreeHandler.construct with the compiled builder off: the Tree, or the ValidationError's message."""
-    monkeypatch.setattr(skt, "_build", None)
-    try:
-        return skt.TreeHandler().construct(skt._tree_cls(), _copy_node(node), tc.Decoder(tables()), "$")
-    except ValidationError as e:
-        return str(e)
-    finally:
-        monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(skt, "_build", None)
+        try:
+            return skt.TreeHandler().construct(skt._tree_cls(), _copy_node(node), tc.Decoder(tables()), "$")
+        except ValidationError as e:
+            return str(e)
 
 
 def _copy_node(node):
@@ -252,16 +240,15 @@ def _estimator_variants(est):
 
 
 def _python_estimator_verdict(est_cls, d, monkeypatch):
-    monkeypatch.setattr(skt, "_estimator_ok", None)
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(skt, "_estimator_ok", None)
         e = est_cls.__new__(est_cls)
         e.__dict__.update(d)
-        skt.validate_tree_estimator(e, "$")
-        return True
-    except ValidationError:
-        return False
-    finally:
-        monkeypatch.undo()
+        try:
+            skt.validate_tree_estimator(e, "$")
+            return True
+        except ValidationError:
+            return False
 
 
 @pytest.mark.parametrize("target", ["ys", "yr", "ym"])

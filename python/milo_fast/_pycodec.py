@@ -187,9 +187,16 @@ def encode(obj, b64: bool, indent: int, strict: bool) -> bytes:
 
 # ---------------------------------------------------------------- decode
 
-def _check_fields(dt, path):
-    if dt is not None and dt.names is not None and len(dt.names) > 1024:  # as the core
+def _envelope_dtype(spec, path):
+    """The dtype an array envelope spells (None: not one the codec carries), as the core reads it: at most 1024
+    fields."""
+    try:
+        dt = _dtypes.spec_to_dtype(spec)
+    except ValueError as e:
+        raise DecodeError(f"bad dtype at {path}: {e}", path=path) from None
+    if dt is not None and dt.names is not None and len(dt.names) > 1024:
         raise DecodeError(f"a structured dtype of more than 1024 fields at {path}", path=path)
+    return dt
 
 
 def _check_shape(shape, path):
@@ -202,37 +209,30 @@ def _check_shape(shape, path):
     return tuple(shape)
 
 
-def _nesting_matches(lst, shape) -> bool:
-    """Whether the nested lists have exactly the declared shape (the items themselves unchecked): checked before
-    the array is allocated, so that a short document cannot claim a huge one."""
-    level = [lst]
-    for n in shape:
-        nxt = []
-        for v in level:
-            if not isinstance(v, list) or len(v) != n:
-                return False
-            nxt.extend(v)
-        level = nxt
-    return True
-
-
-def _shape_mismatch(lst, shape, path) -> str:
-    """The path of the first list (depth first, in order) whose length is not the declared one."""
-    stack = [(lst, 0, path)]
+def _shape_mismatch(lst, shape, path):
+    """None if the nested lists have exactly the declared shape (the items themselves unchecked), else the path of
+    the first list (depth first, in order) whose length is not the declared one. Checked before the array is
+    allocated, so that a short document cannot claim a huge one; the path is made only for the mismatch."""
+    stack = [(lst, 0, None)]  # (value, its depth, (parent's entry, index) or None for the root)
     while stack:
-        v, d, p = stack.pop()
+        entry = stack.pop()
+        v, d, _ = entry
         if d == len(shape):
             continue
         if not isinstance(v, list) or len(v) != shape[d]:
-            return p
-        stack.extend((v[i], d + 1, f"{p}[{i}]") for i in reversed(range(len(v))))
-    return path  # pragma: no cover - called only when _nesting_matches found a mismatch
+            keys = []
+            while entry[2] is not None:
+                entry, i = entry[2]
+                keys.append(f"[{i}]")
+            return path + "".join(reversed(keys))
+        stack.extend((v[i], d + 1, (entry, i)) for i in range(len(v) - 1, -1, -1))
+    return None
 
 
 def _fill(lst, shape, dtype, path):
     """Nested list -> array, checking the nesting matches shape exactly."""
-    if not _nesting_matches(lst, shape):
-        p = _shape_mismatch(lst, shape, path)
+    p = _shape_mismatch(lst, shape, path)
+    if p is not None:
         raise DecodeError(f"array list does not match the declared shape at {p}", path=p)
     out = np.zeros(shape, dtype=dtype)  # padding bytes of structured items are zero
     fields = dtype.names
@@ -281,9 +281,7 @@ def _fill(lst, shape, dtype, path):
             else:
                 out[idx] = conv(v, dtype, p)
             return
-        if not isinstance(v, list) or len(v) != shape[len(idx)]:
-            raise DecodeError(f"array list does not match the declared shape at {p}", path=p)
-        for i, x in enumerate(v):
+        for i, x in enumerate(v):  # (a list of the declared length: _shape_mismatch has seen to it)
             rec(x, idx + (i,), f"{p}[{i}]")
 
     rec(lst, (), path)
@@ -307,11 +305,7 @@ def _convert(obj, path):
     if not isinstance(obj, dict):
         return float(obj) if type(obj) is _Num else obj
     if T_LIST in obj and T_DTYPE in obj and T_SHAPE in obj and set(obj) <= {T_LIST, T_DTYPE, T_SHAPE, T_DS}:
-        try:
-            dt = _dtypes.spec_to_dtype(obj[T_DTYPE])
-        except ValueError as e:
-            raise DecodeError(f"bad dtype at {path}.{T_DTYPE}: {e}", path=path) from None
-        _check_fields(dt, f"{path}.{T_DTYPE}")
+        dt = _envelope_dtype(obj[T_DTYPE], f"{path}.{T_DTYPE}")
         if dt is not None:
             if T_DS in obj and obj[T_DS] not in ("numpy.ndarray", "numpy.generic"):
                 raise DecodeError(f"data-structure marker must be numpy.ndarray or numpy.generic at {path}", path=path)
@@ -327,11 +321,7 @@ def _convert(obj, path):
             raise DecodeError(f"data-structure marker must be numpy.ndarray or numpy.generic at {path}", path=path)
         if not isinstance(obj[B_DATA], str):
             raise DecodeError(f"base64 data must be a string at {path}", path=path)
-        try:
-            dt = _dtypes.spec_to_dtype(obj.get(B_DTYPE))
-        except ValueError as e:
-            raise DecodeError(f"bad dtype at {path}.{B_DTYPE}: {e}", path=path) from None
-        _check_fields(dt, f"{path}.{B_DTYPE}")
+        dt = _envelope_dtype(obj.get(B_DTYPE), f"{path}.{B_DTYPE}")
         if dt is None:
             raise DecodeError(f"unsupported dtype at {path}.{B_DTYPE}", path=path)
         shape = _check_shape(obj.get(B_SHAPE), f"{path}.{B_SHAPE}")
@@ -427,7 +417,9 @@ def _pairs(pairs):
     """A JSON object: the last duplicate key wins, except in an array envelope (docs/format.md)."""
     d = dict(pairs)
     if len(d) != len(pairs) and (T_LIST in d or B_DATA in d):
-        raise DecodeError("duplicate key in an array envelope")
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DecodeError(f"duplicate key {dup!r} in an array envelope (keys {', '.join(map(repr, d))})")
     return d
 
 
@@ -451,5 +443,7 @@ def decode(data, max_depth: int = 512, threads: int = 0):
         except DecodeError:
             raise
         except ValueError as e:  # an integer literal longer than int() reads (sys.get_int_max_str_digits)
-            raise DecodeError(f"JSON number not readable: {e}", offset=0) from None
+            m = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1), text)
+            at = len(text[:m.start()].encode("utf-8", "surrogatepass")) if m else 0
+            raise DecodeError(f"JSON number not readable (byte {at}): {e}", offset=at) from None
         return _convert(obj, "$")

@@ -1100,10 +1100,10 @@ py::object check_hist_tree(py::array nodes, int64_t n_features, int64_t n_bitset
     return problem(p);
 }
 
-// sklearn_trees.TreeHandler.construct's checks of a Tree node's parts, at once, for the usual node: args
-// [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
-// a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
-// unusual is False); False sends construct to its own checks, which decide and name what is wrong.
+// sk_build_tree's first stage on its own (the tests hold it against TreeHandler.checked_parts): the checks of a
+// Tree node's parts for the usual node, args [n_features, n_classes, n_outputs] and state {max_depth, node_count,
+// nodes, values} of exact types, n_classes a contiguous intp vector. True only if every one of checked_parts's
+// checks passes (this is stricter: anything unusual is False).
 // A Tree node's parts as sk_tree_parts_ok accepted them (held: the node table's check releases the GIL).
 struct SkTreeParts {
     py::object n_features, n_classes, n_outputs, max_depth, node_count, nodes, values;
@@ -1124,14 +1124,23 @@ bool long_value(PyObject* o, long long& out) {
     return overflow == 0;
 }
 
+// The keys of a Tree node's state (interned once, never released).
+struct TreeStateKeys {
+    PyObject* max_depth = interned("max_depth");
+    PyObject* node_count = interned("node_count");
+    PyObject* nodes = interned("nodes");
+    PyObject* values = interned("values");
+};
+const TreeStateKeys& tree_state_keys() {
+    static const TreeStateKeys* keys = new TreeStateKeys;
+    return *keys;
+}
+
 bool sk_tree_parts(py::handle args, py::handle state, py::handle node_dtype, SkTreeParts& out) {
     static const py::handle intp = py::dtype::of<int64_t>().release();  // (n_classes: the intp of 64-bit systems)
     static const py::handle f64 = py::dtype::of<double>().release();
     static PyTypeObject* ndarray = ndarray_type();
-    static PyObject* k_max_depth = interned("max_depth");
-    static PyObject* k_node_count = interned("node_count");
-    static PyObject* k_nodes = interned("nodes");
-    static PyObject* k_values = interned("values");
+    const TreeStateKeys& key = tree_state_keys();
     constexpr long long k31 = 1LL << 31;
     auto int_in = [](PyObject* o, long long lo, long long hi, long long& out) {  // an exact int in [lo, hi)
         return o && PyLong_CheckExact(o) && long_value(o, out) && out >= lo && out < hi;
@@ -1160,10 +1169,10 @@ bool sk_tree_parts(py::handle args, py::handle state, py::handle node_dtype, SkT
     }
     PyObject* st = state.ptr();
     if (!PyDict_CheckExact(st) || PyDict_GET_SIZE(st) != 4) return false;
-    PyObject* md = PyDict_GetItemWithError(st, k_max_depth);
-    PyObject* cnt = md ? PyDict_GetItemWithError(st, k_node_count) : nullptr;
-    PyObject* nodes = cnt ? PyDict_GetItemWithError(st, k_nodes) : nullptr;
-    PyObject* values = nodes ? PyDict_GetItemWithError(st, k_values) : nullptr;
+    PyObject* md = PyDict_GetItemWithError(st, key.max_depth);
+    PyObject* cnt = md ? PyDict_GetItemWithError(st, key.node_count) : nullptr;
+    PyObject* nodes = cnt ? PyDict_GetItemWithError(st, key.nodes) : nullptr;
+    PyObject* values = nodes ? PyDict_GetItemWithError(st, key.values) : nullptr;
     if (!values) { PyErr_Clear(); return false; }
     if (!int_in(md, 0, k31, max_depth) || !int_in(cnt, 1, LLONG_MAX, node_count)) return false;
     if (Py_TYPE(nodes) != ndarray || Py_TYPE(values) != ndarray) return false;
@@ -1177,10 +1186,10 @@ bool sk_tree_parts(py::handle args, py::handle state, py::handle node_dtype, SkT
     return true;
 }
 
-// sklearn_trees.TreeHandler.construct's checks of a Tree node's parts, at once, for the usual node: args
-// [n_features, n_classes, n_outputs] and state {max_depth, node_count, nodes, values} of exact types, n_classes
-// a contiguous intp vector. True only if every one of construct's checks passes (this is stricter: anything
-// unusual is False); False sends construct to its own checks, which decide and name what is wrong.
+// sk_build_tree's first stage on its own (the tests hold it against TreeHandler.checked_parts): the checks of a
+// Tree node's parts for the usual node, args [n_features, n_classes, n_outputs] and state {max_depth, node_count,
+// nodes, values} of exact types, n_classes a contiguous intp vector. True only if every one of checked_parts's
+// checks passes (this is stricter: anything unusual is False).
 bool sk_tree_parts_ok(py::handle args, py::handle state, py::handle node_dtype) {
     SkTreeParts p;
     return sk_tree_parts(args, state, node_dtype, p);
@@ -1196,11 +1205,8 @@ std::atomic<uint64_t> g_builder_table_checks{0};  // node tables sk_build_tree c
 // from the node once the tree has its own copy.
 py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::handle node_dtype, py::handle notes,
                          bool consume) {
-    static PyObject* k_max_depth = interned("max_depth");
-    static PyObject* k_node_count = interned("node_count");
-    static PyObject* k_nodes = interned("nodes");
-    static PyObject* k_values = interned("values");
     static PyObject* k_setstate = interned("__setstate__");
+    const TreeStateKeys& key = tree_state_keys();
     SkTreeParts p;
     if (!sk_tree_parts(args, state, node_dtype, p)) return py::none();
     py::array nodes = py::reinterpret_borrow<py::array>(p.nodes), values = py::reinterpret_borrow<py::array>(p.values);
@@ -1236,13 +1242,13 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
         PyObject_CallFunctionObjArgs(cls.ptr(), p.n_features.ptr(), p.n_classes.ptr(), p.n_outputs.ptr(), nullptr));
     if (!tree) throw py::error_already_set();
     py::object st = py::reinterpret_steal<py::object>(PyDict_New());
-    if (!st || PyDict_SetItem(st.ptr(), k_max_depth, p.max_depth.ptr()) < 0 ||
-        PyDict_SetItem(st.ptr(), k_node_count, p.node_count.ptr()) < 0 ||
-        PyDict_SetItem(st.ptr(), k_nodes, table) < 0 || PyDict_SetItem(st.ptr(), k_values, p.values.ptr()) < 0)
+    if (!st || PyDict_SetItem(st.ptr(), key.max_depth, p.max_depth.ptr()) < 0 ||
+        PyDict_SetItem(st.ptr(), key.node_count, p.node_count.ptr()) < 0 ||
+        PyDict_SetItem(st.ptr(), key.nodes, table) < 0 || PyDict_SetItem(st.ptr(), key.values, p.values.ptr()) < 0)
         throw py::error_already_set();
     py::object r = py::reinterpret_steal<py::object>(PyObject_CallMethodOneArg(tree.ptr(), k_setstate, st.ptr()));
     if (!r) throw py::error_already_set();
-    if (consume && (PyDict_SetItem(state.ptr(), k_nodes, Py_None) < 0 || PyDict_SetItem(state.ptr(), k_values, Py_None) < 0))
+    if (consume && (PyDict_SetItem(state.ptr(), key.nodes, Py_None) < 0 || PyDict_SetItem(state.ptr(), key.values, Py_None) < 0))
         throw py::error_already_set();
     return tree;
 }
@@ -1355,7 +1361,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("check_hist_tree", &check_hist_tree, py::arg("nodes"), py::arg("n_features"), py::arg("n_bitsets"),
           "Validate HistGradientBoosting predictor nodes: None if sound, else (node, reason).");
     m.def("sk_tree_parts_ok", &sk_tree_parts_ok, py::arg("args"), py::arg("state"), py::arg("node_dtype"),
-          "True if an sklearn Tree node's args and state pass every check of TreeHandler.construct (exact types).");
+          "sk_build_tree's checks of a Tree node's args and state alone: True if they pass (exact types).");
     m.def("sk_build_tree", &sk_build_tree, py::arg("cls"), py::arg("args"), py::arg("state"), py::arg("node_dtype"),
           py::arg("notes"), py::arg("consume"),
           "TreeHandler.construct for the usual node: the built Tree, or None (nothing built) for its own checks.");

@@ -408,7 +408,7 @@ class Decoder:
         """Queue the validators of class ``qn`` (and the generic ones) for ``obj``, to run in ``finish``."""
         checks = self.tables.validators_for(qn, type(obj))
         if checks:
-            self._checks.append((checks, obj, qn, path))
+            self.queue_checks(checks, obj, qn, path)
 
     def queue_checks(self, checks: tuple, obj, qn: str, path) -> None:
         """Queue ``checks`` (what ``validate`` would find for ``obj``'s class) for ``obj``, to run in ``finish``."""

@@ -103,7 +103,6 @@ _amax = np.maximum.reduce  # ndarray.max without its Python-level wrappers
 
 _NODE_DTYPE = None
 _TREE_CLS = None
-_parts_ok = getattr(_core, "sk_tree_parts_ok", None)  # TreeHandler.construct's checks at once (compiled)
 _build = getattr(_core, "sk_build_tree", None)  # all of TreeHandler.construct for the usual node (compiled)
 _estimator_ok = getattr(_core, "sk_tree_estimator_ok", None)  # validate_tree_estimator's checks (compiled)
 
@@ -187,12 +186,8 @@ class TreeHandler(ObjectHandler):
             tree = _build(cls, args, st, NODE_DTYPE, dec.tree_notes, dec.consume)
             if tree is not None:
                 return tree
-        if _parts_ok is not None and _parts_ok(args, st, NODE_DTYPE):  # every check below, at once
-            n_features, n_classes, n_outputs = args
-            max_depth, node_count, nodes, values = st["max_depth"], st["node_count"], st["nodes"], st["values"]
-        else:
-            n_features, n_classes, n_outputs, max_depth, node_count, nodes, values = \
-                self.checked_parts(node, dec, path, NODE_DTYPE)
+        n_features, n_classes, n_outputs, max_depth, node_count, nodes, values = \
+            self.checked_parts(node, dec, path, NODE_DTYPE)
         notes = dec.tree_notes
         note = notes.pop(id(nodes), None) if notes else None
         if note is not None and note[0] is nodes and note[2] < n_features:

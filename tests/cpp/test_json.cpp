@@ -1,6 +1,7 @@
 // Unit tests of the JSON reader and array writer (src/cpp/core/json_reader, json_writer), no Python.
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -1009,6 +1010,203 @@ void test_strings_at_every_length_and_place() {
     }
 }
 
+// The text of one element as a 0-d array of its own dtype writes it (write_elem through write_item's plain path):
+// the reference the row and list writers below are compared with. False for a NaN text cannot carry.
+bool elem_text(const uint8_t* p, ElemKind kind, bool strict, std::string& out) {
+    ArrayView a;
+    a.data = p;
+    a.layout.itemsize = elem_size(kind);
+    Field f; f.kind = kind;
+    a.layout.fields = {f};
+    OutBuf b;
+    if (!write_array_text(b, a, strict, -1, 0)) return false;
+    out.assign(b.data(), b.size());
+    return true;
+}
+
+uint64_t wr_rnd() { return skip_rnd(~uint64_t{0}); }
+
+// A float64 drawn from the cases a node table can hold and the ones it should not: leaves' -2.0 and 0.0,
+// integers, fractions, -0.0, subnormals, the extremes, infinities, the canonical NaN, NaNs with a payload or a
+// sign, random bit patterns.
+double wr_f64() {
+    static const uint64_t special[] = {0x0000000000000000ULL, 0x8000000000000000ULL, 0x0000000000000001ULL,
+                                       0x000fffffffffffffULL, 0x7fefffffffffffffULL, 0x7ff0000000000000ULL,
+                                       0xfff0000000000000ULL, 0x7ff8000000000000ULL, 0xfff8000000000000ULL,
+                                       0x7ff8000000000001ULL, 0x7ff0000000000001ULL, 0x4340000000000000ULL,
+                                       0x433fffffffffffffULL, 0xc000000000000000ULL};
+    double v;
+    const uint64_t how = skip_rnd(8);
+    if (how == 0) { const uint64_t b = special[skip_rnd(sizeof special / 8)]; std::memcpy(&v, &b, 8); }
+    else if (how == 1) { const uint64_t b = wr_rnd(); std::memcpy(&v, &b, 8); }
+    else if (how == 2) v = static_cast<double>(static_cast<int64_t>(skip_rnd(1u << 20)) - (1 << 19));
+    else if (how == 3) v = -2.0;
+    else v = static_cast<double>(skip_rnd(1000003)) / static_cast<double>(1 + skip_rnd(99991));
+    return v;
+}
+int64_t wr_i64() {
+    static const int64_t special[] = {0, -1, -2, 1, 9, 10, 99999999, 100000000, INT64_MAX, INT64_MIN, -100000000};
+    const uint64_t how = skip_rnd(4);
+    if (how == 0) return special[skip_rnd(sizeof special / 8)];
+    if (how == 1) return static_cast<int64_t>(wr_rnd());
+    return static_cast<int64_t>(skip_rnd(300000)) - 2;
+}
+
+// sklearn's node rows are written by their own loop (json_writer's SkNodeRows): each row must be the text of its
+// fields as the element writer writes them, joined, for leaves ("[-1,-1,-2,-2.0," written as it is) and inner
+// nodes, at the usual and at other offsets, strict or not, in a table small enough for one thread and in one
+// split across threads; a NaN text cannot carry anywhere in the table makes the writer refuse it with `out` as
+// it was. The table's layout is the reader's (kNodeDtype), and one with the fields at other offsets.
+void test_node_rows_written_as_fields_are() {
+    static const ElemKind kinds[8] = {ElemKind::I64, ElemKind::I64, ElemKind::I64, ElemKind::F64,
+                                      ElemKind::F64, ElemKind::I64, ElemKind::F64, ElemKind::U8};
+    const std::size_t usual[8] = {0, 8, 16, 24, 32, 40, 48, 56}, moved[8] = {64, 0, 40, 8, 24, 16, 56, 33};
+    int refused = 0, leaves = 0;
+    for (int trial = 0; trial < 400; ++trial) {
+        const bool big = trial % 50 == 7;  // 2^17 rows and more: written in pieces on several threads
+        const int64_t rows = big ? (int64_t{1} << 17) + static_cast<int64_t>(skip_rnd(1000)) : 1 + static_cast<int64_t>(skip_rnd(40));
+        const std::size_t* off = trial % 2 ? moved : usual;
+        const std::size_t itemsize = trial % 2 ? 72 : 64;
+        const bool strict = trial % 3 == 1;
+        const bool clean = big || trial % 4 != 3;  // else NaNs with payloads may be drawn
+        std::vector<uint8_t> data(static_cast<std::size_t>(rows) * itemsize, 0xAB);
+        for (int64_t r = 0; r < rows; ++r) {
+            uint8_t* row = data.data() + r * itemsize;
+            const bool leaf = skip_rnd(2);
+            for (int k = 0; k < 8; ++k) {
+                if (kinds[k] == ElemKind::U8) { row[off[k]] = static_cast<uint8_t>(skip_rnd(4) ? skip_rnd(2) : skip_rnd(256)); continue; }
+                if (kinds[k] == ElemKind::I64) {
+                    const int64_t v = leaf && k < 3 ? (k < 2 ? -1 : -2) : wr_i64();
+                    std::memcpy(row + off[k], &v, 8);
+                    continue;
+                }
+                double v = leaf && k == 3 ? -2.0 : wr_f64();
+                uint64_t b; std::memcpy(&b, &v, 8);
+                if (clean && (b & 0x7ff0000000000000ULL) == 0x7ff0000000000000ULL && (b & 0x000fffffffffffffULL) &&
+                    b != 0x7ff8000000000000ULL)
+                    v = 0.5;  // a NaN text cannot carry: only in the tables meant to be refused
+                std::memcpy(row + off[k], &v, 8);
+            }
+            // a leaf's row differing from "[-1,-1,-2,-2.0," in one field only
+            if (!leaf && skip_rnd(8) == 0) {
+                const int64_t l = -1, f = -2; const double t = -2.0;
+                std::memcpy(row + off[0], &l, 8); std::memcpy(row + off[1], &l, 8);
+                std::memcpy(row + off[2], &f, 8); std::memcpy(row + off[3], &t, 8);
+                const int k = static_cast<int>(skip_rnd(4));
+                if (k < 3) { const int64_t o = wr_i64(); std::memcpy(row + off[k], &o, 8); }
+                else { const double o = wr_f64(); std::memcpy(row + off[3], &o, 8); }
+            }
+        }
+        std::string want = "[";
+        bool carries = true;
+        for (int64_t r = 0; r < rows && carries; ++r) {
+            const uint8_t* row = data.data() + r * itemsize;
+            want += r ? ",[" : "[";
+            for (int k = 0; k < 8 && carries; ++k) {
+                std::string t;
+                carries = elem_text(row + off[k], kinds[k], strict, t);
+                want += (k ? "," : "") + t;
+            }
+            want += "]";
+            int64_t l; std::memcpy(&l, row + off[0], 8);
+            leaves += l == -1;
+        }
+        want += "]";
+        ArrayView a;
+        a.data = data.data();
+        a.shape = {rows};
+        a.strides = {static_cast<int64_t>(itemsize)};
+        a.layout.itemsize = itemsize;
+        a.layout.structured = true;
+        for (int k = 0; k < 8; ++k) { Field f; f.offset = off[k]; f.kind = kinds[k]; a.layout.fields.push_back(f); }
+        OutBuf out;
+        out.append("{\"x\":");
+        const bool ok = write_array_text(out, a, strict, -1, 0);
+        CHECK_MSG(ok == carries, "trial %d: written %d, the fields carry %d", trial, ok, carries);
+        if (!ok) {
+            ++refused;
+            CHECK(std::string(out.data(), out.size()) == "{\"x\":");
+            continue;
+        }
+        const std::string got(out.data() + 5, out.size() - 5);
+        if (got != want) {
+            std::size_t at = 0;
+            while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
+            CHECK_MSG(false, "trial %d: differs at byte %zu: %s against %s", trial, at, got.substr(at > 20 ? at - 20 : 0, 60).c_str(),
+                      want.substr(at > 20 ? at - 20 : 0, 60).c_str());
+        }
+    }
+    CHECK_MSG(refused > 10 && leaves > 1000, "refused %d tables, %d leaves", refused, leaves);
+}
+
+// Lists of lists of a plain dtype (a tree's values, [n, 1, n_classes]) and plain innermost lists are written a
+// run of items at a time: the same text as the elements' own, nested, compact and indented, and a NaN text
+// cannot carry refused with `out` as it was.
+void test_plain_lists_written_as_elements_are() {
+    for (int trial = 0; trial < 600; ++trial) {
+        const int64_t d0 = 1 + static_cast<int64_t>(skip_rnd(30)), d1 = 1 + static_cast<int64_t>(skip_rnd(3));
+        const int64_t d2 = trial % 10 == 0 ? 60 + static_cast<int64_t>(skip_rnd(150)) : 1 + static_cast<int64_t>(skip_rnd(4));
+        const bool three = trial % 3 != 0;
+        const bool strict = trial % 5 == 1;
+        const int indent = trial % 7 == 2 ? 2 : -1;
+        const bool f64 = trial % 4 != 1;
+        const ElemKind kind = f64 ? ElemKind::F64 : ElemKind::I64;
+        const int64_t n = three ? d0 * d1 * d2 : d0 * d2;
+        std::vector<uint8_t> data(static_cast<std::size_t>(n) * 8);
+        for (int64_t i = 0; i < n; ++i) {
+            if (f64) {
+                double v = wr_f64();
+                uint64_t b; std::memcpy(&b, &v, 8);
+                if (trial % 6 != 5 && (b & 0x7ff0000000000000ULL) == 0x7ff0000000000000ULL && (b & 0x000fffffffffffffULL) &&
+                    b != 0x7ff8000000000000ULL)
+                    v = 1.0;
+                std::memcpy(&data[i * 8], &v, 8);
+            } else {
+                const int64_t v = wr_i64();
+                std::memcpy(&data[i * 8], &v, 8);
+            }
+        }
+        // the reference: nested by hand from the elements' texts
+        const std::vector<int64_t> shape = three ? std::vector<int64_t>{d0, d1, d2} : std::vector<int64_t>{d0, d2};
+        bool carries = true;
+        int64_t next = 0;
+        std::function<std::string(std::size_t, int)> nest = [&](std::size_t dim, int level) -> std::string {
+            std::string s = "[";
+            for (int64_t i = 0; i < shape[dim]; ++i) {
+                if (i) s += ",";
+                if (dim + 1 == shape.size()) {
+                    std::string t;
+                    carries &= elem_text(&data[static_cast<std::size_t>(next++) * 8], kind, strict, t);
+                    s += t;
+                } else {
+                    if (indent >= 0) s += "\n" + std::string(static_cast<std::size_t>(indent * (level + 1)), ' ');
+                    s += nest(dim + 1, level + 1);
+                }
+            }
+            if (dim + 1 != shape.size() && indent >= 0) s += "\n" + std::string(static_cast<std::size_t>(indent * level), ' ');
+            return s + "]";
+        };
+        const std::string want = nest(0, 0);
+        ArrayView a;
+        a.data = data.data();
+        a.shape = shape;
+        a.strides = three ? std::vector<int64_t>{d1 * d2 * 8, d2 * 8, 8} : std::vector<int64_t>{d2 * 8, 8};
+        a.layout.itemsize = 8;
+        Field f; f.kind = kind;
+        a.layout.fields = {f};
+        OutBuf out;
+        out.append("{\"x\":");
+        const bool ok = write_array_text(out, a, strict, indent, 0);
+        CHECK_MSG(ok == carries, "trial %d: written %d, the elements carry %d", trial, ok, carries);
+        if (!ok) {
+            CHECK(std::string(out.data(), out.size()) == "{\"x\":");
+            continue;
+        }
+        CHECK_MSG(std::string(out.data() + 5, out.size() - 5) == want, "trial %d: %s against %s", trial,
+                  std::string(out.data() + 5, std::min<std::size_t>(out.size() - 5, 200)).c_str(), want.substr(0, 200).c_str());
+    }
+}
+
 int main() {
     test_scalars();
     test_strings_at_every_length_and_place();
@@ -1032,5 +1230,7 @@ int main() {
     test_async_decode_tiny_arrays_inline();
     test_light_skip_against_a_walk();
     test_light_skip_at_every_alignment();
+    test_node_rows_written_as_fields_are();
+    test_plain_lists_written_as_elements_are();
     return milo_test::summary("test_json");
 }

@@ -9,11 +9,23 @@
 #include <thread>
 
 #include "base64.hpp"
+#include "float_format.hpp"
 #include "floatfmt.hpp"
 
 namespace milo {
 
 namespace {
+
+// The formatters inline in the loops below (float_format.hpp), where the compiler allows it.
+#if MILO_FLOAT_FAST
+__attribute__((always_inline)) inline std::size_t f64_text(double v, char* w) { return detail::fmt::format_fast64(v, w); }
+__attribute__((always_inline)) inline std::size_t i64_text(int64_t v, char* w) { return detail::fmt::i64_text(v, w); }
+__attribute__((always_inline)) inline std::size_t u64_text(uint64_t v, char* w) { return detail::fmt::u64_text(v, w); }
+#else
+inline std::size_t f64_text(double v, char* w) { return format_f64(v, w); }
+inline std::size_t i64_text(int64_t v, char* w) { return format_i64(v, w); }
+inline std::size_t u64_text(uint64_t v, char* w) { return format_u64(v, w); }
+#endif
 
 inline uint16_t load16(const uint8_t* p, bool big) {
     uint16_t v; std::memcpy(&v, p, 2);
@@ -47,20 +59,20 @@ constexpr std::size_t kMaxElemText = kFloatBufSize + 16;
 
 // Writes one element's text at w (which has kMaxElemText bytes) and returns its length, or SIZE_MAX for a
 // NaN other than the canonical quiet NaN (text cannot carry it: the caller writes the base64 envelope).
-inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool strict) {
+__attribute__((always_inline)) inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool strict) {
     switch (f.kind) {
         case ElemKind::Bool:
             if (*p) { std::memcpy(w, "true", 4); return 4; }
             std::memcpy(w, "false", 5);
             return 5;
-        case ElemKind::I8: return format_i64(int8_t(*p), w);
-        case ElemKind::U8: return format_u64(*p, w);
-        case ElemKind::I16: return format_i64(int16_t(load16(p, f.big_endian)), w);
-        case ElemKind::U16: return format_u64(load16(p, f.big_endian), w);
-        case ElemKind::I32: return format_i64(int32_t(load32(p, f.big_endian)), w);
-        case ElemKind::U32: return format_u64(load32(p, f.big_endian), w);
-        case ElemKind::I64: return format_i64(int64_t(load64(p, f.big_endian)), w);
-        case ElemKind::U64: return format_u64(load64(p, f.big_endian), w);
+        case ElemKind::I8: return i64_text(int8_t(*p), w);
+        case ElemKind::U8: return u64_text(*p, w);
+        case ElemKind::I16: return i64_text(int16_t(load16(p, f.big_endian)), w);
+        case ElemKind::U16: return u64_text(load16(p, f.big_endian), w);
+        case ElemKind::I32: return i64_text(int32_t(load32(p, f.big_endian)), w);
+        case ElemKind::U32: return u64_text(load32(p, f.big_endian), w);
+        case ElemKind::I64: return i64_text(int64_t(load64(p, f.big_endian)), w);
+        case ElemKind::U64: return u64_text(load64(p, f.big_endian), w);
         case ElemKind::F16: {
             uint16_t b = load16(p, f.big_endian);
             FloatClass c = classify16(b);
@@ -91,7 +103,7 @@ inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool st
                 return write_nonfinite(w, c, strict);
             }
             double v; std::memcpy(&v, &b, 8);
-            return format_f64(v, w);
+            return f64_text(v, w);
         }
     }
     return 0;
@@ -123,6 +135,111 @@ inline bool write_item(OutBuf& out, const uint8_t* p, const Layout& L, bool stri
 
 bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level);
 
+// Items [0, n) of a plain dtype along the innermost dimension (stride st), comma-separated: one room check
+// per run of items instead of one per item, write_elem's dispatch predictable (the same field every time).
+bool write_plain_items(OutBuf& out, const uint8_t* p, int64_t n, int64_t st, const Field& f, bool strict) {
+    constexpr int64_t kRun = 64;
+    const uint8_t* q = p + f.offset;
+    for (int64_t lo = 0; lo < n; lo += kRun) {
+        const int64_t hi = std::min(n, lo + kRun);
+        out.ensure(static_cast<std::size_t>(hi - lo) * (kMaxElemText + 1));
+        char* const w0 = out.cur();
+        char* w = w0;
+        for (int64_t i = lo; i < hi; ++i) {
+            *w = ',';
+            w += i != 0;
+            const std::size_t k = write_elem(w, q + i * st, f, strict);
+            if (k == SIZE_MAX) return false;
+            w += k;
+        }
+        out.advance(static_cast<std::size_t>(w - w0));
+    }
+    return true;
+}
+
+// sklearn's node rows (left_child, right_child, feature, threshold, impurity, n_node_samples,
+// weighted_n_node_samples, missing_go_to_left: NODE_DTYPE, whatever the names and offsets), the writer's side of
+// json_reader's SkNodeRow: the kinds known at compile time instead of write_elem's dispatch per field, one room
+// check per row, and a leaf's "[-1,-1,-2,-2.0," (TREE_LEAF, TREE_UNDEFINED) written as it is. The text is the
+// same as write_item's, byte for byte.
+bool sk_node_layout(const Layout& L) {
+    static constexpr ElemKind kinds[] = {ElemKind::I64, ElemKind::I64, ElemKind::I64, ElemKind::F64,
+                                         ElemKind::F64, ElemKind::I64, ElemKind::F64, ElemKind::U8};
+    if (!L.structured || L.fields.size() != 8) return false;
+    for (std::size_t k = 0; k < 8; ++k)
+        if (L.fields[k].kind != kinds[k] || L.fields[k].big_endian) return false;
+    return true;
+}
+
+struct SkNodeRows {
+    std::size_t off[8];
+    explicit SkNodeRows(const Layout& L) {
+        for (std::size_t k = 0; k < 8; ++k) off[k] = L.fields[k].offset;
+    }
+    static constexpr std::size_t kMaxRow = 2 + 8 * kMaxElemText;
+
+    // A float64 field and the separator after it; SIZE_MAX for a NaN text cannot carry.
+    static std::size_t f64(char* w, const uint8_t* p, char sep, bool strict) {
+        uint64_t b; std::memcpy(&b, p, 8);
+        std::size_t n;
+        if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {
+            double v; std::memcpy(&v, &b, 8);
+            n = f64_text(v, w);
+        } else {
+            const FloatClass c = classify64(b);
+            if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
+            n = write_nonfinite(w, c, strict);
+        }
+        w[n] = sep;
+        return n + 1;
+    }
+    static std::size_t i64(char* w, const uint8_t* p, char sep) {
+        int64_t v; std::memcpy(&v, p, 8);
+        const std::size_t n = i64_text(v, w);
+        w[n] = sep;
+        return n + 1;
+    }
+
+    // Rows [0, n) with the given stride, each preceded by a comma but the first unless `comma_first`.
+    bool write(OutBuf& out, const uint8_t* p, int64_t lo, int64_t hi, int64_t stride, bool strict) const {
+        static constexpr char kLeaf[16] = "[-1,-1,-2,-2.0,";
+        const double undefined = -2.0;
+        uint64_t undefined_bits; std::memcpy(&undefined_bits, &undefined, 8);
+        for (int64_t i = lo; i < hi; ++i) {
+            const uint8_t* r = p + i * stride;
+            out.ensure(kMaxRow);
+            char* const w0 = out.cur();
+            char* w = w0;
+            *w = ',';
+            w += i != 0;
+            int64_t l, rc, f; uint64_t t;
+            std::memcpy(&l, r + off[0], 8); std::memcpy(&rc, r + off[1], 8);
+            std::memcpy(&f, r + off[2], 8); std::memcpy(&t, r + off[3], 8);
+            std::size_t n;
+            if (l == -1 && rc == -1 && f == -2 && t == undefined_bits) {
+                std::memcpy(w, kLeaf, 16);
+                w += 15;
+            } else {
+                *w++ = '[';
+                w += i64(w, r + off[0], ',');
+                w += i64(w, r + off[1], ',');
+                w += i64(w, r + off[2], ',');
+                if ((n = f64(w, r + off[3], ',', strict)) == SIZE_MAX) return false;
+                w += n;
+            }
+            if ((n = f64(w, r + off[4], ',', strict)) == SIZE_MAX) return false;
+            w += n;
+            w += i64(w, r + off[5], ',');
+            if ((n = f64(w, r + off[6], ',', strict)) == SIZE_MAX) return false;
+            w += n;
+            w += u64_text(r[off[7]], w);
+            *w++ = ']';
+            out.advance(static_cast<std::size_t>(w - w0));
+        }
+        return true;
+    }
+};
+
 // Items [lo, hi) of dimension 0, each preceded by its separator, as write_dim writes them.
 bool write_outer_range(OutBuf& out, const ArrayView& a, int64_t lo, int64_t hi, bool strict, int indent, int level) {
     const int64_t st = a.strides[0];
@@ -142,6 +259,7 @@ bool write_outer_range(OutBuf& out, const ArrayView& a, int64_t lo, int64_t hi, 
             }
             return true;
         }
+        if (sk_node_layout(a.layout)) return SkNodeRows(a.layout).write(out, a.data, lo, hi, st, strict);
         for (int64_t i = lo; i < hi; ++i) {
             if (i) out.push_back(',');
             if (!write_item(out, a.data + i * st, a.layout, strict)) return false;
@@ -163,9 +281,32 @@ bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t di
     out.push_back('[');
     if (dim + 1 == nd) {
         // innermost: items on one line
+        if (sk_node_layout(a.layout)) {
+            if (!SkNodeRows(a.layout).write(out, p, 0, n, st, strict)) return false;
+            out.push_back(']');
+            return true;
+        }
+        if (!a.layout.structured) {
+            if (!write_plain_items(out, p, n, st, a.layout.fields[0], strict)) return false;
+            out.push_back(']');
+            return true;
+        }
         for (int64_t i = 0; i < n; ++i) {
             if (i) out.push_back(',');
             if (!write_item(out, p + i * st, a.layout, strict)) return false;
+        }
+    } else if (dim + 2 == nd && indent < 0 && !a.layout.structured) {
+        // lists of lists of a plain dtype, compact (a tree's values, [[0.25,0.75]] per node): a row a step
+        const int64_t m = a.shape[dim + 1], st1 = a.strides[dim + 1];
+        const Field& f = a.layout.fields[0];
+        for (int64_t i = 0; i < n; ++i) {
+            out.ensure(2);
+            char* w = out.cur();
+            *w = ',';
+            w[i != 0] = '[';
+            out.advance(1 + (i != 0));
+            if (!write_plain_items(out, p + i * st, m, st1, f, strict)) return false;
+            out.push_back(']');
         }
     } else {
         for (int64_t i = 0; i < n; ++i) {

@@ -1805,6 +1805,19 @@ def test_deferred_arrays_are_spliced_in_place(strict):
     assert_array_identical(back2["f16"], doc["f16"])
 
 
+def test_large_document_joined_on_threads():
+    """A document of many middle-sized arrays, 15 MB in all, is joined from its pieces on several threads, each
+    copying one stretch of it: the same bytes as the arrays' own documents put together, and it reads back."""
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(20000 + i) if i % 3 else rng.integers(-10 ** 12, 10 ** 12, 30000 + i)
+              for i in range(40)]
+    data = codec.encode(arrays)
+    assert len(data) > 12 << 20
+    assert data == b"[" + b",".join(codec.encode(a) for a in arrays) + b"]"
+    for got, want in zip(codec.decode(data), arrays):
+        assert_array_identical(got, want)
+
+
 def test_decode_threads_argument():
     assert codec.decode(b"[1]", threads=64) == [1]
     for bad in (-1, 65, 10 ** 6, 1.5, True, "2"):

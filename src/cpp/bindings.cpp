@@ -362,6 +362,36 @@ private:
         write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
     }
 
+    // Copies the pieces one after the other to dst (total bytes in all), on up to `threads` threads for a large
+    // document: each copies one stretch of dst, from whichever pieces fall in it. (The one serial step after the
+    // arrays are written: 18 MB for a 100-tree forest, about 3 ms on one core.)
+    static void copy_pieces(char* dst, const std::vector<std::pair<const char*, std::size_t>>& pieces, std::size_t total,
+                            int threads) {
+        constexpr std::size_t kPerThread = std::size_t{4} << 20;
+        const int t_n = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(threads), total / kPerThread)));
+        auto stretch = [&](int t) {
+            const std::size_t lo = total * static_cast<std::size_t>(t) / static_cast<std::size_t>(t_n);
+            const std::size_t hi = total * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(t_n);
+            std::size_t at = 0;
+            for (const auto& pc : pieces) {
+                const std::size_t a = std::max(at, lo), b = std::min(at + pc.second, hi);
+                if (a < b) std::memcpy(dst + a, pc.first + (a - at), b - a);
+                at += pc.second;
+                if (at >= hi) break;
+            }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < t_n; ++t) {
+            try {
+                pool.emplace_back(stretch, t);
+            } catch (const std::system_error&) {  // no thread to be had: this one copies that stretch too
+                stretch(t);
+            }
+        }
+        stretch(0);
+        for (auto& th : pool) th.join();
+    }
+
 public:
     // The document as bytes: the deferred arrays written on several threads, then the pieces joined in order.
     py::bytes result() {
@@ -401,16 +431,21 @@ public:
             work();
             for (auto& t : pool) t.join();
             if (oom) throw std::bad_alloc();
-            std::size_t total = out.size();
-            for (const auto& j : deferred_) total += j->text.size();
-            doc.ensure(total);
-            std::size_t prev = 0;
+            // The pieces in document order: the encoder's own text between the arrays, and each array's text.
+            std::vector<std::pair<const char*, std::size_t>> pieces;
+            pieces.reserve(2 * n + 1);
+            std::size_t total = 0, prev = 0;
             for (const auto& j : deferred_) {
-                doc.append(out.data() + prev, j->at - prev);
-                doc.append(j->text);
+                pieces.emplace_back(out.data() + prev, j->at - prev);
+                pieces.emplace_back(j->text.data(), j->text.size());
+                total += j->at - prev + j->text.size();
                 prev = j->at;
             }
-            doc.append(out.data() + prev, out.size() - prev);
+            pieces.emplace_back(out.data() + prev, out.size() - prev);
+            total += out.size() - prev;
+            doc.ensure(total);
+            copy_pieces(doc.cur(), pieces, total, threads);
+            doc.advance(total);
         }
         deferred_.clear();
         const std::size_t n = doc.size();

@@ -236,6 +236,30 @@ def test_failed_save_keeps_previous_file(tmp_path, forest, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
 
 
+def test_save_into_a_missing_directory_names_the_file(tmp_path, linreg):
+    """The error names the file asked for and the directory, not the temporary file beside it."""
+    target = tmp_path / "nowhere" / "model.json"
+    with pytest.raises(FileNotFoundError) as e:
+        milo_fast.dump(linreg, target)
+    assert str(target) in str(e.value) and "no directory" in str(e.value) and ".tmp" not in str(e.value)
+    assert not target.parent.exists()
+
+
+def test_save_into_a_closed_directory_names_the_file(tmp_path, linreg):
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    os.chmod(closed, 0o500)
+    try:
+        if os.access(closed, os.W_OK):  # root: permissions do not stop it
+            pytest.skip("running as a user whom directory permissions do not stop")
+        with pytest.raises(PermissionError) as e:
+            milo_fast.dump(linreg, closed / "model.json")
+        assert str(closed / "model.json") in str(e.value) and ".tmp" not in str(e.value)
+        assert list(closed.iterdir()) == []
+    finally:
+        os.chmod(closed, 0o700)
+
+
 def test_save_keeps_permissions(tmp_path, linreg):
     path = tmp_path / "model.json"
     path.write_bytes(b"old")

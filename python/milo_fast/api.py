@@ -60,7 +60,11 @@ def write_atomic(path, data: bytes, *, durable: bool = True) -> None:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as e:  # name the file asked for, not the temporary one
+        why = f"no directory {directory}" if isinstance(e, FileNotFoundError) else f"{e.strerror or e} in {directory}"
+        raise type(e)(e.errno, f"cannot save {path}: {why}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

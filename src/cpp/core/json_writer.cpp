@@ -97,6 +97,10 @@ __attribute__((always_inline)) inline std::size_t write_elem(char* w, const uint
         }
         case ElemKind::F64: {
             uint64_t b = load64(p, f.big_endian);
+            if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {  // finite
+                double v; std::memcpy(&v, &b, 8);
+                return f64_text(v, w);
+            }
             FloatClass c = classify64(b);
             if (c != FloatClass::Finite) {
                 if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;

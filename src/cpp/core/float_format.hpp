@@ -176,42 +176,37 @@ MILO_FMT_INLINE inline uint64_t digits8(uint32_t x) {
 // from registers (whole 8/16-byte stores, overlapping where a later one corrects
 // an earlier one): nothing just written is read back, which would stall on a
 // failed store-to-load forwarding. The two positional layouts, "0.000ddd"
-// (E < 0) and "ddd.ddd" (E >= 0), are both written, the one not wanted into a
-// scratch buffer: which one applies is unpredictable in real data (|v| < 1 or
-// not), and a mispredicted branch costs more. Uses up to 34 bytes of buf.
+// (E < 0) and "ddd.ddd" (E >= 0), are chosen by a branch. (Writing both, the one
+// not wanted into a scratch buffer, with no branch, was 3 ns a value slower on
+// every data set of benchmarks/cpp/bench_floatfmt.cpp, standard normal values
+// included, on the development VM; and where the writer inlines the formatter,
+// each field's call site has a branch of its own, which the predictor learns.)
+// Uses up to 34 bytes of buf.
 __attribute__((always_inline)) inline std::size_t render_stream(bool neg, char f, uint64_t a1, uint64_t a2, int n,
                                                                 int E, char* buf) {
     char* p = buf;
     *p = '-';
     p += neg ? 1 : 0;
     if (static_cast<unsigned>(E + 4) < 20u) {  // positional: -4 <= E < 16
-        char scratch[48];
-        const bool small = E < 0;
-        // (pointers chosen by masks: the compiler would branch on a select)
-        const uintptr_t small_ptr = uintptr_t{0} - static_cast<uintptr_t>(small);
-        const uintptr_t pi = reinterpret_cast<uintptr_t>(p), si = reinterpret_cast<uintptr_t>(scratch);
-        // "0." then -E-1 zeros then the digits: into buf when E < 0
-        char* const pa = reinterpret_cast<char*>((pi & small_ptr) | (si & ~small_ptr));
-        const int small_mask = -static_cast<int>(small);
-        const int ea = -1 + ((E + 1) & small_mask);  // E, or -1 when unused
-        std::memcpy(pa, "0.000000", 8);
-        char* const qa = pa + 1 - ea;
-        *qa = f;
-        std::memcpy(qa + 1, &a1, 8);
-        std::memcpy(qa + 9, &a2, 8);
-        // L = E + 1 digits, '.', the digits from index L on: at least one, the
-        // stream's '0' padding giving "ddd.0" for an integer. Into buf when E >= 0.
-        char* const pb = reinterpret_cast<char*>((si & small_ptr) | (pi & ~small_ptr));
-        const int L = 1 + (E & ~small_mask);  // E + 1, or 1 when unused
-        *pb = f;
-        std::memcpy(pb + 1, &a1, 8);
-        std::memcpy(pb + 9, &a2, 8);
+        if (E < 0) {
+            // "0." then -E-1 zeros then the digits
+            std::memcpy(p, "0.000000", 8);
+            char* const q = p + 1 - E;
+            *q = f;
+            std::memcpy(q + 1, &a1, 8);
+            std::memcpy(q + 9, &a2, 8);
+            return static_cast<std::size_t>(p + 1 - E + n - buf);
+        }
+        // L = E + 1 digits, '.', the digits from index L on: at least one, the stream's '0' padding giving
+        // "ddd.0" for an integer.
+        const int L = E + 1;
+        *p = f;
+        std::memcpy(p + 1, &a1, 8);
+        std::memcpy(p + 9, &a2, 8);
         const u128 rest = ((static_cast<u128>(a2) << 64) | a1) >> (8 * (L - 1));  // stream chars L..16
-        std::memcpy(pb + L + 1, &rest, 16);
-        pb[L] = '.';
-        const int len_a = 1 - E + n, len_b = (n > L ? n : L + 1) + 1;
-        const int len = len_b + ((len_a - len_b) & small_mask);
-        return static_cast<std::size_t>(p + len - buf);
+        std::memcpy(p + L + 1, &rest, 16);
+        p[L] = '.';
+        return static_cast<std::size_t>(p + (n > L ? n : L + 1) + 1 - buf);
     }
     *p = f;
     std::memcpy(p + 1, &a1, 8);

@@ -15,6 +15,8 @@ echo "== pip install .[test] (builds the C++ extension)"
 
 echo "== C++ unit tests"
 bash scripts/cpp_tests.sh
+echo "== C++ unit tests, built as for targets without SSE2 or unsigned __int128"
+bash scripts/cpp_tests.sh --portable
 
 echo "== short fuzz runs (atheris; logs in $VENV/<target>.log)"
 for spec in fuzz_decode:20000:corpus fuzz_load:3000:corpus_load

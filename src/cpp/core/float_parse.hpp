@@ -14,7 +14,7 @@
 
 #include "float_tables.hpp"
 
-#if defined(__SIZEOF_INT128__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__SIZEOF_INT128__) && !defined(MILO_NO_INT128) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define MILO_FLOAT_FAST 1
 #else
 #define MILO_FLOAT_FAST 0

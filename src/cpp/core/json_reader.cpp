@@ -19,7 +19,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 #define MILO_SKIP_AVX2 1
 #include <immintrin.h>
 #else
@@ -487,7 +487,7 @@ private:
         uint64_t last_split = list_start;
         bool counting = false;
         const char* p = p_;
-        const char* const start = p_;
+        [[maybe_unused]] const char* const start = p_;  // (the SSE2 loop's)
         const char* const end = end_;
         // One structural byte at q; returns 1 when the list ends there, -1 on failure (p_ set), else 0.
         auto step = [&](const char* q) -> int {
@@ -625,6 +625,8 @@ private:
             }
             if (!restart) p += 16;
         }
+#else
+        counting = true;  // the byte walk below looks at every comma anyway: count them, so long lists are split
 #endif
         for (; p < end; ++p) {
             if (*p == '"') {

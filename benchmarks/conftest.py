@@ -98,8 +98,12 @@ def _write_turns(tr, title, e, targets):
         tr.write_line(f"{fmt:12s} {m * 1e3:7.2f} ms ({e[f'{fmt}_min'] * 1e3:.2f})  pickle {p * 1e3:6.2f} ms "
                       f"({e['pickle_min'] * 1e3:.2f})  = {m / p:5.2f}x pickle's time")
     for fmt, need, what in targets:
-        ratio = e[f"{fmt}_median"] / p
-        tr.write_line(f"issue 3: {what}: {ratio:.2f}x -> {'met' if ratio <= need else 'NOT met'}")
+        # By medians and by minimums: pickle's times are bimodal by the process's heap (a forest's 22 MB pickle
+        # finds warm memory or faults in fresh pages), and its median can fall on either mode.
+        ratio, r_min = e[f"{fmt}_median"] / p, e[f"{fmt}_min"] / e["pickle_min"]
+        verdict = ("met" if r_min <= need else "met by medians, NOT by minimums") if ratio <= need else \
+                  ("met by minimums, NOT by medians" if r_min <= need else "NOT met")
+        tr.write_line(f"issue 3: {what}: {ratio:.2f}x ({r_min:.2f}x by minimums) -> {verdict}")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

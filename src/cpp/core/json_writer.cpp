@@ -206,7 +206,8 @@ struct SkNodeRows {
         return n + 1;
     }
 
-    // Rows [0, n) with the given stride, each preceded by a comma but the first unless `comma_first`.
+    // Rows [lo, hi) at p with the given stride, each preceded by a comma but row 0 (as write_outer_range's pieces
+    // are joined after the list's '['). False, with rows partly written, for a NaN text cannot carry.
     bool write(OutBuf& out, const uint8_t* p, int64_t lo, int64_t hi, int64_t stride, bool strict) const {
         static constexpr char kLeaf[16] = "[-1,-1,-2,-2.0,";
         const double undefined = -2.0;

@@ -17,6 +17,8 @@ echo "== C++ unit tests"
 bash scripts/cpp_tests.sh
 echo "== C++ unit tests, built as for targets without SSE2 or unsigned __int128"
 bash scripts/cpp_tests.sh --portable
+echo "== C++ unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+bash scripts/cpp_tests.sh --sanitize
 
 echo "== short fuzz runs (atheris; logs in $VENV/<target>.log)"
 for spec in fuzz_decode:20000:corpus fuzz_load:3000:corpus_load

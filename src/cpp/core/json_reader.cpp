@@ -71,7 +71,7 @@ __attribute__((always_inline)) inline int leading_digits8(const char* q, uint64_
 __attribute__((always_inline)) inline int short_run(const char* q, uint64_t& v) {
     uint64_t t;
     const int n = leading_digits8(q, t);
-    v = parse8(t << (8 * (8 - n)));
+    v = parse8(t << ((8 * (8 - n)) & 63));  // (n == 0: a shift by 0, not 64, and v is not used)
     // (one test, no branch on the digit count, which varies from number to number)
     return ((n != 0) & (n != 8) & ((n == 1) | (q[0] != '0'))) ? n : 0;
 }

@@ -1818,6 +1818,25 @@ def test_large_document_joined_on_threads():
         assert_array_identical(got, want)
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_deferred_base64_arrays_are_spliced_in_place(strict):
+    """Base64 of every array of 4 KiB and more is written after the walk too, on several threads: the document
+    is byte for byte the reference writer's, and reads back, compact and indented."""
+    doc = _many_arrays_doc()
+    rng = np.random.default_rng(3)
+    doc["big"] = [rng.standard_normal(70000), rng.integers(0, 255, 5000).astype(np.uint8), np.arange(3.0)]
+    for indent in (None, 2):
+        data = codec.encode(doc, arrays="base64", strict=strict, indent=indent)
+        if indent is None:  # (indented, the reference writer puts a structured dtype's spec on one line)
+            assert data == _pycodec.encode(doc, True, -1, strict)
+        back = codec.decode(data)
+        for got, want in zip(back["big"], doc["big"]):
+            assert_array_identical(got, want)
+        for t, u in zip(back["trees"], doc["trees"]):
+            assert_array_identical(t["nodes"], u["nodes"])
+            assert_array_identical(t["values"], u["values"])
+
+
 def test_decode_threads_argument():
     assert codec.decode(b"[1]", threads=64) == [1]
     for bad in (-1, 65, 10 ** 6, 1.5, True, "2"):

@@ -204,6 +204,7 @@ private:
         OutBuf text;
     };
     static constexpr uint64_t kDeferMinElems = 512;
+    static constexpr uint64_t kDeferMinBytes = 4096;  // base64
     static constexpr uint64_t kWriterThreadedItems = uint64_t{1} << 17;  // json_writer threads from here on
     std::vector<std::unique_ptr<Deferred>> deferred_;
 
@@ -345,9 +346,13 @@ private:
         }
         const std::string& dj = dtype_text(dt, info, level);
         // Text of middle-sized arrays (a forest's node tables) is written later, on several threads at once;
-        // large arrays are split across threads by the writer itself, small ones are not worth a job.
+        // large arrays are split across threads by the writer itself, small ones are not worth a job. Base64 of
+        // any array of 4 KiB and more is written later too: on several threads, and each into a buffer of its own
+        // (the document is then made once, at its size, instead of grown by copies while the walk goes on).
         const uint64_t elems = items * info.layout.fields.size();
-        if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
+        const bool defer = b64_ ? items * info.layout.itemsize >= kDeferMinBytes
+                                : elems >= kDeferMinElems && items < kWriterThreadedItems;
+        if (defer) {
             deferred_.push_back(std::make_unique<Deferred>());
             Deferred& job = *deferred_.back();
             job.keep = py::reinterpret_borrow<py::object>(o);
@@ -413,7 +418,7 @@ public:
                 try {
                     for (std::size_t k; !oom.load(std::memory_order_relaxed) && (k = next.fetch_add(1)) < n;) {
                         Deferred& j = *deferred_[k];
-                        write_array_envelope(j.text, j.view, false, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
+                        write_array_envelope(j.text, j.view, b64_, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
                                              strict_, indent_, j.level);
                     }
                 } catch (const std::bad_alloc&) {
@@ -443,7 +448,7 @@ public:
             }
             pieces.emplace_back(out.data() + prev, out.size() - prev);
             total += out.size() - prev;
-            doc.ensure(total);
+            doc.reserve_exact(total);  // (at its size: the block a previous document of this size left is reused)
             copy_pieces(doc.cur(), pieces, total, threads);
             doc.advance(total);
         }

@@ -14,7 +14,7 @@ namespace milo {
 void advise_huge_pages(void* p, std::size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     constexpr std::size_t kMin = std::size_t{4} << 20;
-    if (!p || n < kMin) return;
+    if (!p || n < kMin || getenv("MILO_NO_THP")) return;
     static const std::size_t page = [] {
         long s = sysconf(_SC_PAGESIZE);
         return s > 0 ? static_cast<std::size_t>(s) : std::size_t{4096};
@@ -49,6 +49,17 @@ OutBuf::OutBuf(Storage& storage) : storage_(&storage) {}
 
 OutBuf::~OutBuf() {
     if (p_) storage_->release(p_);
+}
+
+void OutBuf::reserve_exact(std::size_t k) {
+    if (p_ || k == 0) {
+        ensure(k);
+        return;
+    }
+    char* q = storage_->resize(nullptr, 0, k);
+    if (!q) throw std::bad_alloc();
+    p_ = q;
+    cap_ = k;
 }
 
 void OutBuf::grow(std::size_t need) {

@@ -44,6 +44,11 @@ public:
     void ensure(std::size_t k) {
         if (cap_ - n_ < k) grow(n_ + k);
     }
+    // Makes room for exactly k bytes in an empty buffer that has none (else as ensure): for a block whose final
+    // size is known, allocated at that size. (With slack, the block freed after use is smaller than the next
+    // request, which glibc then maps afresh, one page fault per 4 KiB written, where it would reuse the freed
+    // block of the same size.)
+    void reserve_exact(std::size_t k);
     char* cur() { return p_ + n_; }
     void advance(std::size_t k) { n_ += k; }
     void truncate(std::size_t n) { n_ = n; }

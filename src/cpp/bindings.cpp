@@ -426,14 +426,19 @@ public:
                 }
             };
             std::vector<std::thread> pool;
-            for (int t = 1; t < threads; ++t) {
+            // Every job on a thread of its own, the calling thread waiting: the jobs' buffers then come from the
+            // workers' malloc arenas, and the main arena keeps, whole, the block of the last document of this
+            // size, which the one made below reuses (where the calling thread wrote jobs too, their buffers were
+            // cut from that block, and the document met fresh pages: 2.4-2.7K page faults a forest save, against
+            // 0.3-1K, and the same CPU on each core).
+            for (int t = 0; t < threads; ++t) {
                 try {
                     pool.emplace_back(work);
                 } catch (const std::system_error&) {  // no more threads: fewer write the same jobs
                     break;
                 }
             }
-            work();
+            if (pool.empty()) work();
             for (auto& t : pool) t.join();
             if (oom) throw std::bad_alloc();
             // The pieces in document order: the encoder's own text between the arrays, and each array's text.

@@ -316,12 +316,21 @@ private:
         return dtypes_.emplace(dt, std::move(info)).first->second;
     }
 
-    // The dtype's JSON text as written at level + 1, made once per dtype and level.
+    // The dtype's JSON text as written at level + 1, made once per dtype and level: on one line, indented or not
+    // (as the shape beside it, and as the reference writer, _pycodec, writes it).
     const std::string& dtype_text(PyObject* dt, const DtypeInfo& info, int level) {
         auto it = dtype_text_.find({dt, level});
         if (it != dtype_text_.end()) return it->second;
         const std::size_t start = out.size();
-        value(info.spec.ptr(), level + 1);
+        const int indent = indent_;
+        indent_ = -1;
+        try {
+            value(info.spec.ptr(), level + 1);
+        } catch (...) {
+            indent_ = indent;
+            throw;
+        }
+        indent_ = indent;
         std::string text(out.data() + start, out.size() - start);
         out.truncate(start);
         return dtype_text_.emplace(std::make_pair(dt, level), std::move(text)).first->second;

@@ -14,7 +14,7 @@ namespace milo {
 void advise_huge_pages(void* p, std::size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     constexpr std::size_t kMin = std::size_t{4} << 20;
-    if (!p || n < kMin || getenv("MILO_NO_THP")) return;
+    if (!p || n < kMin) return;
     static const std::size_t page = [] {
         long s = sysconf(_SC_PAGESIZE);
         return s > 0 ? static_cast<std::size_t>(s) : std::size_t{4096};

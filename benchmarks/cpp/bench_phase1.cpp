@@ -16,20 +16,9 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s document.json [repeats]\n", argv[0]);
-        return 2;
-    }
-    std::FILE* f = std::fopen(argv[1], "rb");
-    if (!f) {
-        std::perror(argv[1]);
-        return 2;
-    }
     std::string text;
-    char buf[1 << 16];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-    std::fclose(f);
-    const int repeats = argc > 2 ? std::atoi(argv[2]) : 21;
+    int repeats = 0;
+    if (!bench::document_args(argc, argv, text, repeats)) return 2;
     bench::print_load_average();
     milo::Limits limits;
     std::size_t arrays = 0;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace bench {
@@ -27,6 +29,25 @@ std::vector<double> sorted_ns(int repeats, Fn fn) {
     }
     std::sort(t.begin(), t.end());
     return t;
+}
+
+// The arguments of the benchmarks that take a document: `prog document.json [repeats]`. Reads the file into
+// text and sets repeats (default 21); false, with the reason printed, for a missing argument or an unreadable file.
+inline bool document_args(int argc, char** argv, std::string& text, int& repeats) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s document.json [repeats]\n", argv[0]);
+        return false;
+    }
+    std::FILE* f = std::fopen(argv[1], "rb");
+    if (!f) {
+        std::perror(argv[1]);
+        return false;
+    }
+    char buf[1 << 16];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    repeats = argc > 2 ? std::atoi(argv[2]) : 21;
+    return true;
 }
 
 // Prints "load average: ..." from /proc/loadavg (nothing where there is none).

@@ -1820,11 +1820,16 @@ def test_large_document_joined_on_threads():
 
 @pytest.mark.parametrize("strict", [False, True])
 def test_deferred_base64_arrays_are_spliced_in_place(strict):
-    """Base64 of every array of 4 KiB and more is written after the walk too, on several threads: the document
-    is byte for byte the reference writer's, and reads back, compact and indented."""
+    """Base64 of every array of 16 KiB and more is left out of the walk's text and encoded at the end straight
+    into the document, in pieces on several threads: the document is byte for byte the reference writer's, and
+    reads back, compact and indented (non-contiguous and big-endian arrays too)."""
     doc = _many_arrays_doc()
     rng = np.random.default_rng(3)
-    doc["big"] = [rng.standard_normal(70000), rng.integers(0, 255, 5000).astype(np.uint8), np.arange(3.0)]
+    doc["big"] = [rng.standard_normal(70000), rng.integers(0, 255, 50000).astype(np.uint8), np.arange(3.0),
+                  rng.standard_normal(500_001),  # 4 MB: encoded in pieces of 1.5 MiB, on several threads
+                  rng.standard_normal((3000, 4))[::2, ::-1],  # not contiguous
+                  rng.integers(-9, 9, 3000).astype(">i8"),  # big-endian
+                  (np.arange(16385) % 251).astype(np.uint8)]  # 16385 bytes: a last group of 2 bytes
     for indent in (None, 2):
         data = codec.encode(doc, arrays="base64", strict=strict, indent=indent)
         if indent is None:  # (indented, the two writers lay a shape's list out differently)

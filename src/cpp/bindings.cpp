@@ -20,6 +20,7 @@
 #include "array_layout.hpp"
 #include "floatfmt.hpp"
 #include "json_reader.hpp"
+#include "base64.hpp"
 #include "json_writer.hpp"
 #include "tree_check.hpp"
 
@@ -204,7 +205,17 @@ private:
         OutBuf text;
     };
     static constexpr uint64_t kDeferMinElems = 512;
-    static constexpr uint64_t kDeferMinBytes = 4096;  // base64
+    // Base64: an array of 16 KiB and more has its envelope written in the walk but its data's text left out, and
+    // encoded at the end straight into the finished document (result_base64), on several threads for 4 MiB and more.
+    static constexpr uint64_t kDeferMinBytes = 16384;
+    static constexpr uint64_t kBase64ThreadsFrom = uint64_t{4} << 20;
+    static constexpr uint64_t kThreadsFromElems = uint64_t{1} << 14;  // text: about 0.3 ms of formatting
+    static constexpr uint64_t kWorkersOnlyFromElems = uint64_t{1} << 20;  // text: about 8 MB of it
+    struct Base64Job {
+        py::object keep;  // the array, alive until written
+        Base64Parts parts;
+    };
+    std::vector<std::unique_ptr<Base64Job>> b64_jobs_;
     static constexpr uint64_t kWriterThreadedItems = uint64_t{1} << 17;  // json_writer threads from here on
     std::vector<std::unique_ptr<Deferred>> deferred_;
 
@@ -355,13 +366,17 @@ private:
         }
         const std::string& dj = dtype_text(dt, info, level);
         // Text of middle-sized arrays (a forest's node tables) is written later, on several threads at once;
-        // large arrays are split across threads by the writer itself, small ones are not worth a job. Base64 of
-        // any array of 4 KiB and more is written later too: on several threads, and each into a buffer of its own
-        // (the document is then made once, at its size, instead of grown by copies while the walk goes on).
+        // large arrays are split across threads by the writer itself, small ones are not worth a job.
         const uint64_t elems = items * info.layout.fields.size();
-        const bool defer = b64_ ? items * info.layout.itemsize >= kDeferMinBytes
-                                : elems >= kDeferMinElems && items < kWriterThreadedItems;
-        if (defer) {
+        if (b64_ && items * info.layout.itemsize >= kDeferMinBytes) {
+            b64_jobs_.push_back(std::make_unique<Base64Job>());
+            Base64Job& job = *b64_jobs_.back();
+            job.keep = py::reinterpret_borrow<py::object>(o);
+            py::gil_scoped_release nogil;
+            write_base64_envelope(out, v, dj.data(), dj.size(), scalar, indent_, level, &job.parts);
+            return;
+        }
+        if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
             deferred_.push_back(std::make_unique<Deferred>());
             Deferred& job = *deferred_.back();
             job.keep = py::reinterpret_borrow<py::object>(o);
@@ -374,6 +389,68 @@ private:
         }
         py::gil_scoped_release nogil;
         write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
+    }
+
+    // The base64 document: the walk's text with each left-out array's text put in its place, made at its exact size
+    // (the block the last document of that size left is then reused) and encoded straight into it, in pieces of
+    // 1.5 MiB of data on several threads. No copy of the arrays' text, and no buffer of it but the document.
+    py::bytes result_base64() {
+        BytesStorage final_storage;
+        OutBuf doc(final_storage);
+        {
+            py::gil_scoped_release nogil;
+            const std::size_t n = b64_jobs_.size();
+            std::vector<std::size_t> shift(n);  // how far job k's text, and the walk's text after it, move
+            std::size_t add = 0;
+            uint64_t bytes = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                shift[k] = add;
+                add += base64_encoded_size(b64_jobs_[k]->parts.nbytes);
+                bytes += b64_jobs_[k]->parts.nbytes;
+            }
+            const std::size_t total = out.size() + add;
+            doc.reserve_exact(total);
+            char* const dst = doc.cur();
+            std::size_t prev = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                const std::size_t at = b64_jobs_[k]->parts.at;
+                std::memcpy(dst + prev + shift[k], out.data() + prev, at - prev);
+                prev = at;
+            }
+            std::memcpy(dst + prev + add, out.data() + prev, out.size() - prev);
+            struct Piece { std::size_t job; uint64_t lo, hi; };
+            constexpr uint64_t kPiece = uint64_t{3} << 19;  // a multiple of 3: whole groups of base64
+            std::vector<Piece> pieces;
+            for (std::size_t k = 0; k < n; ++k)
+                for (uint64_t lo = 0; lo < b64_jobs_[k]->parts.nbytes; lo += kPiece)
+                    pieces.push_back({k, lo, std::min(b64_jobs_[k]->parts.nbytes, lo + kPiece)});
+            std::atomic<std::size_t> next{0};
+            auto work = [&]() {
+                for (std::size_t t; (t = next.fetch_add(1)) < pieces.size();) {
+                    const Piece& pc = pieces[t];
+                    const Base64Parts& parts = b64_jobs_[pc.job]->parts;
+                    parts.write(dst + parts.at + shift[pc.job], pc.lo, pc.hi);
+                }
+            };
+            unsigned hw = std::thread::hardware_concurrency();
+            const int threads = bytes < kBase64ThreadsFrom ? 1
+                : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, pieces.size()}));
+            std::vector<std::thread> pool;
+            for (int t = 1; t < threads; ++t) {
+                try {
+                    pool.emplace_back(work);
+                } catch (const std::system_error&) {  // no more threads: fewer write the same pieces
+                    break;
+                }
+            }
+            work();
+            for (auto& t : pool) t.join();
+            doc.advance(total);
+        }
+        b64_jobs_.clear();
+        const std::size_t n = doc.size();
+        doc.release();
+        return final_storage.finish(n);
     }
 
     // Copies the pieces one after the other to dst (total bytes in all), on up to `threads` threads for a large
@@ -409,6 +486,7 @@ private:
 public:
     // The document as bytes: the deferred arrays written on several threads, then the pieces joined in order.
     py::bytes result() {
+        if (!b64_jobs_.empty()) return result_base64();
         if (deferred_.empty()) {
             const std::size_t n = out.size();
             out.release();
@@ -419,15 +497,22 @@ public:
         {
             py::gil_scoped_release nogil;
             const std::size_t n = deferred_.size();
+            uint64_t elems = 0;  // the numbers to write; under kThreadsFromElems, threads cost more than they save
+            for (const auto& j : deferred_) {
+                uint64_t items = 1;
+                for (int64_t d : j->view.shape) items *= static_cast<uint64_t>(d);
+                elems += items * j->view.layout.fields.size();
+            }
             unsigned hw = std::thread::hardware_concurrency();
-            const int threads = static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
+            const int threads = elems < kThreadsFromElems ? 0
+                : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
             std::atomic<std::size_t> next{0};
             std::atomic<bool> oom{false};
             auto work = [&]() {
                 try {
                     for (std::size_t k; !oom.load(std::memory_order_relaxed) && (k = next.fetch_add(1)) < n;) {
                         Deferred& j = *deferred_[k];
-                        write_array_envelope(j.text, j.view, b64_, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
+                        write_array_envelope(j.text, j.view, false, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
                                              strict_, indent_, j.level);
                     }
                 } catch (const std::bad_alloc&) {
@@ -435,19 +520,21 @@ public:
                 }
             };
             std::vector<std::thread> pool;
-            // Every job on a thread of its own, the calling thread waiting: the jobs' buffers then come from the
-            // workers' malloc arenas, and the main arena keeps, whole, the block of the last document of this
-            // size, which the one made below reuses (where the calling thread wrote jobs too, their buffers were
-            // cut from that block, and the document met fresh pages: 2.4-2.7K page faults a forest save, against
-            // 0.3-1K, and the same CPU on each core).
-            for (int t = 0; t < threads; ++t) {
+            // A large document's jobs each on a thread of its own, the calling thread waiting: the jobs' buffers
+            // then come from the workers' malloc arenas, and the main arena keeps, whole, the block of the last
+            // document of this size, which the one made below reuses (where the calling thread wrote jobs too,
+            // their buffers were cut from that block, and the document met fresh pages: 2.4-2.7K page faults a
+            // forest save, against 0.3-1K, and the same CPU on each core). A smaller one's, the calling thread
+            // among them: a thread fewer to start.
+            const int first = elems >= kWorkersOnlyFromElems ? 0 : 1;
+            for (int t = first; t < threads; ++t) {
                 try {
                     pool.emplace_back(work);
                 } catch (const std::system_error&) {  // no more threads: fewer write the same jobs
                     break;
                 }
             }
-            if (pool.empty()) work();
+            if (first == 1 || pool.empty()) work();
             for (auto& t : pool) t.join();
             if (oom) throw std::bad_alloc();
             // The pieces in document order: the encoder's own text between the arrays, and each array's text.
@@ -463,7 +550,7 @@ public:
             pieces.emplace_back(out.data() + prev, out.size() - prev);
             total += out.size() - prev;
             doc.reserve_exact(total);  // (at its size: the block a previous document of this size left is reused)
-            copy_pieces(doc.cur(), pieces, total, threads);
+            copy_pieces(doc.cur(), pieces, total, std::max(threads, 1));
             doc.advance(total);
         }
         deferred_.clear();

@@ -477,9 +477,10 @@ uint64_t array_nbytes(const ArrayView& a) {
     return n;
 }
 
-void write_array_base64(OutBuf& out, const ArrayView& a) {
+// The array's bytes in C order, little-endian: its own buffer when it is laid out so already (contiguous, no
+// big-endian field), else a copy made in tmp.
+const uint8_t* le_bytes(const ArrayView& a, std::vector<uint8_t>& tmp) {
     const std::size_t item = a.layout.itemsize;
-    const uint64_t nbytes = array_nbytes(a);
     bool contiguous = true;
     {
         int64_t expect = static_cast<int64_t>(item);
@@ -490,24 +491,27 @@ void write_array_base64(OutBuf& out, const ArrayView& a) {
     }
     bool swap = false;
     for (const Field& f : a.layout.fields) swap |= f.big_endian;
-    const uint8_t* src = a.data;
+    if (contiguous && !swap) return a.data;
+    tmp.resize(array_nbytes(a));
+    uint8_t* dst = tmp.data();
+    for_each_item(a, [&](const uint8_t* p) {
+        std::memcpy(dst, p, item);
+        for (const Field& f : a.layout.fields) {
+            if (!f.big_endian) continue;
+            uint8_t* q = dst + f.offset;
+            std::size_t sz = elem_size(f.kind);
+            for (std::size_t i = 0; i < sz / 2; ++i) std::swap(q[i], q[sz - 1 - i]);
+        }
+        dst += item;
+        return false;
+    });
+    return tmp.data();
+}
+
+void write_array_base64(OutBuf& out, const ArrayView& a) {
+    const uint64_t nbytes = array_nbytes(a);
     std::vector<uint8_t> tmp;
-    if (!contiguous || swap) {
-        tmp.resize(nbytes);
-        uint8_t* dst = tmp.data();
-        for_each_item(a, [&](const uint8_t* p) {
-            std::memcpy(dst, p, item);
-            for (const Field& f : a.layout.fields) {
-                if (!f.big_endian) continue;
-                uint8_t* q = dst + f.offset;
-                std::size_t sz = elem_size(f.kind);
-                for (std::size_t i = 0; i < sz / 2; ++i) std::swap(q[i], q[sz - 1 - i]);
-            }
-            dst += item;
-            return false;
-        });
-        src = tmp.data();
-    }
+    const uint8_t* src = le_bytes(a, tmp);
     const std::size_t enc = base64_encoded_size(nbytes);
     out.ensure(enc + 2);
     char* w = out.cur();
@@ -515,6 +519,10 @@ void write_array_base64(OutBuf& out, const ArrayView& a) {
     if (nbytes) base64_encode(src, nbytes, w + 1);
     w[1 + enc] = '"';
     out.advance(enc + 2);
+}
+
+void Base64Parts::write(char* dst, std::size_t lo, std::size_t hi) const {
+    if (lo < hi) base64_encode(src + lo, hi - lo, dst + lo / 3 * 4);
 }
 
 namespace {
@@ -558,6 +566,11 @@ void write_array_envelope(OutBuf& out, const ArrayView& a, bool b64, const char*
         out.truncate(start);  // a NaN with a payload or sign: text cannot carry it, base64 can
     }
     // The data last: a reader knows its length from the dtype and shape before it reaches the string.
+    write_base64_envelope(out, a, dtype_json, dtype_len, scalar, indent, level, nullptr);
+}
+
+void write_base64_envelope(OutBuf& out, const ArrayView& a, const char* dtype_json, std::size_t dtype_len, bool scalar,
+                           int indent, int level, Base64Parts* later) {
     out.push_back('{');
     write_key(out, "milo-ndarray-dtype", indent, level, true);
     out.append(dtype_json, dtype_len);
@@ -568,7 +581,15 @@ void write_array_envelope(OutBuf& out, const ArrayView& a, bool b64, const char*
         out.append("\"numpy.generic\"");
     }
     write_key(out, "milo-ndarray-b64", indent, level, false);
-    write_array_base64(out, a);
+    if (later) {
+        out.push_back('"');
+        later->at = out.size();
+        later->nbytes = array_nbytes(a);
+        later->src = le_bytes(a, later->tmp);
+        out.push_back('"');
+    } else {
+        write_array_base64(out, a);
+    }
     write_newline(out, indent, level);
     out.push_back('}');
 }

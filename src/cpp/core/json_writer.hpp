@@ -49,4 +49,21 @@ void write_array_envelope(OutBuf& out, const ArrayView& a, bool b64, const char*
 // Total bytes of the array's data in C order.
 uint64_t array_nbytes(const ArrayView& a);
 
+// An array's base64 text left out of its envelope, to be written straight into the finished document: the text
+// goes at `at` of the envelope's buffer (between its quotes), base64_encoded_size(nbytes) bytes of it. src is
+// the array's bytes in C order, little-endian (its own buffer, or the copy in tmp).
+struct Base64Parts {
+    std::size_t at = 0;
+    uint64_t nbytes = 0;
+    const uint8_t* src = nullptr;
+    std::vector<uint8_t> tmp;
+    // The text of bytes [lo, hi) (lo a multiple of 3; hi too, or nbytes) into dst, the start of the text.
+    void write(char* dst, std::size_t lo, std::size_t hi) const;
+};
+
+// The base64 envelope (see write_array_envelope) of a; with `later`, its data's text is not written but
+// described in *later, the envelope's quotes around the place it goes.
+void write_base64_envelope(OutBuf& out, const ArrayView& a, const char* dtype_json, std::size_t dtype_len, bool scalar,
+                           int indent, int level, Base64Parts* later);
+
 }  // namespace milo

@@ -1139,19 +1139,20 @@ void test_node_rows_written_as_fields_are() {
     CHECK_MSG(refused > 10 && leaves > 1000, "refused %d tables, %d leaves", refused, leaves);
 }
 
-// Lists of lists of a plain dtype (a tree's values, [n, 1, n_classes]) and plain innermost lists are written a
-// run of items at a time: the same text as the elements' own, nested, compact and indented, and a NaN text
-// cannot carry refused with `out` as it was.
+// Lists of lists of a plain dtype (a tree's values, [n, 1, n_classes], written a node at a time where the last
+// two dimensions are small) and plain innermost lists (a run of items at a time): the same text as the elements'
+// own, nested, in 2 to 4 dimensions, compact and indented, and a NaN text cannot carry refused with `out` as it was.
 void test_plain_lists_written_as_elements_are() {
     for (int trial = 0; trial < 600; ++trial) {
         const int64_t d0 = 1 + static_cast<int64_t>(skip_rnd(30)), d1 = 1 + static_cast<int64_t>(skip_rnd(3));
         const int64_t d2 = trial % 10 == 0 ? 60 + static_cast<int64_t>(skip_rnd(150)) : 1 + static_cast<int64_t>(skip_rnd(4));
         const bool three = trial % 3 != 0;
+        const bool four = three && trial % 5 == 3;  // [2, d0, d1, d2]: the small blocks one dimension in
         const bool strict = trial % 5 == 1;
         const int indent = trial % 7 == 2 ? 2 : -1;
         const bool f64 = trial % 4 != 1;
         const ElemKind kind = f64 ? ElemKind::F64 : ElemKind::I64;
-        const int64_t n = three ? d0 * d1 * d2 : d0 * d2;
+        const int64_t n = (four ? 2 : 1) * (three ? d0 * d1 * d2 : d0 * d2);
         std::vector<uint8_t> data(static_cast<std::size_t>(n) * 8);
         for (int64_t i = 0; i < n; ++i) {
             if (f64) {
@@ -1167,7 +1168,8 @@ void test_plain_lists_written_as_elements_are() {
             }
         }
         // the reference: nested by hand from the elements' texts
-        const std::vector<int64_t> shape = three ? std::vector<int64_t>{d0, d1, d2} : std::vector<int64_t>{d0, d2};
+        const std::vector<int64_t> shape = four ? std::vector<int64_t>{2, d0, d1, d2}
+                                           : three ? std::vector<int64_t>{d0, d1, d2} : std::vector<int64_t>{d0, d2};
         bool carries = true;
         int64_t next = 0;
         std::function<std::string(std::size_t, int)> nest = [&](std::size_t dim, int level) -> std::string {
@@ -1190,7 +1192,8 @@ void test_plain_lists_written_as_elements_are() {
         ArrayView a;
         a.data = data.data();
         a.shape = shape;
-        a.strides = three ? std::vector<int64_t>{d1 * d2 * 8, d2 * 8, 8} : std::vector<int64_t>{d2 * 8, 8};
+        a.strides = four ? std::vector<int64_t>{d0 * d1 * d2 * 8, d1 * d2 * 8, d2 * 8, 8}
+                    : three ? std::vector<int64_t>{d1 * d2 * 8, d2 * 8, 8} : std::vector<int64_t>{d2 * 8, 8};
         a.layout.itemsize = 8;
         Field f; f.kind = kind;
         a.layout.fields = {f};

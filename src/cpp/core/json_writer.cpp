@@ -161,6 +161,42 @@ bool write_plain_items(OutBuf& out, const uint8_t* p, int64_t n, int64_t st, con
     return true;
 }
 
+// Items [0, n) of dimension `dim` when the two dimensions after it are small (a tree's values, [n, 1, n_classes]:
+// "[[0.25,0.75]]" per node), compact: each item's nested lists written at once, with one room check.
+constexpr int64_t kSmallBlock = 16;  // at most this many elements an item
+bool write_small_blocks(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict) {
+    const int64_t n = a.shape[dim], st = a.strides[dim];
+    const int64_t m1 = a.shape[dim + 1], st1 = a.strides[dim + 1];
+    const int64_t m2 = a.shape[dim + 2], st2 = a.strides[dim + 2];
+    const Field& f = a.layout.fields[0];
+    const std::size_t room = 2 + static_cast<std::size_t>(m1) * (2 + static_cast<std::size_t>(m2) * (kMaxElemText + 1));
+    for (int64_t i = 0; i < n; ++i) {
+        out.ensure(room);
+        char* const w0 = out.cur();
+        char* w = w0;
+        *w = ',';
+        w += i != 0;
+        *w++ = '[';
+        const uint8_t* r = p + i * st + f.offset;
+        for (int64_t j = 0; j < m1; ++j) {
+            *w = ',';
+            w += j != 0;
+            *w++ = '[';
+            for (int64_t k = 0; k < m2; ++k) {
+                *w = ',';
+                w += k != 0;
+                const std::size_t len = write_elem(w, r + j * st1 + k * st2, f, strict);
+                if (len == SIZE_MAX) return false;
+                w += len;
+            }
+            *w++ = ']';
+        }
+        *w++ = ']';
+        out.advance(static_cast<std::size_t>(w - w0));
+    }
+    return true;
+}
+
 // sklearn's node rows (left_child, right_child, feature, threshold, impurity, n_node_samples,
 // weighted_n_node_samples, missing_go_to_left: NODE_DTYPE, whatever the names and offsets), the writer's side of
 // json_reader's SkNodeRow: the kinds known at compile time instead of write_elem's dispatch per field, one room
@@ -302,6 +338,8 @@ bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t di
             if (i) out.push_back(',');
             if (!write_item(out, p + i * st, a.layout, strict)) return false;
         }
+    } else if (dim + 3 == nd && indent < 0 && !a.layout.structured && a.shape[dim + 1] * a.shape[dim + 2] <= kSmallBlock) {
+        if (!write_small_blocks(out, a, p, dim, strict)) return false;
     } else if (dim + 2 == nd && indent < 0 && !a.layout.structured) {
         // lists of lists of a plain dtype, compact (a tree's values, [[0.25,0.75]] per node): a row a step
         const int64_t m = a.shape[dim + 1], st1 = a.strides[dim + 1];

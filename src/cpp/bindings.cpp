@@ -157,6 +157,22 @@ private:
     PyObject* obj_ = nullptr;
 };
 
+// Runs work() on `threads` threads (at least the calling thread, unless workers_only), then joins them. A thread
+// the system will not start is left out: the others share the work (every work() takes jobs until none are left).
+template <class Work>
+void run_on_threads(int threads, bool workers_only, Work&& work) {
+    std::vector<std::thread> pool;
+    for (int t = workers_only ? 0 : 1; t < threads; ++t) {
+        try {
+            pool.emplace_back(work);
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
+    if (!workers_only || pool.empty()) work();
+    for (auto& th : pool) th.join();
+}
+
 class Encoder {
 public:
     Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
@@ -218,6 +234,7 @@ private:
     std::vector<std::unique_ptr<Base64Job>> b64_jobs_;
     static constexpr uint64_t kWriterThreadedItems = uint64_t{1} << 17;  // json_writer threads from here on
     std::vector<std::unique_ptr<Deferred>> deferred_;
+    uint64_t deferred_elems_ = 0;  // the numbers the deferred arrays hold
 
     void str(PyObject* o) {
         Py_ssize_t n;
@@ -333,15 +350,13 @@ private:
         auto it = dtype_text_.find({dt, level});
         if (it != dtype_text_.end()) return it->second;
         const std::size_t start = out.size();
-        const int indent = indent_;
+        struct Compact {  // indent_ -1 while the spec is written, restored however that ends
+            int& indent;
+            const int saved;
+            ~Compact() { indent = saved; }
+        } compact{indent_, indent_};
         indent_ = -1;
-        try {
-            value(info.spec.ptr(), level + 1);
-        } catch (...) {
-            indent_ = indent;
-            throw;
-        }
-        indent_ = indent;
+        value(info.spec.ptr(), level + 1);
         std::string text(out.data() + start, out.size() - start);
         out.truncate(start);
         return dtype_text_.emplace(std::make_pair(dt, level), std::move(text)).first->second;
@@ -377,6 +392,7 @@ private:
             return;
         }
         if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
+            deferred_elems_ += elems;
             deferred_.push_back(std::make_unique<Deferred>());
             Deferred& job = *deferred_.back();
             job.keep = py::reinterpret_borrow<py::object>(o);
@@ -435,16 +451,7 @@ private:
             unsigned hw = std::thread::hardware_concurrency();
             const int threads = bytes < kBase64ThreadsFrom ? 1
                 : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, pieces.size()}));
-            std::vector<std::thread> pool;
-            for (int t = 1; t < threads; ++t) {
-                try {
-                    pool.emplace_back(work);
-                } catch (const std::system_error&) {  // no more threads: fewer write the same pieces
-                    break;
-                }
-            }
-            work();
-            for (auto& t : pool) t.join();
+            run_on_threads(threads, false, work);
             doc.advance(total);
         }
         b64_jobs_.clear();
@@ -471,16 +478,10 @@ private:
                 if (at >= hi) break;
             }
         };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < t_n; ++t) {
-            try {
-                pool.emplace_back(stretch, t);
-            } catch (const std::system_error&) {  // no thread to be had: this one copies that stretch too
-                stretch(t);
-            }
-        }
-        stretch(0);
-        for (auto& th : pool) th.join();
+        std::atomic<int> next{0};
+        run_on_threads(t_n, false, [&]() {
+            for (int t; (t = next.fetch_add(1)) < t_n;) stretch(t);
+        });
     }
 
 public:
@@ -497,14 +498,9 @@ public:
         {
             py::gil_scoped_release nogil;
             const std::size_t n = deferred_.size();
-            uint64_t elems = 0;  // the numbers to write; under kThreadsFromElems, threads cost more than they save
-            for (const auto& j : deferred_) {
-                uint64_t items = 1;
-                for (int64_t d : j->view.shape) items *= static_cast<uint64_t>(d);
-                elems += items * j->view.layout.fields.size();
-            }
+            // under kThreadsFromElems numbers to write, threads cost more than they save
             unsigned hw = std::thread::hardware_concurrency();
-            const int threads = elems < kThreadsFromElems ? 0
+            const int threads = deferred_elems_ < kThreadsFromElems ? 1
                 : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
             std::atomic<std::size_t> next{0};
             std::atomic<bool> oom{false};
@@ -519,23 +515,13 @@ public:
                     oom = true;
                 }
             };
-            std::vector<std::thread> pool;
             // A large document's jobs each on a thread of its own, the calling thread waiting: the jobs' buffers
             // then come from the workers' malloc arenas, and the main arena keeps, whole, the block of the last
             // document of this size, which the one made below reuses (where the calling thread wrote jobs too,
             // their buffers were cut from that block, and the document met fresh pages: 2.4-2.7K page faults a
             // forest save, against 0.3-1K, and the same CPU on each core). A smaller one's, the calling thread
             // among them: a thread fewer to start.
-            const int first = elems >= kWorkersOnlyFromElems ? 0 : 1;
-            for (int t = first; t < threads; ++t) {
-                try {
-                    pool.emplace_back(work);
-                } catch (const std::system_error&) {  // no more threads: fewer write the same jobs
-                    break;
-                }
-            }
-            if (first == 1 || pool.empty()) work();
-            for (auto& t : pool) t.join();
+            run_on_threads(threads, deferred_elems_ >= kWorkersOnlyFromElems, work);
             if (oom) throw std::bad_alloc();
             // The pieces in document order: the encoder's own text between the arrays, and each array's text.
             std::vector<std::pair<const char*, std::size_t>> pieces;
@@ -550,7 +536,7 @@ public:
             pieces.emplace_back(out.data() + prev, out.size() - prev);
             total += out.size() - prev;
             doc.reserve_exact(total);  // (at its size: the block a previous document of this size left is reused)
-            copy_pieces(doc.cur(), pieces, total, std::max(threads, 1));
+            copy_pieces(doc.cur(), pieces, total, threads);
             doc.advance(total);
         }
         deferred_.clear();

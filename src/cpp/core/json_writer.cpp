@@ -57,6 +57,17 @@ inline std::size_t write_nonfinite(char* w, FloatClass c, bool strict) {
 // Upper bound of one element's text, the separator that may follow it included.
 constexpr std::size_t kMaxElemText = kFloatBufSize + 16;
 
+// A float64's text (its bits b) at w, as write_elem writes it: its length, or SIZE_MAX for a NaN text cannot carry.
+__attribute__((always_inline)) inline std::size_t f64_elem(char* w, uint64_t b, bool strict) {
+    if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {  // finite
+        double v; std::memcpy(&v, &b, 8);
+        return f64_text(v, w);
+    }
+    const FloatClass c = classify64(b);
+    if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
+    return write_nonfinite(w, c, strict);
+}
+
 // Writes one element's text at w (which has kMaxElemText bytes) and returns its length, or SIZE_MAX for a
 // NaN other than the canonical quiet NaN (text cannot carry it: the caller writes the base64 envelope).
 __attribute__((always_inline)) inline std::size_t write_elem(char* w, const uint8_t* p, const Field& f, bool strict) {
@@ -95,20 +106,7 @@ __attribute__((always_inline)) inline std::size_t write_elem(char* w, const uint
             }
             return format_f32(v, w);
         }
-        case ElemKind::F64: {
-            uint64_t b = load64(p, f.big_endian);
-            if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {  // finite
-                double v; std::memcpy(&v, &b, 8);
-                return f64_text(v, w);
-            }
-            FloatClass c = classify64(b);
-            if (c != FloatClass::Finite) {
-                if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
-                return write_nonfinite(w, c, strict);
-            }
-            double v; std::memcpy(&v, &b, 8);
-            return f64_text(v, w);
-        }
+        case ElemKind::F64: return f64_elem(w, load64(p, f.big_endian), strict);
     }
     return 0;
 }
@@ -139,17 +137,18 @@ inline bool write_item(OutBuf& out, const uint8_t* p, const Layout& L, bool stri
 
 bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t dim, bool strict, int indent, int level);
 
-// Items [0, n) of a plain dtype along the innermost dimension (stride st), comma-separated: one room check
-// per run of items instead of one per item, write_elem's dispatch predictable (the same field every time).
-bool write_plain_items(OutBuf& out, const uint8_t* p, int64_t n, int64_t st, const Field& f, bool strict) {
+// Items [lo, hi) of a plain dtype along the innermost dimension (stride st), each preceded by a comma but item 0:
+// one room check per run of items instead of one per item, write_elem's dispatch predictable (the same field
+// every time).
+bool write_plain_items(OutBuf& out, const uint8_t* p, int64_t lo, int64_t hi, int64_t st, const Field& f, bool strict) {
     constexpr int64_t kRun = 64;
     const uint8_t* q = p + f.offset;
-    for (int64_t lo = 0; lo < n; lo += kRun) {
-        const int64_t hi = std::min(n, lo + kRun);
-        out.ensure(static_cast<std::size_t>(hi - lo) * (kMaxElemText + 1));
+    for (int64_t a = lo; a < hi; a += kRun) {
+        const int64_t b = std::min(hi, a + kRun);
+        out.ensure(static_cast<std::size_t>(b - a) * (kMaxElemText + 1));
         char* const w0 = out.cur();
         char* w = w0;
-        for (int64_t i = lo; i < hi; ++i) {
+        for (int64_t i = a; i < b; ++i) {
             *w = ',';
             w += i != 0;
             const std::size_t k = write_elem(w, q + i * st, f, strict);
@@ -223,15 +222,8 @@ struct SkNodeRows {
     // number, a leaf's impurity 0.0, a threshold never whole.)
     __attribute__((always_inline)) static std::size_t f64(char* w, const uint8_t* p, char sep, bool strict) {
         uint64_t b; std::memcpy(&b, p, 8);
-        std::size_t n;
-        if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {
-            double v; std::memcpy(&v, &b, 8);
-            n = f64_text(v, w);
-        } else {
-            const FloatClass c = classify64(b);
-            if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
-            n = write_nonfinite(w, c, strict);
-        }
+        const std::size_t n = f64_elem(w, b, strict);
+        if (n == SIZE_MAX) return SIZE_MAX;
         w[n] = sep;
         return n + 1;
     }
@@ -287,21 +279,7 @@ struct SkNodeRows {
 bool write_outer_range(OutBuf& out, const ArrayView& a, int64_t lo, int64_t hi, bool strict, int indent, int level) {
     const int64_t st = a.strides[0];
     if (a.shape.size() == 1) {
-        if (!a.layout.structured) {
-            // The hot loop of plain 1-d arrays: one room check per element.
-            const Field& f = a.layout.fields[0];
-            const uint8_t* p = a.data + f.offset;
-            for (int64_t i = lo; i < hi; ++i) {
-                out.ensure(kMaxElemText + 1);
-                char* w = out.cur();
-                const bool sep = i != 0;
-                *w = ',';
-                const std::size_t n = write_elem(w + sep, p + i * st, f, strict);
-                if (n == SIZE_MAX) return false;
-                out.advance(n + sep);
-            }
-            return true;
-        }
+        if (!a.layout.structured) return write_plain_items(out, a.data, lo, hi, st, a.layout.fields[0], strict);
         if (sk_node_layout(a.layout)) return SkNodeRows(a.layout).write(out, a.data, lo, hi, st, strict);
         for (int64_t i = lo; i < hi; ++i) {
             if (i) out.push_back(',');
@@ -330,7 +308,7 @@ bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t di
             return true;
         }
         if (!a.layout.structured) {
-            if (!write_plain_items(out, p, n, st, a.layout.fields[0], strict)) return false;
+            if (!write_plain_items(out, p, 0, n, st, a.layout.fields[0], strict)) return false;
             out.push_back(']');
             return true;
         }
@@ -350,7 +328,7 @@ bool write_dim(OutBuf& out, const ArrayView& a, const uint8_t* p, std::size_t di
             *w = ',';
             w[i != 0] = '[';
             out.advance(1 + (i != 0));
-            if (!write_plain_items(out, p + i * st, m, st1, f, strict)) return false;
+            if (!write_plain_items(out, p + i * st, 0, m, st1, f, strict)) return false;
             out.push_back(']');
         }
     } else {

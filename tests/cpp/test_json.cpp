@@ -1028,8 +1028,21 @@ uint64_t wr_rnd() { return skip_rnd(~uint64_t{0}); }
 
 // A float64 drawn from the cases a node table can hold and the ones it should not: leaves' -2.0 and 0.0,
 // integers, fractions, -0.0, subnormals, the extremes, infinities, the canonical NaN, NaNs with a payload or a
-// sign, random bit patterns.
+// sign, random bit patterns; and one drawn lately again, or its negation (the writer's memo of float64 texts,
+// json_writer's F64Memo, answers those from what it kept: its hits, with either sign, and its slots taken over).
+double wr_f64_fresh();
 double wr_f64() {
+    static double recent[97];
+    static uint64_t drawn = 0;
+    if (drawn > 97 && skip_rnd(3) == 0) {
+        const double v = recent[skip_rnd(97)];
+        return skip_rnd(2) ? -v : v;
+    }
+    const double v = wr_f64_fresh();
+    recent[drawn++ % 97] = v;
+    return v;
+}
+double wr_f64_fresh() {
     static const uint64_t special[] = {0x0000000000000000ULL, 0x8000000000000000ULL, 0x0000000000000001ULL,
                                        0x000fffffffffffffULL, 0x7fefffffffffffffULL, 0x7ff0000000000000ULL,
                                        0xfff0000000000000ULL, 0x7ff8000000000000ULL, 0xfff8000000000000ULL,

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <new>
 #include <cstring>
 #include <system_error>
@@ -35,6 +36,7 @@ inline uint32_t load32(const uint8_t* p, bool big) {
     uint32_t v; std::memcpy(&v, p, 4);
     return big ? __builtin_bswap32(v) : v;
 }
+inline double double_of_bits(uint64_t b) { double v; std::memcpy(&v, &b, 8); return v; }
 inline uint64_t load64(const uint8_t* p, bool big) {
     uint64_t v; std::memcpy(&v, p, 8);
     return big ? __builtin_bswap64(v) : v;
@@ -66,6 +68,83 @@ __attribute__((always_inline)) inline std::size_t f64_elem(char* w, uint64_t b, 
     const FloatClass c = classify64(b);
     if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
     return write_nonfinite(w, c, strict);
+}
+
+// The texts of float64 magnitudes written lately on this thread, by their bits (direct-mapped, 8192 entries of
+// 32 bytes): a tree's class fractions and impurities repeat (in the 100-tree forest, 266K class fractions that
+// are not whole hold 36.6K distinct values), and copying a text found here costs a fraction of finding the
+// shortest digits again. Entries only ever map bits to the text the formatter gives them, so an entry left by an
+// earlier document or array is as good as a fresh one; zero (the initial key) is never looked up.
+struct F64Memo {
+    struct Entry {
+        uint64_t a;     // the magnitude's bits (sign cleared)
+        char text[23];  // its text (a positive float64's is at most 23 characters: "1.2345678901234567e-308")
+        uint8_t len;
+    };
+    static constexpr unsigned kBits = 13;
+    Entry e[std::size_t{1} << kBits];
+};
+static_assert(sizeof(F64Memo::Entry) == 32, "an entry is half a cache line");
+
+// A thread's memo is taken from a pool on its first use and given back when the thread ends: the encoder's
+// workers are new threads on every call, and a memo of their own would be fresh pages (64 page faults) and
+// empty each time. The pool holds as many memos as threads have used one at once, for the process's life.
+class MemoPool {
+public:
+    F64Memo* take() {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            if (!free_.empty()) {
+                F64Memo* r = free_.back();
+                free_.pop_back();
+                return r;
+            }
+        }
+        return new F64Memo();  // (value-initialized: zero keys)
+    }
+    void give(F64Memo* memo) {
+        std::lock_guard<std::mutex> lk(m_);
+        free_.push_back(memo);
+    }
+    static MemoPool& get() {
+        static MemoPool* pool = new MemoPool;  // never destroyed: threads may end after static destructors ran
+        return *pool;
+    }
+private:
+    std::mutex m_;
+    std::vector<F64Memo*> free_;
+};
+
+struct MemoHolder {
+    F64Memo* memo = nullptr;
+    ~MemoHolder() { if (memo) MemoPool::get().give(memo); }
+};
+
+F64Memo& thread_memo() {
+    static thread_local MemoHolder h;
+    if (__builtin_expect(!h.memo, 0)) h.memo = MemoPool::get().take();
+    return *h.memo;
+}
+
+// f64_elem through the memo: the same text (w has kMaxElemText bytes).
+__attribute__((always_inline)) inline std::size_t f64_elem_memo(char* w, uint64_t b, bool strict, F64Memo& m) {
+    const uint64_t a = b & 0x7fffffffffffffffULL;
+    if (__builtin_expect(a - 1 >= 0x7ff0000000000000ULL - 1, 0)) return f64_elem(w, b, strict);  // 0, inf, NaN
+    const bool neg = (b >> 63) != 0;
+    *w = '-';
+    char* const p = w + neg;
+    F64Memo::Entry& e = m.e[(a * 0x9E3779B97F4A7C15ULL) >> (64 - F64Memo::kBits)];
+    if (e.a == a) {
+        std::memcpy(p, e.text, 24);  // (the length byte too: written over by what follows)
+        return neg + e.len;
+    }
+    const std::size_t n = f64_text(double_of_bits(a), p);
+    if (n <= sizeof e.text) {
+        e.a = a;
+        std::memcpy(e.text, p, sizeof e.text);
+        e.len = static_cast<uint8_t>(n);
+    }
+    return neg + n;
 }
 
 // Writes one element's text at w (which has kMaxElemText bytes) and returns its length, or SIZE_MAX for a
@@ -169,6 +248,7 @@ bool write_small_blocks(OutBuf& out, const ArrayView& a, const uint8_t* p, std::
     const int64_t m2 = a.shape[dim + 2], st2 = a.strides[dim + 2];
     const Field& f = a.layout.fields[0];
     const std::size_t room = 2 + static_cast<std::size_t>(m1) * (2 + static_cast<std::size_t>(m2) * (kMaxElemText + 1));
+    F64Memo* const memo = f.kind == ElemKind::F64 && !f.big_endian ? &thread_memo() : nullptr;  // (class fractions)
     for (int64_t i = 0; i < n; ++i) {
         out.ensure(room);
         char* const w0 = out.cur();
@@ -184,7 +264,8 @@ bool write_small_blocks(OutBuf& out, const ArrayView& a, const uint8_t* p, std::
             for (int64_t k = 0; k < m2; ++k) {
                 *w = ',';
                 w += k != 0;
-                const std::size_t len = write_elem(w, r + j * st1 + k * st2, f, strict);
+                const uint8_t* q = r + j * st1 + k * st2;
+                const std::size_t len = memo ? f64_elem_memo(w, load64(q, false), strict, *memo) : write_elem(w, q, f, strict);
                 if (len == SIZE_MAX) return false;
                 w += len;
             }
@@ -227,6 +308,14 @@ struct SkNodeRows {
         w[n] = sep;
         return n + 1;
     }
+    // The same through the memo (impurities repeat; thresholds hardly do).
+    __attribute__((always_inline)) static std::size_t f64_memo(char* w, const uint8_t* p, char sep, bool strict, F64Memo& m) {
+        uint64_t b; std::memcpy(&b, p, 8);
+        const std::size_t n = f64_elem_memo(w, b, strict, m);
+        if (n == SIZE_MAX) return SIZE_MAX;
+        w[n] = sep;
+        return n + 1;
+    }
     __attribute__((always_inline)) static std::size_t i64(char* w, const uint8_t* p, char sep) {
         int64_t v; std::memcpy(&v, p, 8);
         const std::size_t n = i64_text(v, w);
@@ -240,6 +329,7 @@ struct SkNodeRows {
         static constexpr char kLeaf[16] = "[-1,-1,-2,-2.0,";
         const double undefined = -2.0;
         uint64_t undefined_bits; std::memcpy(&undefined_bits, &undefined, 8);
+        F64Memo& memo = thread_memo();
         for (int64_t i = lo; i < hi; ++i) {
             const uint8_t* r = p + i * stride;
             out.ensure(kMaxRow);
@@ -262,7 +352,7 @@ struct SkNodeRows {
                 if ((n = f64(w, r + off[3], ',', strict)) == SIZE_MAX) return false;
                 w += n;
             }
-            if ((n = f64(w, r + off[4], ',', strict)) == SIZE_MAX) return false;
+            if ((n = f64_memo(w, r + off[4], ',', strict, memo)) == SIZE_MAX) return false;
             w += n;
             w += i64(w, r + off[5], ',');
             if ((n = f64(w, r + off[6], ',', strict)) == SIZE_MAX) return false;

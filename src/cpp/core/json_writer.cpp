@@ -3,7 +3,6 @@
 #include <charconv>
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <new>
 #include <cstring>
 #include <system_error>
@@ -12,6 +11,7 @@
 #include "base64.hpp"
 #include "float_format.hpp"
 #include "floatfmt.hpp"
+#include "thread_memo.hpp"
 
 namespace milo {
 
@@ -86,45 +86,7 @@ struct F64Memo {
 };
 static_assert(sizeof(F64Memo::Entry) == 32, "an entry is half a cache line");
 
-// A thread's memo is taken from a pool on its first use and given back when the thread ends: the encoder's
-// workers are new threads on every call, and a memo of their own would be fresh pages (64 page faults) and
-// empty each time. The pool holds as many memos as threads have used one at once, for the process's life.
-class MemoPool {
-public:
-    F64Memo* take() {
-        {
-            std::lock_guard<std::mutex> lk(m_);
-            if (!free_.empty()) {
-                F64Memo* r = free_.back();
-                free_.pop_back();
-                return r;
-            }
-        }
-        return new F64Memo();  // (value-initialized: zero keys)
-    }
-    void give(F64Memo* memo) {
-        std::lock_guard<std::mutex> lk(m_);
-        free_.push_back(memo);
-    }
-    static MemoPool& get() {
-        static MemoPool* pool = new MemoPool;  // never destroyed: threads may end after static destructors ran
-        return *pool;
-    }
-private:
-    std::mutex m_;
-    std::vector<F64Memo*> free_;
-};
-
-struct MemoHolder {
-    F64Memo* memo = nullptr;
-    ~MemoHolder() { if (memo) MemoPool::get().give(memo); }
-};
-
-F64Memo& thread_memo() {
-    static thread_local MemoHolder h;
-    if (__builtin_expect(!h.memo, 0)) h.memo = MemoPool::get().take();
-    return *h.memo;
-}
+F64Memo& writer_memo() { return thread_memo<F64Memo>(); }
 
 // f64_elem through the memo: the same text (w has kMaxElemText bytes).
 __attribute__((always_inline)) inline std::size_t f64_elem_memo(char* w, uint64_t b, bool strict, F64Memo& m) {
@@ -248,7 +210,7 @@ bool write_small_blocks(OutBuf& out, const ArrayView& a, const uint8_t* p, std::
     const int64_t m2 = a.shape[dim + 2], st2 = a.strides[dim + 2];
     const Field& f = a.layout.fields[0];
     const std::size_t room = 2 + static_cast<std::size_t>(m1) * (2 + static_cast<std::size_t>(m2) * (kMaxElemText + 1));
-    F64Memo* const memo = f.kind == ElemKind::F64 && !f.big_endian ? &thread_memo() : nullptr;  // (class fractions)
+    F64Memo* const memo = f.kind == ElemKind::F64 && !f.big_endian ? &writer_memo() : nullptr;  // (class fractions)
     for (int64_t i = 0; i < n; ++i) {
         out.ensure(room);
         char* const w0 = out.cur();
@@ -329,7 +291,7 @@ struct SkNodeRows {
         static constexpr char kLeaf[16] = "[-1,-1,-2,-2.0,";
         const double undefined = -2.0;
         uint64_t undefined_bits; std::memcpy(&undefined_bits, &undefined, 8);
-        F64Memo& memo = thread_memo();
+        F64Memo& memo = writer_memo();
         for (int64_t i = lo; i < hi; ++i) {
             const uint8_t* r = p + i * stride;
             out.ensure(kMaxRow);

@@ -1805,6 +1805,19 @@ def test_deferred_arrays_are_spliced_in_place(strict):
     assert_array_identical(back2["f16"], doc["f16"])
 
 
+def test_walk_failing_while_deferred_arrays_are_written():
+    """A worker starts on the deferred arrays' text while the walk goes on (once they hold 16K numbers): a walk
+    that fails after that raises its own error, naming the path, with the worker stopped; whatever the array at
+    which it fails, and the next encode of the same document is whole."""
+    doc = _many_arrays_doc()
+    for at in (3, 12, 23):
+        bad = dict(doc, trees=[dict(t) for t in doc["trees"]])
+        bad["trees"][at]["n"] = object()
+        with pytest.raises(EncodeError, match=rf"cannot encode a value of type object at \$\.trees\[{at}\]\.n"):
+            codec.encode(bad)
+    assert codec.encode(doc) == _pycodec.encode(doc, False, -1, False)
+
+
 def test_large_document_joined_on_threads():
     """A document of many middle-sized arrays, 15 MB in all, is joined from its pieces on several threads, each
     copying one stretch of it: the same bytes as the arrays' own documents put together, and it reads back."""

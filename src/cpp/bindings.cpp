@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -176,6 +178,9 @@ void run_on_threads(int threads, bool workers_only, Work&& work) {
 class Encoder {
 public:
     Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
+    ~Encoder() { stop_jobs(); }  // (before the jobs go: no worker writes after this)
+    Encoder(const Encoder&) = delete;
+    Encoder& operator=(const Encoder&) = delete;
 
     BytesStorage storage;  // declared before `out`, which releases into it
     OutBuf out{storage};
@@ -233,8 +238,14 @@ private:
     };
     std::vector<std::unique_ptr<Base64Job>> b64_jobs_;
     static constexpr uint64_t kWriterThreadedItems = uint64_t{1} << 17;  // json_writer threads from here on
-    std::vector<std::unique_ptr<Deferred>> deferred_;
+    std::vector<std::unique_ptr<Deferred>> deferred_;  // appended under jobs_m_ while workers may write
     uint64_t deferred_elems_ = 0;  // the numbers the deferred arrays hold
+    std::mutex jobs_m_;
+    std::condition_variable jobs_cv_;   // a job deferred, or the walk over
+    std::size_t jobs_taken_ = 0;        // deferred_[0, jobs_taken_) are taken by workers (under jobs_m_)
+    bool walk_over_ = false, stop_ = false;  // (under jobs_m_)
+    std::atomic<bool> oom_{false};
+    std::vector<std::thread> early_;    // the worker started during the walk
 
     void str(PyObject* o) {
         Py_ssize_t n;
@@ -393,18 +404,61 @@ private:
         }
         if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
             deferred_elems_ += elems;
-            deferred_.push_back(std::make_unique<Deferred>());
-            Deferred& job = *deferred_.back();
-            job.keep = py::reinterpret_borrow<py::object>(o);
-            job.view = std::move(v);
-            job.dtype_json = &dj;
-            job.scalar = scalar;
-            job.level = level;
-            job.at = out.size();
+            auto job = std::make_unique<Deferred>();
+            job->keep = py::reinterpret_borrow<py::object>(o);
+            job->view = std::move(v);
+            job->dtype_json = &dj;
+            job->scalar = scalar;
+            job->level = level;
+            job->at = out.size();
+            {
+                std::lock_guard<std::mutex> lk(jobs_m_);
+                deferred_.push_back(std::move(job));
+            }
+            jobs_cv_.notify_one();
+            if (early_.empty() && deferred_elems_ >= kThreadsFromElems && std::thread::hardware_concurrency() > 1) {
+                // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
+                try {
+                    early_.emplace_back([this] { write_jobs(); });
+                } catch (const std::system_error&) {
+                }
+            }
             return;
         }
         py::gil_scoped_release nogil;
         write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
+    }
+
+    // Writes deferred jobs' texts, in order, until none is left and the walk is over (or the encoder stops).
+    void write_jobs() {
+        try {
+            for (;;) {
+                Deferred* j;
+                {
+                    std::unique_lock<std::mutex> lk(jobs_m_);
+                    jobs_cv_.wait(lk, [this] { return stop_ || jobs_taken_ < deferred_.size() || walk_over_; });
+                    if (stop_ || jobs_taken_ == deferred_.size()) return;
+                    j = deferred_[jobs_taken_++].get();
+                }
+                if (oom_.load(std::memory_order_relaxed)) return;
+                write_array_envelope(j->text, j->view, false, j->dtype_json->data(), j->dtype_json->size(), j->scalar,
+                                     strict_, indent_, j->level);
+            }
+        } catch (const std::bad_alloc&) {
+            oom_ = true;
+        }
+    }
+
+    // No more jobs (the walk is over, or failed: `abandon` drops those not taken yet); joins the workers.
+    void stop_jobs(bool abandon = true) {
+        {
+            std::lock_guard<std::mutex> lk(jobs_m_);
+            walk_over_ = true;
+            stop_ = stop_ || abandon;
+        }
+        jobs_cv_.notify_all();
+        for (auto& t : early_) if (t.joinable()) t.join();
+        early_.clear();
     }
 
     // The base64 document: the walk's text with each left-out array's text put in its place, made at its exact size
@@ -502,27 +556,23 @@ public:
             unsigned hw = std::thread::hardware_concurrency();
             const int threads = deferred_elems_ < kThreadsFromElems ? 1
                 : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
-            std::atomic<std::size_t> next{0};
-            std::atomic<bool> oom{false};
-            auto work = [&]() {
-                try {
-                    for (std::size_t k; !oom.load(std::memory_order_relaxed) && (k = next.fetch_add(1)) < n;) {
-                        Deferred& j = *deferred_[k];
-                        write_array_envelope(j.text, j.view, false, j.dtype_json->data(), j.dtype_json->size(), j.scalar,
-                                             strict_, indent_, j.level);
-                    }
-                } catch (const std::bad_alloc&) {
-                    oom = true;
-                }
-            };
+            {
+                std::lock_guard<std::mutex> lk(jobs_m_);
+                walk_over_ = true;
+            }
+            jobs_cv_.notify_all();
+            // The worker started during the walk (if any) counts among the threads.
+            const int started = static_cast<int>(early_.size());
             // A large document's jobs each on a thread of its own, the calling thread waiting: the jobs' buffers
             // then come from the workers' malloc arenas, and the main arena keeps, whole, the block of the last
             // document of this size, which the one made below reuses (where the calling thread wrote jobs too,
             // their buffers were cut from that block, and the document met fresh pages: 2.4-2.7K page faults a
             // forest save, against 0.3-1K, and the same CPU on each core). A smaller one's, the calling thread
             // among them: a thread fewer to start.
-            run_on_threads(threads, deferred_elems_ >= kWorkersOnlyFromElems, work);
-            if (oom) throw std::bad_alloc();
+            const bool workers_only = deferred_elems_ >= kWorkersOnlyFromElems;
+            run_on_threads(std::max(0, threads - started), workers_only, [this] { write_jobs(); });
+            stop_jobs(false);
+            if (oom_) throw std::bad_alloc();
             // The pieces in document order: the encoder's own text between the arrays, and each array's text.
             std::vector<std::pair<const char*, std::size_t>> pieces;
             pieces.reserve(2 * n + 1);

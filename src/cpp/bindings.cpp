@@ -21,6 +21,7 @@
 
 #include "array_layout.hpp"
 #include "floatfmt.hpp"
+#include "hardware_threads.hpp"
 #include "json_reader.hpp"
 #include "base64.hpp"
 #include "json_writer.hpp"
@@ -416,7 +417,7 @@ private:
                 deferred_.push_back(std::move(job));
             }
             jobs_cv_.notify_one();
-            if (early_.empty() && deferred_elems_ >= kThreadsFromElems && std::thread::hardware_concurrency() > 1) {
+            if (early_.empty() && deferred_elems_ >= kThreadsFromElems && hardware_threads() > 1) {
                 // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
                 try {
                     early_.emplace_back([this] { write_jobs(); });
@@ -502,9 +503,9 @@ private:
                     parts.write(dst + parts.at + shift[pc.job], pc.lo, pc.hi);
                 }
             };
-            unsigned hw = std::thread::hardware_concurrency();
+            const unsigned hw = hardware_threads();
             const int threads = bytes < kBase64ThreadsFrom ? 1
-                : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, pieces.size()}));
+                : static_cast<int>(std::min<std::size_t>({std::size_t{hw}, std::size_t{8}, pieces.size()}));
             run_on_threads(threads, false, work);
             doc.advance(total);
         }
@@ -553,9 +554,9 @@ public:
             py::gil_scoped_release nogil;
             const std::size_t n = deferred_.size();
             // under kThreadsFromElems numbers to write, threads cost more than they save
-            unsigned hw = std::thread::hardware_concurrency();
+            const unsigned hw = hardware_threads();
             const int threads = deferred_elems_ < kThreadsFromElems ? 1
-                : static_cast<int>(std::min<std::size_t>({std::size_t{hw ? hw : 1u}, std::size_t{8}, n}));
+                : static_cast<int>(std::min<std::size_t>({std::size_t{hw}, std::size_t{8}, n}));
             {
                 std::lock_guard<std::mutex> lk(jobs_m_);
                 walk_over_ = true;
@@ -1180,8 +1181,8 @@ py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::object
     }
     const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
     if (threads <= 0) {
-        unsigned hw = std::thread::hardware_concurrency();
-        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
+        const unsigned hw = hardware_threads();
+        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw, 8)) : 1;
     }
     py::tuple r = threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
                                : Deferred::start(std::move(data), max_depth, std::min(threads, 64), scan.get());

@@ -33,6 +33,7 @@
 #include "base64.hpp"
 #include "float_parse.hpp"
 #include "floatfmt.hpp"
+#include "hardware_threads.hpp"
 #include "out_buf.hpp"
 
 namespace milo {
@@ -2101,8 +2102,8 @@ void AsyncDecode::abort() {
 
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
     if (threads <= 0) {
-        unsigned hw = std::thread::hardware_concurrency();
-        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw ? hw : 1, 8)) : 1;
+        const unsigned hw = hardware_threads();
+        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw, 8)) : 1;
     }
     threads = std::min(threads, 64);  // a worker per thread asked for: never thousands
     if (threads <= 1) {

@@ -11,6 +11,7 @@
 #include "base64.hpp"
 #include "float_format.hpp"
 #include "floatfmt.hpp"
+#include "hardware_threads.hpp"
 #include "thread_memo.hpp"
 
 namespace milo {
@@ -488,8 +489,8 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
         per_item += widths[static_cast<int>(f.kind)];
     }
     const int64_t n0 = a.shape[0];
-    unsigned hw = std::thread::hardware_concurrency();
-    int threads = static_cast<int>(std::min<uint64_t>({hw ? hw : 1, 8u, static_cast<uint64_t>(n0)}));
+    const unsigned hw = hardware_threads();
+    int threads = static_cast<int>(std::min<uint64_t>({hw, 8u, static_cast<uint64_t>(n0)}));
     if (count < (1u << 17) || threads < 2) {
         out.ensure(count * per_item + 16);
         if (write_dim(out, a, a.data, 0, strict, indent, level)) return true;

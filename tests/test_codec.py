@@ -1818,6 +1818,20 @@ def test_walk_failing_while_deferred_arrays_are_written():
     assert codec.encode(doc) == _pycodec.encode(doc, False, -1, False)
 
 
+def test_large_array_written_while_deferred_arrays_wait():
+    """While the walk writes an array the writer splits across threads itself, the worker started on the deferred
+    arrays takes no job; it takes them again after, and the document is the reference writer's, byte for byte."""
+    doc = _many_arrays_doc()
+    rng = np.random.default_rng(11)
+    doc = {"first": doc["trees"][:12], "big": rng.standard_normal((20000, 10)), "then": doc["trees"][12:],
+           "big2": rng.integers(-10 ** 9, 10 ** 9, 150_000), "tail": doc["mid"]}
+    data = codec.encode(doc)
+    assert data == _pycodec.encode(doc, False, -1, False)
+    back = codec.decode(data)
+    assert_array_identical(back["big"], doc["big"])
+    assert_array_identical(back["then"][11]["nodes"], doc["then"][11]["nodes"])
+
+
 def test_large_document_joined_on_threads():
     """A document of many middle-sized arrays, 15 MB in all, is joined from its pieces on several threads, each
     copying one stretch of it: the same bytes as the arrays' own documents put together, and it reads back."""

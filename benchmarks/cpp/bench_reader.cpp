@@ -11,6 +11,7 @@
 //
 //   g++ -std=c++17 -O2 -Isrc/cpp/core src/cpp/core/*.cpp benchmarks/cpp/bench_reader.cpp -o /tmp/bench_reader -lpthread
 //   /tmp/bench_reader forest.json [repeats]
+#include "bench_groups.hpp"
 #include "bench_util.hpp"
 #include "json_reader.hpp"
 
@@ -20,33 +21,16 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-std::string group_of(const milo::ArrayJob& j) {
-    static const char* kinds[] = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                                  "float16", "float32", "float64"};
-    std::string g = j.layout.structured ? "structured, " + std::to_string(j.layout.fields.size()) + " fields"
-                                        : kinds[static_cast<int>(j.layout.fields[0].kind)];
-    return g + ", " + std::to_string(j.shape.size()) + " dims";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     std::string text;
     int repeats = 0;
     if (!bench::document_args(argc, argv, text, repeats)) return 2;
-    milo::Limits limits;
     milo::Document doc;
-    milo::ParseError e = milo::parse_document(text.data(), text.size(), limits, doc);
-    if (!e.ok) {
-        std::fprintf(stderr, "%s at byte %llu\n", e.message.c_str(), static_cast<unsigned long long>(e.offset));
-        return 1;
-    }
+    if (!bench::read_document(text, doc, false)) return 1;
     std::map<std::string, std::vector<std::size_t>> groups;
     for (std::size_t k = 0; k < doc.arrays.size(); ++k) {
         const milo::ArrayJob& j = doc.arrays[k];
-        if (!j.base64 && j.count >= 512) groups[group_of(j)].push_back(k);
+        if (!j.base64 && j.count >= 512) groups[bench::group_of(j)].push_back(k);
     }
     bench::print_load_average();
     int differing = 0;

@@ -11,6 +11,7 @@
 //
 //   g++ -std=c++17 -O2 -Isrc/cpp/core src/cpp/core/*.cpp benchmarks/cpp/bench_writer.cpp -o /tmp/bench_writer -lpthread
 //   /tmp/bench_writer forest.json [repeats]
+#include "bench_groups.hpp"
 #include "bench_util.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
@@ -23,15 +24,6 @@
 #include <vector>
 
 namespace {
-
-// "structured, 8 fields" or "float64-like, 3 dims": the group an array's time is counted in.
-std::string group_of(const milo::ArrayJob& j) {
-    static const char* kinds[] = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                                  "float16", "float32", "float64"};
-    std::string g = j.layout.structured ? "structured, " + std::to_string(j.layout.fields.size()) + " fields"
-                                        : kinds[static_cast<int>(j.layout.fields[0].kind)];
-    return g + ", " + std::to_string(j.shape.size()) + " dims";
-}
 
 milo::ArrayView view_of(const milo::ArrayJob& j) {
     milo::ArrayView v;
@@ -53,17 +45,11 @@ int main(int argc, char** argv) {
     std::string text;
     int repeats = 0;
     if (!bench::document_args(argc, argv, text, repeats)) return 2;
-    milo::Limits limits;
     milo::Document doc;
-    milo::ParseError e = milo::parse_document(text.data(), text.size(), limits, doc);
-    if (e.ok) e = milo::decode_arrays(text.data(), text.size(), doc);
-    if (!e.ok) {
-        std::fprintf(stderr, "%s at byte %llu\n", e.message.c_str(), static_cast<unsigned long long>(e.offset));
-        return 1;
-    }
+    if (!bench::read_document(text, doc, true)) return 1;
     std::map<std::string, std::vector<const milo::ArrayJob*>> groups;
     for (const milo::ArrayJob& j : doc.arrays)
-        if (!j.base64 && j.count >= 512) groups[group_of(j)].push_back(&j);  // what the encoder defers or splits
+        if (!j.base64 && j.count >= 512) groups[bench::group_of(j)].push_back(&j);  // what the encoder defers or splits
     bench::print_load_average();
     int mismatched = 0;
     for (const auto& g : groups) {

@@ -1818,6 +1818,23 @@ def test_walk_failing_while_deferred_arrays_are_written():
     assert codec.encode(doc) == _pycodec.encode(doc, False, -1, False)
 
 
+def test_indented_deferred_arrays_keep_their_layout_while_the_walk_writes_dtype_specs():
+    """The worker writes deferred arrays during the walk, while the walk writes each new dtype's spec compact (it
+    sets its indent to -1 meanwhile): the worker must write with the indent asked for, not the walk's. Every row of
+    an indented 2-d array on a line of its own, in every one of many encodes (the worker once read the walk's
+    indent: compact rows in 4 encodes of 30)."""
+    rng = np.random.default_rng(5)
+    doc = []
+    for _ in range(60):
+        doc.append(rng.standard_normal((600, 3)))  # deferred (1800 numbers)
+        doc.append(np.arange(5, dtype=np.dtype(">i4")))  # a dtype object of its own: its spec written by the walk
+    for _ in range(20):
+        data = codec.encode({"x": doc}, indent=2)
+        assert not re.search(rb"\],\[", data)
+    for got, want in zip(codec.decode(data)["x"], doc):
+        assert_array_identical(got, want)
+
+
 def test_large_array_written_while_deferred_arrays_wait():
     """While the walk writes an array the writer splits across threads itself, the worker started on the deferred
     arrays takes no job; it takes them again after, and the document is the reference writer's, byte for byte."""

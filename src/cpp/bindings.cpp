@@ -178,7 +178,7 @@ void run_on_threads(int threads, bool workers_only, Work&& work) {
 
 class Encoder {
 public:
-    Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), strict_(strict) {}
+    Encoder(bool b64, int indent, bool strict) : b64_(b64), indent_(indent), doc_indent_(indent), strict_(strict) {}
     ~Encoder() { stop_jobs(); }  // (before the jobs go: no worker writes after this)
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
@@ -210,6 +210,7 @@ public:
 private:
     bool b64_;
     int indent_;
+    const int doc_indent_;  // indent_ as asked for: what workers read (the walk sets indent_ to -1 for a while)
     bool strict_;
     std::vector<PathElem> path_;
     std::unordered_map<PyObject*, DtypeInfo> dtypes_;  // keyed by dtype object (kept alive by `keep_`)
@@ -468,7 +469,7 @@ private:
                 }
                 if (oom_.load(std::memory_order_relaxed)) return;
                 write_array_envelope(j->text, j->view, false, j->dtype_json->data(), j->dtype_json->size(), j->scalar,
-                                     strict_, indent_, j->level);
+                                     strict_, doc_indent_, j->level);
             }
         } catch (const std::bad_alloc&) {
             oom_ = true;

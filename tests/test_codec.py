@@ -1806,7 +1806,7 @@ def test_deferred_arrays_are_spliced_in_place(strict):
 
 
 def test_walk_failing_while_deferred_arrays_are_written():
-    """A worker starts on the deferred arrays' text while the walk goes on (once they hold 16K numbers): a walk
+    """A worker starts on the deferred arrays' text while the walk goes on (once they hold 64K numbers): a walk
     that fails after that raises its own error, naming the path, with the worker stopped; whatever the array at
     which it fails, and the next encode of the same document is whole."""
     doc = _many_arrays_doc()
@@ -1825,8 +1825,8 @@ def test_indented_deferred_arrays_keep_their_layout_while_the_walk_writes_dtype_
     indent: compact rows in 4 encodes of 30)."""
     rng = np.random.default_rng(5)
     doc = []
-    for _ in range(60):
-        doc.append(rng.standard_normal((600, 3)))  # deferred (1800 numbers)
+    for _ in range(100):
+        doc.append(rng.standard_normal((600, 3)))  # deferred (1800 numbers; the worker starts at the 37th)
         doc.append(np.arange(5, dtype=np.dtype(">i4")))  # a dtype object of its own: its spec written by the walk
     for _ in range(20):
         data = codec.encode({"x": doc}, indent=2)
@@ -1840,13 +1840,13 @@ def test_large_array_written_while_deferred_arrays_wait():
     arrays takes no job; it takes them again after, and the document is the reference writer's, byte for byte."""
     doc = _many_arrays_doc()
     rng = np.random.default_rng(11)
-    doc = {"first": doc["trees"][:12], "big": rng.standard_normal((20000, 10)), "then": doc["trees"][12:],
+    doc = {"first": doc["trees"][:20], "big": rng.standard_normal((20000, 10)), "then": doc["trees"][20:],
            "big2": rng.integers(-10 ** 9, 10 ** 9, 150_000), "tail": doc["mid"]}
     data = codec.encode(doc)
     assert data == _pycodec.encode(doc, False, -1, False)
     back = codec.decode(data)
     assert_array_identical(back["big"], doc["big"])
-    assert_array_identical(back["then"][11]["nodes"], doc["then"][11]["nodes"])
+    assert_array_identical(back["then"][3]["nodes"], doc["then"][3]["nodes"])
 
 
 def test_large_document_joined_on_threads():

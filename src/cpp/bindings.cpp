@@ -234,6 +234,10 @@ private:
     static constexpr uint64_t kBase64ThreadsFrom = uint64_t{4} << 20;
     static constexpr uint64_t kThreadsFromElems = uint64_t{1} << 14;  // text: about 0.3 ms of formatting
     static constexpr uint64_t kWorkersOnlyFromElems = uint64_t{1} << 20;  // text: about 8 MB of it
+    // text: a worker starts on the deferred arrays during the walk once they hold this many numbers (about 1.3 ms
+    // of formatting; a forest's first eight trees). Below, the thread would cost about what it saves: a KNN's one
+    // 20K-element array before its training values, whose saves then took 7 -> 8-11 ms in some processes.
+    static constexpr uint64_t kEarlyFromElems = uint64_t{1} << 16;
     struct Base64Job {
         py::object keep;  // the array, alive until written
         Base64Parts parts;
@@ -419,7 +423,7 @@ private:
                 deferred_.push_back(std::move(job));
             }
             jobs_cv_.notify_one();
-            if (early_.empty() && deferred_elems_ >= kThreadsFromElems && hardware_threads() > 1) {
+            if (early_.empty() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
                 // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
                 try {
                     early_.emplace_back([this] { write_jobs(); });

@@ -480,14 +480,20 @@ private:
         }
     }
 
-    // No more jobs (the walk is over, or failed: `abandon` drops those not taken yet); joins the workers.
-    void stop_jobs(bool abandon = true) {
+    // No more jobs come (the walk is over, or failed: `abandon` drops those not taken yet): workers leave once
+    // the queue is empty.
+    void end_walk(bool abandon) {
         {
             std::lock_guard<std::mutex> lk(jobs_m_);
             walk_over_ = true;
             stop_ = stop_ || abandon;
         }
         jobs_cv_.notify_all();
+    }
+
+    // end_walk, then joins the worker started during the walk.
+    void stop_jobs(bool abandon = true) {
+        end_walk(abandon);
         for (auto& t : early_) if (t.joinable()) t.join();
         early_.clear();
     }
@@ -533,9 +539,7 @@ private:
                     parts.write(dst + parts.at + shift[pc.job], pc.lo, pc.hi);
                 }
             };
-            const unsigned hw = hardware_threads();
-            const int threads = bytes < kBase64ThreadsFrom ? 1
-                : static_cast<int>(std::min<std::size_t>({std::size_t{hw}, std::size_t{8}, pieces.size()}));
+            const int threads = bytes < kBase64ThreadsFrom ? 1 : capped_threads(pieces.size());
             run_on_threads(threads, false, work);
             doc.advance(total);
         }
@@ -584,14 +588,8 @@ public:
             py::gil_scoped_release nogil;
             const std::size_t n = deferred_.size();
             // under kThreadsFromElems numbers to write, threads cost more than they save
-            const unsigned hw = hardware_threads();
-            const int threads = deferred_elems_ < kThreadsFromElems ? 1
-                : static_cast<int>(std::min<std::size_t>({std::size_t{hw}, std::size_t{8}, n}));
-            {
-                std::lock_guard<std::mutex> lk(jobs_m_);
-                walk_over_ = true;
-            }
-            jobs_cv_.notify_all();
+            const int threads = deferred_elems_ < kThreadsFromElems ? 1 : capped_threads(n);
+            end_walk(false);
             // The worker started during the walk (if any) counts among the threads.
             const int started = static_cast<int>(early_.size());
             // A large document's jobs each on a thread of its own, the calling thread waiting: the jobs' buffers
@@ -1211,8 +1209,7 @@ py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::object
     }
     const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
     if (threads <= 0) {
-        const unsigned hw = hardware_threads();
-        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw, 8)) : 1;
+        threads = len >= (1u << 20) ? capped_threads(8) : 1;
     }
     py::tuple r = threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
                                : Deferred::start(std::move(data), max_depth, std::min(threads, 64), scan.get());

@@ -1,6 +1,8 @@
 // The number of threads the machine runs at once, asked once per process.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <thread>
 
 namespace milo {
@@ -14,6 +16,12 @@ inline unsigned hardware_threads() {
         return h ? h : 1u;
     }();
     return n;
+}
+
+// The threads for work that splits into `parts` (jobs, pieces, rows): the machine's, at most 8, at most parts
+// (and at least 1).
+inline int capped_threads(uint64_t parts) {
+    return static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>({hardware_threads(), 8, parts})));
 }
 
 }  // namespace milo

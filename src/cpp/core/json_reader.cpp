@@ -19,10 +19,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
-#endif
 #if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 #define MILO_SKIP_AVX2 1
 #include <immintrin.h>
@@ -1652,32 +1648,6 @@ private:
     }
 };
 
-// Maps the pages of a buffer about to be written whole (a text array's, on the thread that converts it) in one
-// call, where they are fresh (a load in a new process): the kernel maps them for less than the page faults the
-// writes would take (about 1.4 against 2.1 us a page on the development VM; a 100-tree forest's tables are 5.2K
-// pages). A block the heap handed back from an earlier load is mapped already, which its first page tells: left
-// as it is. Only buffers of 16 KiB and more; advice, whose failure (kernels before 5.14) changes nothing.
-void populate(void* p, std::size_t n) {
-#if defined(__linux__)
-    constexpr std::size_t kMin = std::size_t{16} << 10;
-    constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, not in every libc's headers
-    static const std::uintptr_t page = [] {
-        const long s = sysconf(_SC_PAGESIZE);
-        return s > 0 ? static_cast<std::uintptr_t>(s) : std::uintptr_t{4096};
-    }();
-    if (!p || n < kMin) return;
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t lo = (a + page - 1) / page * page, hi = (a + n) / page * page;
-    if (hi <= lo) return;
-    unsigned char resident = 0;
-    if (mincore(reinterpret_cast<void*>(lo), page, &resident) == 0 && (resident & 1)) return;
-    madvise(reinterpret_cast<void*>(lo), hi - lo, kPopulateWrite);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
 bool allocate(ArrayJob& j) {
     const uint64_t nbytes = j.count * j.layout.itemsize;
     j.data.reset(new (std::nothrow) uint8_t[nbytes ? nbytes : 1]);
@@ -1824,7 +1794,8 @@ bool run_task_unguarded(const char* text, const Task& t, ArrayText::Err& err) {
     }
     ArrayText a(text, j, err);
     if (t.piece < 0) {
-        populate(j.data.get(), j.count * j.layout.itemsize);
+        // (a text array's buffer, about to be written whole: mapped in one call where its pages are fresh)
+        populate_pages(j.data.get(), j.count * j.layout.itemsize);
         return a.run();
     }
     const std::size_t k = static_cast<std::size_t>(t.piece);
@@ -2102,8 +2073,7 @@ void AsyncDecode::abort() {
 
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
     if (threads <= 0) {
-        const unsigned hw = hardware_threads();
-        threads = len >= (1u << 20) ? static_cast<int>(std::min<unsigned>(hw, 8)) : 1;
+        threads = len >= (1u << 20) ? capped_threads(8) : 1;
     }
     threads = std::min(threads, 64);  // a worker per thread asked for: never thousands
     if (threads <= 1) {

@@ -37,7 +37,6 @@ inline uint32_t load32(const uint8_t* p, bool big) {
     uint32_t v; std::memcpy(&v, p, 4);
     return big ? __builtin_bswap32(v) : v;
 }
-inline double double_of_bits(uint64_t b) { double v; std::memcpy(&v, &b, 8); return v; }
 inline uint64_t load64(const uint8_t* p, bool big) {
     uint64_t v; std::memcpy(&v, p, 8);
     return big ? __builtin_bswap64(v) : v;
@@ -101,7 +100,8 @@ __attribute__((always_inline)) inline std::size_t f64_elem_memo(char* w, uint64_
         std::memcpy(p, e.text, 24);  // (the length byte too: written over by what follows)
         return neg + e.len;
     }
-    const std::size_t n = f64_text(double_of_bits(a), p);
+    double v; std::memcpy(&v, &a, 8);
+    const std::size_t n = f64_text(v, p);
     if (n <= sizeof e.text) {
         e.a = a;
         std::memcpy(e.text, p, sizeof e.text);
@@ -261,20 +261,14 @@ struct SkNodeRows {
     }
     static constexpr std::size_t kMaxRow = 2 + 8 * kMaxElemText;
 
-    // A float64 field and the separator after it; SIZE_MAX for a NaN text cannot carry. (Inline at each field:
-    // each has branches of its own, which the predictor learns: weighted_n_node_samples is always a whole
-    // number, a leaf's impurity 0.0, a threshold never whole.)
-    __attribute__((always_inline)) static std::size_t f64(char* w, const uint8_t* p, char sep, bool strict) {
+    // A float64 field and the separator after it, through the memo if one is given (impurities repeat;
+    // thresholds hardly do); SIZE_MAX for a NaN text cannot carry. (Inline at each field: each has branches of its
+    // own, which the predictor learns: weighted_n_node_samples is always a whole number, a leaf's impurity 0.0, a
+    // threshold never whole.)
+    __attribute__((always_inline)) static std::size_t f64(char* w, const uint8_t* p, char sep, bool strict,
+                                                          F64Memo* m = nullptr) {
         uint64_t b; std::memcpy(&b, p, 8);
-        const std::size_t n = f64_elem(w, b, strict);
-        if (n == SIZE_MAX) return SIZE_MAX;
-        w[n] = sep;
-        return n + 1;
-    }
-    // The same through the memo (impurities repeat; thresholds hardly do).
-    __attribute__((always_inline)) static std::size_t f64_memo(char* w, const uint8_t* p, char sep, bool strict, F64Memo& m) {
-        uint64_t b; std::memcpy(&b, p, 8);
-        const std::size_t n = f64_elem_memo(w, b, strict, m);
+        const std::size_t n = m ? f64_elem_memo(w, b, strict, *m) : f64_elem(w, b, strict);
         if (n == SIZE_MAX) return SIZE_MAX;
         w[n] = sep;
         return n + 1;
@@ -315,7 +309,7 @@ struct SkNodeRows {
                 if ((n = f64(w, r + off[3], ',', strict)) == SIZE_MAX) return false;
                 w += n;
             }
-            if ((n = f64_memo(w, r + off[4], ',', strict, memo)) == SIZE_MAX) return false;
+            if ((n = f64(w, r + off[4], ',', strict, &memo)) == SIZE_MAX) return false;
             w += n;
             w += i64(w, r + off[5], ',');
             if ((n = f64(w, r + off[6], ',', strict)) == SIZE_MAX) return false;
@@ -489,8 +483,7 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
         per_item += widths[static_cast<int>(f.kind)];
     }
     const int64_t n0 = a.shape[0];
-    const unsigned hw = hardware_threads();
-    int threads = static_cast<int>(std::min<uint64_t>({hw, 8u, static_cast<uint64_t>(n0)}));
+    int threads = capped_threads(static_cast<uint64_t>(n0));
     if (count < (1u << 17) || threads < 2) {
         out.ensure(count * per_item + 16);
         if (write_dim(out, a, a.data, 0, strict, indent, level)) return true;

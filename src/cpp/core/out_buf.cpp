@@ -11,18 +11,49 @@
 
 namespace milo {
 
+#if defined(__linux__)
+namespace {
+
+// The whole pages inside [p, p + n), as [lo, hi): false when there are none.
+bool whole_pages(void* p, std::size_t n, std::uintptr_t& lo, std::uintptr_t& hi) {
+    static const std::uintptr_t page = [] {
+        const long s = sysconf(_SC_PAGESIZE);
+        return s > 0 ? static_cast<std::uintptr_t>(s) : std::uintptr_t{4096};
+    }();
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    lo = (a + page - 1) / page * page;
+    hi = (a + n) / page * page;
+    return p && hi > lo;
+}
+
+}  // namespace
+#endif
+
 void advise_huge_pages(void* p, std::size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     constexpr std::size_t kMin = std::size_t{4} << 20;
-    if (!p || n < kMin) return;
-    static const std::size_t page = [] {
-        long s = sysconf(_SC_PAGESIZE);
-        return s > 0 ? static_cast<std::size_t>(s) : std::size_t{4096};
-    }();
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t lo = (a + page - 1) / page * page;
-    const std::uintptr_t hi = (a + n) / page * page;
-    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice only: errors ignored
+    std::uintptr_t lo, hi;
+    if (n < kMin || !whole_pages(p, n, lo, hi)) return;
+    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice only: errors ignored
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+void populate_pages(void* p, std::size_t n) {
+#if defined(__linux__)
+    constexpr std::size_t kMin = std::size_t{16} << 10;
+#ifdef MADV_POPULATE_WRITE
+    constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
+#else
+    constexpr int kPopulateWrite = 23;  // (Linux 5.14; older libc headers lack the name)
+#endif
+    std::uintptr_t lo, hi;
+    if (n < kMin || !whole_pages(p, n, lo, hi)) return;
+    unsigned char resident = 0;  // (a block the heap handed back from earlier work: mapped already)
+    if (mincore(reinterpret_cast<void*>(lo), 1, &resident) == 0 && (resident & 1)) return;
+    madvise(reinterpret_cast<void*>(lo), hi - lo, kPopulateWrite);  // advice only: errors ignored
 #else
     (void)p;
     (void)n;

@@ -16,6 +16,13 @@ namespace milo {
 // systems without madvise). Only whole pages inside the range are advised.
 void advise_huge_pages(void* p, std::size_t n);
 
+// Maps the whole pages inside [p, p + n), a buffer about to be written whole, in one call where they are fresh
+// (its first page not mapped yet: a new process, or memory the heap gave back): the kernel maps them for less than
+// the page faults the writes would take (about 1.4 against 2.1 us a page on the development VM; a 100-tree
+// forest's text tables are 5.2K pages). Buffers of 16 KiB and more; advice, whose failure (kernels before 5.14,
+// systems without madvise) changes nothing.
+void populate_pages(void* p, std::size_t n);
+
 class OutBuf {
 public:
     // Where the bytes live. resize(p, used, cap) returns a block of at least `cap` bytes whose first `used`

@@ -1,6 +1,7 @@
 // A memo a thread keeps for as long as it runs, taken from a pool on its first use and given back when the thread
 // ends (json_writer's float64 texts). The codec's workers are new threads on every call: a memo of their own
-// would be fresh pages (page faults) and empty every time, where one from the pool is warm. A pool holds as many memos as threads have used at once, for the process's life.
+// would be fresh pages (page faults) and empty every time, where one from the pool is warm. A pool holds as many
+// memos as threads have used at once, for the process's life.
 #pragma once
 
 #include <mutex>

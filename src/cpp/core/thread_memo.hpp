@@ -2,10 +2,18 @@
 // ends (json_writer's float64 texts). The codec's workers are new threads on every call: a memo of their own
 // would be fresh pages (page faults) and empty every time, where one from the pool is warm. A pool holds as many
 // memos as threads have used at once, for the process's life.
+//
+// fork(): the pool's mutex is taken before a fork and released after it, in the parent and in the child
+// (pthread_atfork), so that a child forked while another thread takes or gives back a memo does not inherit the
+// mutex held by a thread it does not have (its first threaded save would wait forever).
 #pragma once
 
 #include <mutex>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 namespace milo {
 
@@ -28,13 +36,23 @@ public:
         free_.push_back(memo);
     }
     static MemoPool& get() {
-        static MemoPool* pool = new MemoPool;  // never destroyed: threads may end after static destructors ran
+        static MemoPool* pool = make();  // never destroyed: threads may end after static destructors ran
         return *pool;
     }
 
 private:
     std::mutex m_;
     std::vector<Memo*> free_;
+
+    MemoPool() = default;
+    static MemoPool* make() {
+        MemoPool* p = new MemoPool;
+#if defined(__unix__) || defined(__APPLE__)
+        // (called once, from get()'s static initialization: the handlers find the pool through get())
+        pthread_atfork([] { get().m_.lock(); }, [] { get().m_.unlock(); }, [] { get().m_.unlock(); });
+#endif
+        return p;
+    }
 };
 
 // This thread's Memo.

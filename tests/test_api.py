@@ -3,6 +3,7 @@ audit, the value markers of the transporter chain, and crash-safe writes."""
 from __future__ import annotations
 
 import collections
+import errno
 import functools
 import gzip
 import http.server
@@ -242,7 +243,29 @@ def test_save_into_a_missing_directory_names_the_file(tmp_path, linreg):
     with pytest.raises(FileNotFoundError) as e:
         milo_fast.dump(linreg, target)
     assert str(target) in str(e.value) and "no directory" in str(e.value) and ".tmp" not in str(e.value)
+    assert e.value.filename == str(target) and e.value.errno == errno.ENOENT
     assert not target.parent.exists()
+
+
+def test_save_failing_after_the_temporary_file_names_the_file(tmp_path, linreg, monkeypatch):
+    """A failure once the temporary file exists (here the rename, as onto a directory) is reported for the file
+    asked for: its type and errno kept, the path as its filename, no temporary file named or left behind."""
+    target = tmp_path / "model.json"
+    target.mkdir()  # a directory where the file should go: os.replace refuses
+    with pytest.raises(OSError) as e:
+        milo_fast.dump(linreg, target)
+    assert e.value.filename == str(target) and e.value.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST)
+    assert ".tmp" not in str(e.value) and str(target) in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"] and target.is_dir()
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as e:
+        milo_fast.dump(linreg, tmp_path / "other.json")
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "other.json")
+    assert "No space left" in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
 
 
 def test_save_into_a_closed_directory_names_the_file(tmp_path, linreg):

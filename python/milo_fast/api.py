@@ -64,7 +64,7 @@ def write_atomic(path, data: bytes, *, durable: bool = True) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     except OSError as e:  # name the file asked for, not the temporary one
         why = f"no directory {directory}" if isinstance(e, FileNotFoundError) else f"{e.strerror or e} in {directory}"
-        raise type(e)(e.errno, f"cannot save {path}: {why}") from None
+        raise _save_error(e, path, why) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -73,11 +73,13 @@ def write_atomic(path, data: bytes, *, durable: bool = True) -> None:
                 os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):  # (a full disk, a directory where the file goes ...): the file asked for
+            raise _save_error(e, path, e.strerror or str(e)) from None
         raise
     if not durable:
         return
@@ -91,6 +93,14 @@ def write_atomic(path, data: bytes, *, durable: bool = True) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+def _save_error(e: OSError, path: str, why: str) -> OSError:
+    """``e``, met saving ``path``, as the caller sees it: the same type and errno, the file asked for as its
+    ``filename`` (not the temporary file beside it), and ``why`` in its message."""
+    if e.errno is None:  # (no errno to report: OSError's filename form would print "[Errno None]")
+        return type(e)(f"cannot save {path}: {why}")
+    return type(e)(e.errno, f"cannot save ({why})", path)
 
 
 def _read_limited(f, max_size: int, name: str):

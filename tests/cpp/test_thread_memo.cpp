@@ -26,6 +26,9 @@ struct Memo {
 int main() {
 #if MILO_TEST_FORK
     using Pool = milo::MemoPool<Memo>;
+    // The pool exists before any thread may fork (as the codec makes its pool when it is loaded): a fork while
+    // another thread runs the pool's one-time initialization would leave the child waiting on that instead.
+    milo::MemoPool<Memo>::get();
     std::atomic<bool> stop{false};
     // Another thread takes and gives back memos without pause: the pool's mutex is held most of the time.
     std::thread busy([&] {

@@ -88,6 +88,10 @@ static_assert(sizeof(F64Memo::Entry) == 32, "an entry is half a cache line");
 
 F64Memo& writer_memo() { return thread_memo<F64Memo>(); }
 
+// The pool is made when the library is loaded, before any thread can fork: a fork while a thread ran its
+// one-time initialization (the first text save) would leave the child waiting on that forever.
+[[maybe_unused]] const bool g_memo_pool_made = (MemoPool<F64Memo>::get(), true);
+
 // f64_elem through the memo: the same text (w has kMaxElemText bytes).
 __attribute__((always_inline)) inline std::size_t f64_elem_memo(char* w, uint64_t b, bool strict, F64Memo& m) {
     const uint64_t a = b & 0x7fffffffffffffffULL;

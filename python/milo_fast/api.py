@@ -96,11 +96,12 @@ def write_atomic(path, data: bytes, *, durable: bool = True) -> None:
 
 
 def _save_error(e: OSError, path: str, why: str) -> OSError:
-    """``e``, met saving ``path``, as the caller sees it: the same type and errno, the file asked for as its
-    ``filename`` (not the temporary file beside it), and ``why`` in its message."""
+    """``e``, met saving ``path``, as the caller sees it: the same errno (so the same built-in subclass, which
+    OSError picks by errno), the file asked for as its ``filename`` (not the temporary file beside it), and
+    ``why`` in its message."""
     if e.errno is None:  # (no errno to report: OSError's filename form would print "[Errno None]")
-        return type(e)(f"cannot save {path}: {why}")
-    return type(e)(e.errno, f"cannot save ({why})", path)
+        return OSError(f"cannot save {path}: {why}")
+    return OSError(e.errno, f"cannot save ({why})", path)
 
 
 def _read_limited(f, max_size: int, name: str):

@@ -252,7 +252,7 @@ private:
     bool walk_over_ = false, stop_ = false;  // (under jobs_m_)
     bool hold_ = false;                 // no job to be taken now: the walk writes a large array on every core
     std::atomic<bool> oom_{false};
-    std::vector<std::thread> early_;    // the worker started during the walk
+    std::thread early_;                 // the worker started during the walk (joinable while it may run)
 
     void str(PyObject* o) {
         Py_ssize_t n;
@@ -423,10 +423,10 @@ private:
                 deferred_.push_back(std::move(job));
             }
             jobs_cv_.notify_one();
-            if (early_.empty() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
+            if (!early_.joinable() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
                 // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
                 try {
-                    early_.emplace_back([this] { write_jobs(); });
+                    early_ = std::thread([this] { write_jobs(); });
                 } catch (const std::system_error&) {
                 }
             }
@@ -435,7 +435,7 @@ private:
         // An array the writer splits across threads itself: the early worker takes no job meanwhile (its job and
         // the writer's pieces would share the cores, and the writer waits for its slowest piece: KNN's 400K
         // training values took 7 -> 10 ms).
-        HoldJobs hold(*this, !b64_ && items >= kWriterThreadedItems && !early_.empty());
+        HoldJobs hold(*this, !b64_ && items >= kWriterThreadedItems && early_.joinable());
         py::gil_scoped_release nogil;
         write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
     }
@@ -494,8 +494,7 @@ private:
     // end_walk, then joins the worker started during the walk.
     void stop_jobs(bool abandon = true) {
         end_walk(abandon);
-        for (auto& t : early_) if (t.joinable()) t.join();
-        early_.clear();
+        if (early_.joinable()) early_.join();
     }
 
     // The base64 document: the walk's text with each left-out array's text put in its place, made at its exact size
@@ -591,7 +590,7 @@ public:
             const int threads = deferred_elems_ < kThreadsFromElems ? 1 : capped_threads(n);
             end_walk(false);
             // The worker started during the walk (if any) counts among the threads.
-            const int started = static_cast<int>(early_.size());
+            const int started = early_.joinable() ? 1 : 0;
             // A large document's jobs each on a thread of its own, the calling thread waiting: the jobs' buffers
             // then come from the workers' malloc arenas, and the main arena keeps, whole, the block of the last
             // document of this size, which the one made below reuses (where the calling thread wrote jobs too,

@@ -5,7 +5,9 @@
 //
 // fork(): the pool's mutex is taken before a fork and released after it, in the parent and in the child
 // (pthread_atfork), so that a child forked while another thread takes or gives back a memo does not inherit the
-// mutex held by a thread it does not have (its first threaded save would wait forever).
+// mutex held by a thread it does not have (its first threaded save would wait forever). A pool must also be made
+// (MemoPool<Memo>::get()) before any thread can fork, as json_writer.cpp does when the library is loaded: a fork
+// while another thread ran get()'s one-time initialization would leave the child waiting on that instead.
 #pragma once
 
 #include <mutex>

@@ -167,15 +167,15 @@ __attribute__((always_inline)) inline bool decimal_to_double_1x(uint64_t w, int 
 
 #if MILO_FLOAT_FAST && MILO_PARSE_WIDE
 // The common shapes without a bound check per byte, when at least kWide bytes are
-// readable (inside a JSON array): -?D{1,7}(.D{1,17})? followed by a char that is
+// readable (inside a JSON array): -?D{1,7}(.D{1,18})? followed by a char that is
 // neither 'e'/'E' nor a digit (shortest texts of ordinary magnitudes:
 // "-0.873833030462265", "20000.0", "0.5"). One mask of the non-digits among the 32
 // bytes after the sign gives the end of the integer part (its first bit) and of
 // the fraction (its second): the end of the number, on which the caller's next
 // step waits, is known after two loads and a few operations, with no branch and no
 // further load on the way. The fraction's value is one 16-byte block (pmaddwd steps,
-// no loop and no branch on its length) and a 17th digit taken without a branch.
-// An exponent of 1 to 3 digits is read by parse_f64_exponent. Anything else (18 and more
+// no loop and no branch on its length) and a 17th and 18th digit taken without a branch.
+// An exponent of 1 to 3 digits is read by parse_f64_exponent. Anything else (19 and more
 // fraction digits, 8 and more integer digits, longer exponents, errors) starts over
 // on parse_f64_general, and so do short buffers. Reads first[0..32] at most. Used for float64 only (see parse_f32).
 constexpr std::ptrdiff_t kWide = 40;
@@ -201,14 +201,16 @@ __attribute__((always_inline)) inline const char* parse_f64_fast(const char* fir
     const char* e = p + n_int;
     if (*e == '.') {
         n_frac = end - n_int - 1;
-        // "1." not followed by a digit, 18 and more fraction digits: the general path
-        if (static_cast<unsigned>(n_frac - 1) > 16) return parse_f64_general(first, last, out);
+        // "1." not followed by a digit, 19 and more fraction digits: the general path
+        if (static_cast<unsigned>(n_frac - 1) > 17) return parse_f64_general(first, last, out);
         const char* const f = e + 1;
         const int n16 = n_frac < 16 ? n_frac : 16;
         w = w * kPow10U64[n16] + parse_leading16(f, n16);
-        // the 17th digit, without a branch (f[16] is readable: f <= p + 8)
-        const uint64_t more = n_frac == 17 ? 1 : 0;
-        w = w * (1 + 9 * more) + (static_cast<uint64_t>(f[16] - '0') & (0 - more));
+        // the 17th and 18th digits, without a branch (f[16], f[17] are readable: f <= p + 8). 18 fraction digits
+        // are a shortest double in [0.001, 0.01) (a tree's small class fractions and impurities), 17 significant.
+        const int more = n_frac > 16 ? n_frac - 16 : 0;
+        const uint64_t d16 = static_cast<uint64_t>(f[16] - '0'), d17 = static_cast<uint64_t>(f[17] - '0');
+        w = w * kPow10U64[more] + (more == 2 ? d16 * 10 + d17 : more == 1 ? d16 : 0);
         e = p + end;
     }
     if (bad_follower(*e)) {  // 'e' and 'E' among them

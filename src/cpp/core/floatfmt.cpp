@@ -634,7 +634,8 @@ MILO_NOINLINE const char* parse_general(const char* first, const char* last, F& 
 }
 
 // parse_f64_fast's numbers with an exponent of 1 to 3 digits ("1.5e-07", "1e+300"):
-// e points at the 'e' (at most first[25], so first[30] is readable); w holds the
+// e points at the 'e' (at most first[27], and this reads up to first[32]: parse_f64_fast
+// leaves 40 readable); w holds the
 // n_digits digits (leading zeros included) with n_frac of them after the point,
 // counts = n_digits << 8 | n_frac (six arguments: all in registers). Anything else
 // starts over on parse_general.

@@ -992,6 +992,14 @@ const char* read_float_rest(const char* p, const char* end, uint8_t* out, bool b
 __attribute__((always_inline)) inline const char* read_whole(const char* p, uint8_t* out, bool big) {
     const bool neg = *p == '-';
     const char* const q = p + (neg ? 1 : 0);
+    if (q[1] == '.') {  // one integer digit ("1.0", "-2.0"), or a number of another shape ("0.862"): decided here
+        const unsigned d = static_cast<unsigned char>(q[0]) - '0';
+        if (d > 9 || q[2] != '0' || (q[3] != ',' && q[3] != ']')) return nullptr;
+        const double v = static_cast<double>(d);
+        const double x = neg ? -v : v;
+        uint64_t b; std::memcpy(&b, &x, 8); store64(out, b, big);
+        return q + 3;
+    }
     uint64_t w;
     const int n = short_run(q, w);
     if (n != 0 && q[n] == '.' && q[n + 1] == '0' && (q[n + 2] == ',' || q[n + 2] == ']')) {

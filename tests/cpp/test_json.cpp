@@ -630,12 +630,17 @@ void test_light_skip_against_a_walk() {
 void test_node_rows_read_as_the_general_reader_does() {
     const std::string other = "{\"names\":[\"l\",\"r\",\"f\",\"t\",\"i\",\"n\",\"w\",\"m\"],\"formats\":[\"<i8\",\"<i8\",\"<i8\",\"<f8\",\"<f8\",\"<i8\",\"<f8\",\"<u2\"],"
                               "\"offsets\":[0,8,16,24,32,40,48,56],\"itemsize\":64}";
+    // (with more than 128 bytes after it, an inner node's row is read by SkNodeRow::inner first: its integers of 1
+    // to 7 digits, "D.0" weights and 0/1 last fields on their one-load paths, anything else read again)
     static const char* floats[] = {"0.5", "-2.0", "0.0", "1e-300", "-0.0", "\"NaN\"", "Infinity", "3.141592653589793", "20000.0",
-                                   "0.2555897395183883", "1E5", "7"};
-    static const char* ints[] = {"0", "-1", "-2", "12632", "9223372036854775807", "-9223372036854775808", "42"};
+                                   "0.2555897395183883", "1E5", "7", "12632.0", "05.0", "-3.0", "1234567.0", "12345678.0",
+                                   "0.0090987907492881134", "-0.857009768486023"};
+    static const char* ints[] = {"0", "-1", "-2", "12632", "9223372036854775807", "-9223372036854775808", "42",
+                                 "3", "314", "1234567", "12345678", "07", "00", "-0"};
+    static const char* lasts[] = {"0", "1", "2", "01", "9", "-0"};
     int compared_errors = 0;
-    for (int trial = 0; trial < 3000; ++trial) {
-        const int rows = 1 + static_cast<int>(skip_rnd(6));
+    for (int trial = 0; trial < 6000; ++trial) {
+        const int rows = 1 + static_cast<int>(skip_rnd(trial % 2 ? 6 : 16));
         const bool spaced = trial % 4 == 3;
         std::string list = "[";
         for (int r = 0; r < rows; ++r) {
@@ -645,9 +650,11 @@ void test_node_rows_read_as_the_general_reader_does() {
             static const char* leaf_fields[] = {"-1", "-1", "-2", "-2.0"};
             for (int f = 0; f < 8; ++f) {
                 if (f) list += spaced ? ", " : ",";
-                list += f == 7 ? (skip_rnd(2) ? "1" : "0")
+                const bool usual = skip_rnd(3) != 0;  // the shapes milo_fast writes for an inner node
+                list += f == 7 ? (usual ? (skip_rnd(2) ? "1" : "0") : lasts[skip_rnd(6)])
                         : leaf && f < 4 ? leaf_fields[f]
-                        : (f == 3 || f == 4 || f == 6) ? floats[skip_rnd(12)] : ints[skip_rnd(7)];
+                        : (f == 3 || f == 4 || f == 6) ? floats[usual ? skip_rnd(12) : skip_rnd(19)]
+                        : ints[usual ? 7 + skip_rnd(3) : skip_rnd(14)];
             }
             list += "]";
         }
@@ -665,6 +672,8 @@ void test_node_rows_read_as_the_general_reader_does() {
         Parsed a = parse(envelope_raw(list, kNodeDtype, shape));
         Parsed b = parse(envelope_raw(list, other, shape));
         if (a.err.ok != b.err.ok) {
+            // (a mutation that makes the last field 256 to 65535 passes as uint16 and fails as uint8)
+            if (b.err.ok && a.err.message == "integer out of range for uint8") continue;
             CHECK_MSG(false, "%s: %s against %s", list.c_str(), a.err.message.c_str(), b.err.message.c_str());
             continue;
         }

@@ -1390,6 +1390,63 @@ private:
             std::memcpy(&l0, kLeaf, 8); std::memcpy(&l1, kLeaf + 7, 8);
             return x0 == l0 && x1 == l1;
         }
+        // A non-negative integer of 1 to 7 digits at q (8 bytes readable), no leading zero, then `sep`: its value
+        // stored at out, and the text after the separator. Anything else clears `ok` (the position returned is then
+        // still within q + 8). One load, no branch: where the next field starts is known as soon as the digit mask
+        // is, and read_int's separate tests (bounds, sign, a fraction after the digits, then the separator) are one.
+        __attribute__((always_inline)) static const char* uint_then(const char* q, char sep, uint8_t* out, bool& ok) {
+            uint64_t x;
+            std::memcpy(&x, q, 8);
+            const uint64_t t = x - 0x3030303030303030ULL;
+            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+            const int n = __builtin_ctzll(non_digit | (uint64_t{1} << 63)) >> 3;  // 7 also when none of 8 is
+            const uint64_t v = parse8(t << ((64 - 8 * n) & 63));
+            const char c = static_cast<char>(x >> (8 * n));
+            ok &= (n != 0) & (c == sep) & ((n == 1) | ((x & 0xFF) != '0'));
+            store64(out, v, false);
+            return q + n + 1;
+        }
+        // An inner node's row "[1,314,18,-0.857,0.4999,12632,20000.0,0]" with at least 128 bytes readable at p, read
+        // with uint_then for its integers (no sign: an inner node's children, feature and sample count are never
+        // negative) and its weight when written "D.0"; the text after the row, or nullptr for anything else (a
+        // negative or long integer, a float field not ended by its comma), and read() reads the row again.
+        static const char* inner(const char* p, const char* end, uint8_t* out, const RowField* f) {
+            using E = ElemKind;
+            bool ok = *p == '[';
+            const char* q = uint_then(p + 1, ',', out + f[0].offset, ok);
+            q = uint_then(q, ',', out + f[1].offset, ok);
+            q = uint_then(q, ',', out + f[2].offset, ok);
+            if (!ok) return nullptr;
+            double d;
+            const char* e = detail::fp::parse_f64_inline(q, end, d);
+            if (!e || *e != ',' || end - e < 64) return nullptr;
+            std::memcpy(out + f[3].offset, &d, 8);
+            e = detail::fp::parse_f64_inline(e + 1, end, d);
+            if (!e || *e != ',' || end - e < 64) return nullptr;
+            std::memcpy(out + f[4].offset, &d, 8);
+            q = uint_then(e + 1, ',', out + f[5].offset, ok);
+            // the weight: "D.0" (no sample weights) as an integer, anything else by read_float
+            uint64_t x;
+            std::memcpy(&x, q, 8);
+            const uint64_t t = x - 0x3030303030303030ULL;
+            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+            const int n = __builtin_ctzll(non_digit | (uint64_t{1} << 63)) >> 3;
+            const bool whole = (n != 0) & ((n == 1) | (q[0] != '0')) & (q[n] == '.') & (q[n + 1] == '0') & (q[n + 2] == ',');
+            if (__builtin_expect(whole, 1)) {
+                const double w = static_cast<double>(static_cast<int64_t>(parse8(t << ((64 - 8 * n) & 63))));
+                std::memcpy(out + f[6].offset, &w, 8);
+                q += n + 3;
+            } else {
+                const char* why = nullptr;
+                q = read_float<E::F64, true>(q, end, out + f[6].offset, false, why);
+                if (!q || end - q < 3 || *q != ',') return nullptr;  // (and the two bytes read below are there)
+                ++q;
+            }
+            // missing_go_to_left: 0 or 1 (anything else, read() reads)
+            const unsigned go_left = static_cast<unsigned char>(q[0]) - '0';
+            out[f[7].offset] = static_cast<uint8_t>(go_left);
+            return ok & (go_left <= 1) & (q[1] == ']') ? q + 2 : nullptr;
+        }
         static const char* read(ArrayText& a, const char* p, const char* end, uint8_t* out) {
             using E = ElemKind;
             for (uint32_t z : a.zero8_) std::memset(out + z, 0, 8);  // (zero_all_ is never set for these rows)
@@ -1405,6 +1462,10 @@ private:
                 if (!(p = field<E::F64, true>(p, end, out + f[4].offset, ','))) return nullptr;
                 if (!(p = field<E::I64, true>(p, end, out + f[5].offset, ','))) return nullptr;
             } else {
+                if (end - p >= 128) {
+                    const char* q = inner(p, end, out, f);
+                    if (q) return q;
+                }
                 if (p >= end || *p != '[') return nullptr;
                 ++p;
                 if (!(p = field<E::I64, false>(p, end, out + f[0].offset, ','))) return nullptr;

@@ -1406,26 +1406,13 @@ private:
             store64(out, v, false);
             return q + n + 1;
         }
-        // An inner node's row "[1,314,18,-0.857,0.4999,12632,20000.0,0]" with at least 128 bytes readable at p, read
-        // with uint_then for its integers (no sign: an inner node's children, feature and sample count are never
-        // negative) and its weight when written "D.0"; the text after the row, or nullptr for anything else (a
-        // negative or long integer, a float field not ended by its comma), and read() reads the row again.
-        static const char* inner(const char* p, const char* end, uint8_t* out, const RowField* f) {
-            using E = ElemKind;
-            bool ok = *p == '[';
-            const char* q = uint_then(p + 1, ',', out + f[0].offset, ok);
-            q = uint_then(q, ',', out + f[1].offset, ok);
-            q = uint_then(q, ',', out + f[2].offset, ok);
-            if (!ok) return nullptr;
-            double d;
-            const char* e = detail::fp::parse_f64_inline(q, end, d);
-            if (!e || *e != ',' || end - e < 64) return nullptr;
-            std::memcpy(out + f[3].offset, &d, 8);
-            e = detail::fp::parse_f64_inline(e + 1, end, d);
-            if (!e || *e != ',' || end - e < 64) return nullptr;
-            std::memcpy(out + f[4].offset, &d, 8);
-            q = uint_then(e + 1, ',', out + f[5].offset, ok);
-            // the weight: "D.0" (no sample weights) as an integer, anything else by read_float
+        // The last three fields of a row, n_node_samples, weighted_n_node_samples and missing_go_to_left, at q (at
+        // least 64 bytes readable): the count by uint_then, the weight when written "D.0" (no sample weights) the
+        // same way and else by read_float, the last field 0 or 1, then the row's ']'. The text after the row, or
+        // nullptr (`ok` false, or anything else).
+        __attribute__((always_inline)) static const char* tail(const char* q, const char* end, uint8_t* out,
+                                                               const RowField* f, bool ok) {
+            q = uint_then(q, ',', out + f[5].offset, ok);
             uint64_t x;
             std::memcpy(&x, q, 8);
             const uint64_t t = x - 0x3030303030303030ULL;
@@ -1438,7 +1425,7 @@ private:
                 q += n + 3;
             } else {
                 const char* why = nullptr;
-                q = read_float<E::F64, true>(q, end, out + f[6].offset, false, why);
+                q = read_float<ElemKind::F64, true>(q, end, out + f[6].offset, false, why);
                 if (!q || end - q < 3 || *q != ',') return nullptr;  // (and the two bytes read below are there)
                 ++q;
             }
@@ -1446,6 +1433,25 @@ private:
             const unsigned go_left = static_cast<unsigned char>(q[0]) - '0';
             out[f[7].offset] = static_cast<uint8_t>(go_left);
             return ok & (go_left <= 1) & (q[1] == ']') ? q + 2 : nullptr;
+        }
+        // An inner node's row "[1,314,18,-0.857,0.4999,12632,20000.0,0]" with at least 128 bytes readable at p, read
+        // with uint_then for its children and feature (never negative in an inner node), its two floats by
+        // parse_f64_inline, each then its comma, and tail(); the text after the row, or nullptr for anything else
+        // (a sign, 8 and more digits, a NaN, whitespace, an error), and read() reads the row again.
+        static const char* inner(const char* p, const char* end, uint8_t* out, const RowField* f) {
+            bool ok = *p == '[';
+            const char* q = uint_then(p + 1, ',', out + f[0].offset, ok);
+            q = uint_then(q, ',', out + f[1].offset, ok);
+            q = uint_then(q, ',', out + f[2].offset, ok);
+            if (!ok) return nullptr;
+            double d;
+            const char* e = detail::fp::parse_f64_inline(q, end, d);
+            if (!e || *e != ',' || end - e < 64) return nullptr;
+            std::memcpy(out + f[3].offset, &d, 8);
+            e = detail::fp::parse_f64_inline(e + 1, end, d);
+            if (!e || *e != ',' || end - e < 64) return nullptr;
+            std::memcpy(out + f[4].offset, &d, 8);
+            return tail(e + 1, end, out, f, true);
         }
         static const char* read(ArrayText& a, const char* p, const char* end, uint8_t* out) {
             using E = ElemKind;

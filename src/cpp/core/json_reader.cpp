@@ -1394,12 +1394,17 @@ private:
         // stored at out, and the text after the separator. Anything else clears `ok` (the position returned is then
         // still within q + 8). One load, no branch: where the next field starts is known as soon as the digit mask
         // is, and read_int's separate tests (bounds, sign, a fraction after the digits, then the separator) are one.
-        __attribute__((always_inline)) static const char* uint_then(const char* q, char sep, uint8_t* out, bool& ok) {
-            uint64_t x;
+        // The 8 bytes at q (readable) in x, less '0' each in t; returns how many lead as digits, at most 7 (7 also
+        // when all 8 are: the byte after them, x >> 8n, is then within x).
+        __attribute__((always_inline)) static int digits7(const char* q, uint64_t& x, uint64_t& t) {
             std::memcpy(&x, q, 8);
-            const uint64_t t = x - 0x3030303030303030ULL;
+            t = x - 0x3030303030303030ULL;
             const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
-            const int n = __builtin_ctzll(non_digit | (uint64_t{1} << 63)) >> 3;  // 7 also when none of 8 is
+            return __builtin_ctzll(non_digit | (uint64_t{1} << 63)) >> 3;
+        }
+        __attribute__((always_inline)) static const char* uint_then(const char* q, char sep, uint8_t* out, bool& ok) {
+            uint64_t x, t;
+            const int n = digits7(q, x, t);
             const uint64_t v = parse8(t << ((64 - 8 * n) & 63));
             const char c = static_cast<char>(x >> (8 * n));
             ok &= (n != 0) & (c == sep) & ((n == 1) | ((x & 0xFF) != '0'));
@@ -1407,17 +1412,14 @@ private:
             return q + n + 1;
         }
         // The last three fields of a row, n_node_samples, weighted_n_node_samples and missing_go_to_left, at q (at
-        // least 64 bytes readable): the count by uint_then, the weight when written "D.0" (no sample weights) the
-        // same way and else by read_float, the last field 0 or 1, then the row's ']'. The text after the row, or
-        // nullptr (`ok` false, or anything else).
+        // least 32 bytes readable; the fast paths read 21 at most): the count by uint_then, the weight when written
+        // "D.0" (no sample weights) the same way and else by read_float, the last field 0 or 1, then the row's ']'.
+        // The text after the row, or nullptr (`ok` false, or anything else).
         __attribute__((always_inline)) static const char* tail(const char* q, const char* end, uint8_t* out,
                                                                const RowField* f, bool ok) {
             q = uint_then(q, ',', out + f[5].offset, ok);
-            uint64_t x;
-            std::memcpy(&x, q, 8);
-            const uint64_t t = x - 0x3030303030303030ULL;
-            const uint64_t non_digit = (t | (t + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
-            const int n = __builtin_ctzll(non_digit | (uint64_t{1} << 63)) >> 3;
+            uint64_t x, t;
+            const int n = digits7(q, x, t);
             const bool whole = (n != 0) & ((n == 1) | (q[0] != '0')) & (q[n] == '.') & (q[n + 1] == '0') & (q[n + 2] == ',');
             if (__builtin_expect(whole, 1)) {
                 const double w = static_cast<double>(static_cast<int64_t>(parse8(t << ((64 - 8 * n) & 63))));

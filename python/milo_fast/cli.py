@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--trees", type=_positive, default=100, help="number of trees (default 100)")
     d.add_argument("--samples", type=_positive, default=20000, help="training samples (default 20000)")
     d.add_argument("--features", type=_positive, default=20, help="features (default 20)")
-    d.add_argument("--repeat", type=_positive, default=5, help="timing rounds, the formats in turn in each; the best is shown (default 5)")
+    d.add_argument("--repeat", type=_positive, default=5,
+                   help="timing rounds, the formats in turn in each; the best is shown (default 5)")
     i = sub.add_parser("inspect", help="show the header of a milo_fast or PyMilo file",
                        epilog="example: milo-fast inspect model.json")
     i.add_argument("path")

@@ -56,31 +56,38 @@ def run(trees: int = 100, samples: int = 20000, features: int = 20, repeat: int 
         with open(p, "rb") as f:
             return pickle.load(f)
 
-    labels = ["pickle", "milo_fast text", "milo_fast base64"]
-    dumps = {"pickle": lambda: pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
-             "milo_fast text": lambda: milo_fast.dumps(model),
-             "milo_fast base64": lambda: milo_fast.dumps(model, arrays="base64")}
-    loads = {"pickle": pickle.loads, "milo_fast text": milo_fast.loads, "milo_fast base64": milo_fast.loads}
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {"pickle": os.path.join(tmp, "m.pkl"), "milo_fast text": os.path.join(tmp, "m.json"),
-                 "milo_fast base64": os.path.join(tmp, "m64.json")}
+    arrays = {"milo_fast text": "text", "milo_fast base64": "base64"}  # label -> milo_fast's arrays= (the rest: pickle)
+    labels = ["pickle", *arrays]
+    files = {"pickle": "m.pkl", "milo_fast text": "m.json", "milo_fast base64": "m64.json"}
+
+    def dumps(k):
+        return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL) if k == "pickle" else \
+            milo_fast.dumps(model, arrays=arrays[k])
+
+    def loads(k, blob):
+        return pickle.loads(blob) if k == "pickle" else milo_fast.loads(blob)
+
+    def save(k, path):
         # Like for like: pickle.dump does not fsync, so neither do these (milo_fast.dump does by default).
-        saves = {"pickle": lambda: pkl_save(paths["pickle"]),
-                 "milo_fast text": lambda: milo_fast.dump(model, paths["milo_fast text"], durable=False),
-                 "milo_fast base64": lambda: milo_fast.dump(model, paths["milo_fast base64"], arrays="base64", durable=False)}
-        files = {"pickle": lambda: pkl_load(paths["pickle"]), "milo_fast text": lambda: milo_fast.load(paths["milo_fast text"]),
-                 "milo_fast base64": lambda: milo_fast.load(paths["milo_fast base64"])}
-        t_dumps, blobs = _in_turn(dumps, repeat)
-        t_loads, _ = _in_turn({k: (lambda k=k: loads[k](blobs[k])) for k in labels}, repeat)
+        return pkl_save(path) if k == "pickle" else milo_fast.dump(model, path, arrays=arrays[k], durable=False)
+
+    def load(k, path):
+        return pkl_load(path) if k == "pickle" else milo_fast.load(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {k: os.path.join(tmp, files[k]) for k in labels}
+        t_dumps, blobs = _in_turn({k: (lambda k=k: dumps(k)) for k in labels}, repeat)
+        t_loads, _ = _in_turn({k: (lambda k=k: loads(k, blobs[k])) for k in labels}, repeat)
         del blobs
-        t_save, _ = _in_turn(saves, repeat)
-        t_load, loaded = _in_turn(files, repeat)
+        t_save, _ = _in_turn({k: (lambda k=k: save(k, paths[k])) for k in labels}, repeat)
+        t_load, loaded = _in_turn({k: (lambda k=k: load(k, paths[k])) for k in labels}, repeat)
         sizes = {k: os.path.getsize(paths[k]) for k in labels}
-        t_durable = min(_in_turn({"d": lambda: milo_fast.dump(model, os.path.join(tmp, "d.json"))}, repeat)[0].values())
+        durable = os.path.join(tmp, "d.json")
+        t_durable = _in_turn({"text": lambda: milo_fast.dump(model, durable)}, repeat)[0]["text"]
     rows = []
     for k in labels:
-        same = all(np.array_equal(getattr(loaded[k], m)(X_new), v) and getattr(loaded[k], m)(X_new).dtype == v.dtype
-                   for m, v in expected.items())
+        got = {m: getattr(loaded[k], m)(X_new) for m in expected}
+        same = all(np.array_equal(got[m], v) and got[m].dtype == v.dtype for m, v in expected.items())
         rows.append((k, t_dumps[k], t_loads[k], t_save[k], t_load[k], sizes[k], same))
 
     base_save, base_load = rows[0][1], rows[0][2]

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "float_reference.hpp"
+#include "float_format.hpp"
 #include "float_tables.hpp"
 #include "test_util.hpp"
 
@@ -1333,6 +1334,30 @@ void test_parse_differential(uint64_t n_random) {
 
 // format_u64 / format_i64 against std::to_chars: every power of ten and its neighbours, every length
 // of every sign, the extremes, and random values of every magnitude.
+#if MILO_FLOAT_FAST
+// u64_text<true>, i64_text<true> and format_fast64<true> (float_format.hpp's writers for integers mostly below
+// 10^4) give the texts of their general versions, which test_integers and the float tests check against
+// std::to_chars, for v, -v and the double v (when exact).
+void check_small(uint64_t v) {
+    namespace fmt = milo::detail::fmt;
+    char a[40], b[40];
+    std::size_t na = fmt::u64_text(v, a), nb = fmt::u64_text<true>(v, b);
+    CHECK_MSG(na == nb && std::memcmp(a, b, na) == 0, "u64_text<true>(%llu)", static_cast<unsigned long long>(v));
+    const int64_t s = static_cast<int64_t>(v & 0x7fffffffffffffffULL);
+    for (int64_t x : {s, -s}) {
+        na = fmt::i64_text(x, a);
+        nb = fmt::i64_text<true>(x, b);
+        CHECK_MSG(na == nb && std::memcmp(a, b, na) == 0, "i64_text<true>(%lld)", static_cast<long long>(x));
+    }
+    const double d = static_cast<double>(v);
+    for (double x : {d, -d}) {
+        na = fmt::format_fast64(x, a);
+        nb = fmt::format_fast64<true>(x, b);
+        CHECK_MSG(na == nb && std::memcmp(a, b, na) == 0, "format_fast64<true>(%.17g)", x);
+    }
+}
+#endif
+
 void test_integers(uint64_t n_random) {
     auto check_u = [](uint64_t v) {
         char a[24], b[32];
@@ -1362,7 +1387,15 @@ void test_integers(uint64_t n_random) {
         check_u(x);
         check_i(static_cast<int64_t>(x));
         check_i(-static_cast<int64_t>(x >> 1));
+#if MILO_FLOAT_FAST
+        check_small(x);
+#endif
     }
+#if MILO_FLOAT_FAST
+    // The writers for integers mostly below 10^4 (write_upto4), every value up to 2 * 10^5 and its negative.
+    for (uint64_t v = 0; v < 200000; ++v) check_small(v);
+    for (uint64_t v : {~uint64_t{0}, uint64_t{1} << 63, uint64_t{1} << 53, (uint64_t{1} << 53) - 1}) check_small(v);
+#endif
 }
 
 int main(int argc, char** argv) {

@@ -1067,10 +1067,12 @@ double wr_f64_fresh() {
     return v;
 }
 int64_t wr_i64() {
-    static const int64_t special[] = {0, -1, -2, 1, 9, 10, 99999999, 100000000, INT64_MAX, INT64_MIN, -100000000};
+    static const int64_t special[] = {0, -1, -2, 1, 9, 10, 999, 1000, 9999, 10000, 99999999, 100000000, INT64_MAX, INT64_MIN,
+                                      -100000000};
     const uint64_t how = skip_rnd(4);
     if (how == 0) return special[skip_rnd(sizeof special / 8)];
     if (how == 1) return static_cast<int64_t>(wr_rnd());
+    if (how == 2) return static_cast<int64_t>(skip_rnd(20000)) - 2;  // both sides of 10^4 (write_upto4)
     return static_cast<int64_t>(skip_rnd(300000)) - 2;
 }
 

@@ -301,7 +301,26 @@ MILO_FMT_INLINE inline void write_exact8(uint32_t x, char* buf) {
     std::memcpy(buf, &text, 8);
 }
 
+// x < 10^4 with its leading zeros dropped ("0" for 0): two digit pairs from the table, shifted down past the
+// zeros, stored as one 4-byte block. About half write_upto8's instructions.
+MILO_FMT_INLINE inline std::size_t write_upto4(uint32_t x, char* buf) {
+    const uint32_t hi = (x * 5243) >> 19;  // floor(x / 100) for x < 10^4 (5243 / 2^19 exceeds 1/100 by < 2.3e-7)
+    const uint32_t lo = x - hi * 100;
+    uint16_t a, b;
+    std::memcpy(&a, kDigitPairs + 2 * hi, 2);
+    std::memcpy(&b, kDigitPairs + 2 * lo, 2);
+    const int zeros = static_cast<int>(x < 10) + static_cast<int>(x < 100) + static_cast<int>(x < 1000);
+    const uint32_t text = (a | (uint32_t{b} << 16)) >> (8 * zeros);
+    std::memcpy(buf, &text, 4);
+    return static_cast<std::size_t>(4 - zeros);
+}
+
+// kSmall: for integers that are mostly below 10^4 (a tree's child indices, features, sample counts and weights),
+// which then take write_upto4. Not the default: where values straddle 10^4 the test is a coin toss (uniform in
+// [0, 20000): 3.95 -> 5.96 ns a value, against 3.98 -> 2.78 in [0, 10^4) and 4.01 -> 4.21 in [0, 10^6)).
+template <bool kSmall = false>
 MILO_FMT_INLINE inline std::size_t u64_text(uint64_t v, char* buf) {
+    if (kSmall && v < 10000) return write_upto4(static_cast<uint32_t>(v), buf);
     if (v < 100000000) return write_upto8(static_cast<uint32_t>(v), buf);
     if (v < 10000000000000000ULL) {
         const uint64_t hi = v / 100000000;
@@ -318,13 +337,16 @@ MILO_FMT_INLINE inline std::size_t u64_text(uint64_t v, char* buf) {
     return n + 16;
 }
 
+template <bool kSmall = false>
 MILO_FMT_INLINE inline std::size_t i64_text(int64_t v, char* buf) {
     *buf = '-';
     const bool neg = v < 0;
     const uint64_t mag = neg ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    return u64_text(mag, buf + neg) + neg;
+    return u64_text<kSmall>(mag, buf + neg) + neg;
 }
 
+// kSmall: as u64_text's, for the integers among the values.
+template <bool kSmall = false>
 MILO_FMT_INLINE inline std::size_t format_fast64(double v, char* buf) {
     uint64_t bits;
     std::memcpy(&bits, &v, 8);
@@ -347,7 +369,7 @@ MILO_FMT_INLINE inline std::size_t format_fast64(double v, char* buf) {
             char* p = buf;
             *p = '-';
             p += neg ? 1 : 0;
-            p += u64_text(static_cast<uint64_t>(i), p);
+            p += u64_text<kSmall>(static_cast<uint64_t>(i), p);
             std::memcpy(p, ".0", 2);
             return static_cast<std::size_t>(p + 2 - buf);
         }

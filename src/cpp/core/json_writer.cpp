@@ -19,13 +19,20 @@ namespace milo {
 namespace {
 
 // The formatters inline in the loops below (float_format.hpp), where the compiler allows it.
+// kSmall: integers mostly below 10^4 (float_format.hpp's u64_text).
 #if MILO_FLOAT_FAST
-__attribute__((always_inline)) inline std::size_t f64_text(double v, char* w) { return detail::fmt::format_fast64(v, w); }
-__attribute__((always_inline)) inline std::size_t i64_text(int64_t v, char* w) { return detail::fmt::i64_text(v, w); }
-__attribute__((always_inline)) inline std::size_t u64_text(uint64_t v, char* w) { return detail::fmt::u64_text(v, w); }
+template <bool kSmall = false>
+__attribute__((always_inline)) inline std::size_t f64_text(double v, char* w) { return detail::fmt::format_fast64<kSmall>(v, w); }
+template <bool kSmall = false>
+__attribute__((always_inline)) inline std::size_t i64_text(int64_t v, char* w) { return detail::fmt::i64_text<kSmall>(v, w); }
+template <bool kSmall = false>
+__attribute__((always_inline)) inline std::size_t u64_text(uint64_t v, char* w) { return detail::fmt::u64_text<kSmall>(v, w); }
 #else
+template <bool kSmall = false>
 inline std::size_t f64_text(double v, char* w) { return format_f64(v, w); }
+template <bool kSmall = false>
 inline std::size_t i64_text(int64_t v, char* w) { return format_i64(v, w); }
+template <bool kSmall = false>
 inline std::size_t u64_text(uint64_t v, char* w) { return format_u64(v, w); }
 #endif
 
@@ -60,10 +67,11 @@ inline std::size_t write_nonfinite(char* w, FloatClass c, bool strict) {
 constexpr std::size_t kMaxElemText = kFloatBufSize + 16;
 
 // A float64's text (its bits b) at w, as write_elem writes it: its length, or SIZE_MAX for a NaN text cannot carry.
+template <bool kSmall = false>
 __attribute__((always_inline)) inline std::size_t f64_elem(char* w, uint64_t b, bool strict) {
     if (__builtin_expect((b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL, 1)) {  // finite
         double v; std::memcpy(&v, &b, 8);
-        return f64_text(v, w);
+        return f64_text<kSmall>(v, w);
     }
     const FloatClass c = classify64(b);
     if (c == FloatClass::NaN && !is_canonical_nan64(b)) return SIZE_MAX;
@@ -268,18 +276,21 @@ struct SkNodeRows {
     // A float64 field and the separator after it, through the memo if one is given (impurities repeat;
     // thresholds hardly do); SIZE_MAX for a NaN text cannot carry. (Inline at each field: each has branches of its
     // own, which the predictor learns: weighted_n_node_samples is always a whole number, a leaf's impurity 0.0, a
-    // threshold never whole.)
+    // threshold never whole.) kSmall for the weights: whole numbers, mostly below 10^4.
+    template <bool kSmall = false>
     __attribute__((always_inline)) static std::size_t f64(char* w, const uint8_t* p, char sep, bool strict,
                                                           F64Memo* m = nullptr) {
         uint64_t b; std::memcpy(&b, p, 8);
-        const std::size_t n = m ? f64_elem_memo(w, b, strict, *m) : f64_elem(w, b, strict);
+        const std::size_t n = m ? f64_elem_memo(w, b, strict, *m) : f64_elem<kSmall>(w, b, strict);
         if (n == SIZE_MAX) return SIZE_MAX;
         w[n] = sep;
         return n + 1;
     }
+    // An integer field (children, feature, sample count: mostly below 10^4; in a larger tree the children's
+    // indices pass 10^4 once, in row order) and the separator after it.
     __attribute__((always_inline)) static std::size_t i64(char* w, const uint8_t* p, char sep) {
         int64_t v; std::memcpy(&v, p, 8);
-        const std::size_t n = i64_text(v, w);
+        const std::size_t n = i64_text<true>(v, w);
         w[n] = sep;
         return n + 1;
     }
@@ -316,9 +327,9 @@ struct SkNodeRows {
             if ((n = f64(w, r + off[4], ',', strict, &memo)) == SIZE_MAX) return false;
             w += n;
             w += i64(w, r + off[5], ',');
-            if ((n = f64(w, r + off[6], ',', strict)) == SIZE_MAX) return false;
+            if ((n = f64<true>(w, r + off[6], ',', strict)) == SIZE_MAX) return false;
             w += n;
-            w += u64_text(r[off[7]], w);
+            w += u64_text<true>(r[off[7]], w);
             *w++ = ']';
             out.advance(static_cast<std::size_t>(w - w0));
         }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "json_reader.hpp"
@@ -1163,6 +1164,51 @@ void test_node_rows_written_as_fields_are() {
     CHECK_MSG(refused > 10 && leaves > 1000, "refused %d tables, %d leaves", refused, leaves);
 }
 
+// The writer's memo of float64 texts (json_writer's F64Memo) looks zero up like any other magnitude, in entry 0,
+// which starts as zero's text: class fractions of 0.0 and -0.0 among values that take entry 0 from it and give it
+// back (magnitudes found by the memo's hash, the multiplicative one of json_writer.cpp, 13 bits), and among others,
+// in a tree's values ([n, 1, 2]), written on a new thread (a memo from the pool) and on this one, must be their
+// elements' texts.
+void test_memo_zero_entry() {
+    std::vector<double> slot0;  // positive doubles whose magnitude takes entry 0
+    for (uint64_t b = 0x3fe0000000000000ULL; slot0.size() < 4; b += 0x0000000123456789ULL)
+        if (((b * 0x9E3779B97F4A7C15ULL) >> 51) == 0) { double v; std::memcpy(&v, &b, 8); slot0.push_back(v); }
+    for (int trial = 0; trial < 40; ++trial) {
+        const int64_t n = 1 + static_cast<int64_t>(skip_rnd(300));
+        std::vector<double> vals(static_cast<std::size_t>(n) * 2);
+        for (double& v : vals) {
+            const uint64_t how = skip_rnd(4);
+            v = how == 0 ? 0.0 : how == 1 ? -0.0 : how == 2 ? slot0[skip_rnd(slot0.size())] * (skip_rnd(2) ? 1 : -1)
+                                                            : static_cast<double>(skip_rnd(1000)) / 997.0;
+        }
+        std::string want = "[";
+        for (int64_t i = 0; i < n; ++i) {
+            std::string a, b;
+            elem_text(reinterpret_cast<const uint8_t*>(&vals[2 * i]), ElemKind::F64, false, a);
+            elem_text(reinterpret_cast<const uint8_t*>(&vals[2 * i + 1]), ElemKind::F64, false, b);
+            want += (i ? ",[[" : "[[") + a + "," + b + "]]";
+        }
+        want += "]";
+        ArrayView av;
+        av.data = reinterpret_cast<const uint8_t*>(vals.data());
+        av.shape = {n, 1, 2};
+        av.strides = {16, 16, 8};
+        av.layout.itemsize = 8;
+        Field f; f.kind = ElemKind::F64;
+        av.layout.fields = {f};
+        for (int on_thread = 0; on_thread < 2; ++on_thread) {
+            OutBuf out;
+            bool ok = false;
+            if (on_thread) std::thread([&] { ok = write_array_text(out, av, false, -1, 0); }).join();
+            else ok = write_array_text(out, av, false, -1, 0);
+            CHECK(ok);
+            CHECK_MSG(std::string(out.data(), out.size()) == want, "trial %d (%s): %s against %s", trial,
+                      on_thread ? "new thread" : "this thread", std::string(out.data(), std::min<std::size_t>(out.size(), 200)).c_str(),
+                      want.substr(0, 200).c_str());
+        }
+    }
+}
+
 // Lists of lists of a plain dtype (a tree's values, [n, 1, n_classes], written a node at a time where the last
 // two dimensions are small) and plain innermost lists (a run of items at a time): the same text as the elements'
 // own, nested, in 2 to 4 dimensions, compact and indented, and a NaN text cannot carry refused with `out` as it was.
@@ -1259,5 +1305,6 @@ int main() {
     test_light_skip_at_every_alignment();
     test_node_rows_written_as_fields_are();
     test_plain_lists_written_as_elements_are();
+    test_memo_zero_entry();
     return milo_test::summary("test_json");
 }

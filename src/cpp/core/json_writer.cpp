@@ -82,7 +82,9 @@ __attribute__((always_inline)) inline std::size_t f64_elem(char* w, uint64_t b, 
 // 32 bytes): a tree's class fractions and impurities repeat (in the 100-tree forest, 266K class fractions that
 // are not whole hold 36.6K distinct values), and copying a text found here costs a fraction of finding the
 // shortest digits again. Entries only ever map bits to the text the formatter gives them, so an entry left by an
-// earlier document or array is as good as a fresh one; zero (the initial key) is never looked up.
+// earlier document or array is as good as a fresh one. Zero is looked up like any other magnitude (a pure
+// leaf's class fractions hold one 0.0, in either place: a test for it would be a coin toss): it maps to entry 0,
+// which starts as zero's own text, and no other entry's initial key, zero, is ever asked for.
 struct F64Memo {
     struct Entry {
         uint64_t a;     // the magnitude's bits (sign cleared)
@@ -91,6 +93,8 @@ struct F64Memo {
     };
     static constexpr unsigned kBits = 13;
     Entry e[std::size_t{1} << kBits];
+    F64Memo() : e{} { e[0] = Entry{0, "0.0", 3}; }
+    static std::size_t slot(uint64_t a) { return static_cast<std::size_t>((a * 0x9E3779B97F4A7C15ULL) >> (64 - kBits)); }
 };
 static_assert(sizeof(F64Memo::Entry) == 32, "an entry is half a cache line");
 
@@ -103,11 +107,11 @@ F64Memo& writer_memo() { return thread_memo<F64Memo>(); }
 // f64_elem through the memo: the same text (w has kMaxElemText bytes).
 __attribute__((always_inline)) inline std::size_t f64_elem_memo(char* w, uint64_t b, bool strict, F64Memo& m) {
     const uint64_t a = b & 0x7fffffffffffffffULL;
-    if (__builtin_expect(a - 1 >= 0x7ff0000000000000ULL - 1, 0)) return f64_elem(w, b, strict);  // 0, inf, NaN
+    if (__builtin_expect(a >= 0x7ff0000000000000ULL, 0)) return f64_elem(w, b, strict);  // inf, NaN
     const bool neg = (b >> 63) != 0;
     *w = '-';
     char* const p = w + neg;
-    F64Memo::Entry& e = m.e[(a * 0x9E3779B97F4A7C15ULL) >> (64 - F64Memo::kBits)];
+    F64Memo::Entry& e = m.e[F64Memo::slot(a)];
     if (e.a == a) {
         std::memcpy(p, e.text, 24);  // (the length byte too: written over by what follows)
         return neg + e.len;

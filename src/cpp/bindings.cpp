@@ -167,7 +167,7 @@ void run_on_threads(int threads, bool workers_only, Work&& work) {
     std::vector<std::thread> pool;
     for (int t = workers_only ? 0 : 1; t < threads; ++t) {
         try {
-            pool.emplace_back(work);
+            pool.push_back(start_worker(work, !workers_only || t + 1 < threads));  // (the caller's CPU: see there)
         } catch (const std::system_error&) {
             break;
         }
@@ -426,7 +426,7 @@ private:
             if (!early_.joinable() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
                 // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
                 try {
-                    early_ = std::thread([this] { write_jobs(); });
+                    early_ = start_worker([this] { write_jobs(); });
                 } catch (const std::system_error&) {
                 }
             }

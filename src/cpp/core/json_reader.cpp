@@ -1930,7 +1930,7 @@ public:
         : text_(text), converted_(converted) {
         for (int t = 0; t < workers; ++t) {
             try {
-                pool_.emplace_back([this] { work(); });
+                pool_.push_back(start_worker([this] { work(); }));
             } catch (const std::system_error&) {  // no more threads: the caller's thread works in finish()
                 break;
             }

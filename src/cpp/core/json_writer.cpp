@@ -529,7 +529,7 @@ bool write_array_text(OutBuf& out, const ArrayView& a, bool strict, int indent, 
     out.push_back('[');
     for (int t = 1; t < threads; ++t) {
         try {
-            pool.emplace_back(piece, t);
+            pool.push_back(start_worker([&piece, t] { piece(t); }));
         } catch (const std::system_error&) {  // no thread to be had: this one writes the piece
             piece(t);
         }

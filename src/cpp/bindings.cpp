@@ -1060,12 +1060,12 @@ public:
 
     // Phase 1, then the tree with placeholders; (tree, self) or (tree, None) when nothing is left to convert.
     // `scan`, if given, collects what the build meets (Builder::collect); the caller keeps it.
-    static py::tuple start(py::bytes data, int max_depth, int threads, Scan* scan) {
+    static py::tuple start(py::bytes data, int max_depth, int threads, bool lazy, Scan* scan) {
         std::unique_ptr<Deferred> d(new Deferred(std::move(data), max_depth));
         ParseError e;
         {
             py::gil_scoped_release nogil;
-            e = d->async_.start(d->text_, d->len_, d->limits_, d->doc_, threads, note_tree_table);
+            e = d->async_.start(d->text_, d->len_, d->limits_, d->doc_, threads, note_tree_table, lazy);
         }
         if (!e.ok) raise_decode(d->text_, d->len_, e.offset, e.message);
         d->builder_.reset(new Builder(d->text_, d->len_, 0, d->doc_, d->limits_, threads));
@@ -1207,11 +1207,12 @@ py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::object
         for (py::handle k : name_keys.cast<py::tuple>()) scan->keys.push_back(k.cast<std::string>());
     }
     const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
+    const bool lazy = threads <= 0;  // (threads asked for start at once: the tests' way to run them on small texts)
     if (threads <= 0) {
         threads = len >= (1u << 20) ? capped_threads(8) : 1;
     }
     py::tuple r = threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
-                               : Deferred::start(std::move(data), max_depth, std::min(threads, 64), scan.get());
+                               : Deferred::start(std::move(data), max_depth, std::min(threads, 64), lazy, scan.get());
     if (!scan) return r;
     return py::make_tuple(r[0], r[1], scan->result());
 }

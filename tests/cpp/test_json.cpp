@@ -462,6 +462,54 @@ void test_async_decode_matches_parse_and_decode() {
     }
 }
 
+// Workers started lazily (parse_and_decode's threads 0 on a document of 1 MiB and more, AsyncDecode's lazy):
+// once the arrays queued hold about a millisecond of work, or never, the calling thread then converting every
+// array in wait_through and finish. Arrays and errors are still what one thread gives, the workers started
+// mid-way through phase 1 (1.6 MB of text lists) or not at all (a few arrays).
+void test_lazy_workers() {
+    std::vector<std::vector<double>> big_want, small_want;
+    const std::string big = f64_document(40, 1000, 50, 0xA0761D6478BD642FULL, 3.0, false, big_want);
+    const std::string small = f64_document(6, 50, 10, 0xE7037ED1A0B428DBULL, 9.0, true, small_want);
+    CHECK(big.size() > (std::size_t{1} << 20));
+    auto same = [](const Document& d, const std::vector<std::vector<double>>& want) {
+        CHECK(d.arrays.size() == want.size());
+        for (std::size_t a = 0; a < want.size() && a < d.arrays.size(); ++a)
+            CHECK(std::memcmp(d.arrays[a].data.get(), want[a].data(), want[a].size() * 8) == 0);
+    };
+    {
+        Document d;
+        Limits lim;
+        ParseError e = parse_and_decode(big.data(), big.size(), lim, d, 0);
+        CHECK_MSG(e.ok, "%s", e.message.c_str());
+        if (e.ok) same(d, big_want);
+    }
+    for (const std::string* doc : {&big, &small}) {
+        const auto& want = doc == &big ? big_want : small_want;
+        Document d;
+        Limits lim;
+        AsyncDecode async;
+        ParseError e = async.start(doc->data(), doc->size(), lim, d, 2, nullptr, true);
+        CHECK_MSG(e.ok, "%s", e.message.c_str());
+        CHECK(async.wait_through(want.size() / 2));
+        CHECK(async.finish().ok);
+        same(d, want);
+    }
+    for (std::size_t at = 9; at < big.size(); at += big.size() / 13) {
+        std::string bad = big;
+        bad[at] = 'x';
+        Parsed one = parse(bad, 1);
+        Document d;
+        Limits lim;
+        ParseError e = parse_and_decode(bad.data(), bad.size(), lim, d, 0);
+        check_same_error(e, one.err, at, 'x', 0);
+        Document d2;
+        AsyncDecode async;
+        e = async.start(bad.data(), bad.size(), lim, d2, 2, nullptr, true);
+        if (e.ok) e = async.finish();
+        check_same_error(e, one.err, at, 'x', 2);
+    }
+}
+
 // Tiny arrays (at most 256 characters of text) are converted by the parser's thread as phase 1 reads them
 // (ArrayJob::ready), the others by the workers: the arrays, and every error, are still what one thread gives;
 // a tiny array that fails is converted again in document order, so its error never comes before phase 1's.
@@ -1300,6 +1348,7 @@ int main() {
     test_structured_rows_in_pieces();
     test_pipeline_matches_two_phases();
     test_async_decode_matches_parse_and_decode();
+    test_lazy_workers();
     test_async_decode_tiny_arrays_inline();
     test_light_skip_against_a_walk();
     test_light_skip_at_every_alignment();

@@ -81,7 +81,8 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
 ParseError decode_arrays(const char* text, std::size_t len, Document& doc);
 
 // Both phases, the second started during the first on `threads` threads (0: several for documents of 1 MiB
-// and more; at most 64): array jobs are converted while the parser reads on. The result and the error reported are
+// and more, started once the arrays queued hold about a millisecond of work; at most 64): array jobs are
+// converted while the parser reads on. The result and the error reported are
 // those of parse_document then decode_arrays (phase 1's error first).
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
 
@@ -100,8 +101,10 @@ public:
     // On phase 1's error (or an allocation failure) returns it, and nothing runs on. `converted`, if given, runs
     // on the thread that finished converting an array, before wait_through reports it (while the data is still
     // in that core's cache), for arrays whose every piece converted; it may read the array and set its `note`.
+    // lazy: the workers start once the arrays queued hold about a millisecond of work (for a thread count chosen
+    // by the document's size alone: see json_reader.cpp's Pipeline).
     ParseError start(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads,
-                     void (*converted)(ArrayJob&) = nullptr);
+                     void (*converted)(ArrayJob&) = nullptr, bool lazy = false);
     // Workers may still be converting arrays (false after finish() and abort(), or a failed start()).
     bool running() const;
     // Blocks until arrays [0, n) are converted, the calling thread converting queued ones meanwhile. False as

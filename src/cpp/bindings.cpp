@@ -167,7 +167,8 @@ void run_on_threads(int threads, bool workers_only, Work&& work) {
     std::vector<std::thread> pool;
     for (int t = workers_only ? 0 : 1; t < threads; ++t) {
         try {
-            pool.push_back(start_worker(work, !workers_only || t + 1 < threads));  // (the caller's CPU: see there)
+            // (a caller that only waits leaves its last worker where the system puts it: see start_worker)
+            pool.push_back(start_worker(work, !workers_only || t + 1 < threads));
         } catch (const std::system_error&) {
             break;
         }

@@ -142,8 +142,9 @@ def decode_document(blob, *, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = 
 
 
 def _defer_threads() -> int:
-    """decode_deferred's thread count: 0 defers documents of 1 MiB and more (several threads pay off there);
-    MILO_FAST_DEFER_THREADS=2 (development and tests) takes the deferred path on every document."""
+    """decode_deferred's thread count: 0 defers documents of 1 MiB and more (several threads, started once the
+    arrays hold about a millisecond of work: json_reader.hpp's decode_threads); MILO_FAST_DEFER_THREADS=2
+    (development and tests) takes the deferred path on every document, its workers started at once."""
     v = os.environ.get("MILO_FAST_DEFER_THREADS", "")
     return int(v) if v.isdigit() and int(v) <= 64 else 0
 

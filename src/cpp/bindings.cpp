@@ -1207,13 +1207,9 @@ py::tuple decode_deferred(py::bytes data, int max_depth, int threads, py::object
         scan.reset(new Scan);
         for (py::handle k : name_keys.cast<py::tuple>()) scan->keys.push_back(k.cast<std::string>());
     }
-    const std::size_t len = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
-    const bool lazy = threads <= 0;  // (threads asked for start at once: the tests' way to run them on small texts)
-    if (threads <= 0) {
-        threads = len >= (1u << 20) ? capped_threads(8) : 1;
-    }
-    py::tuple r = threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
-                               : Deferred::start(std::move(data), max_depth, std::min(threads, 64), lazy, scan.get());
+    const DecodeThreads dt = decode_threads(threads, static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr())));
+    py::tuple r = dt.threads <= 1 ? py::make_tuple(decode_collecting(data, max_depth, 1, scan.get()), py::none())
+                                  : Deferred::start(std::move(data), max_depth, dt.threads, dt.lazy, scan.get());
     if (!scan) return r;
     return py::make_tuple(r[0], r[1], scan->result());
 }

@@ -2175,20 +2175,21 @@ void AsyncDecode::abort() {
     }
 }
 
-ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads) {
-    const bool lazy = threads <= 0;  // (threads asked for start at once: the tests' way to run them on small texts)
-    if (threads <= 0) {
-        threads = len >= (1u << 20) ? capped_threads(8) : 1;
-    }
-    threads = std::min(threads, 64);  // a worker per thread asked for: never thousands
-    if (threads <= 1) {
+DecodeThreads decode_threads(int asked, std::size_t len) {
+    if (asked <= 0) return {len >= (std::size_t{1} << 20) ? capped_threads(8) : 1, true};
+    return {std::min(asked, 64), false};  // a worker per thread asked for: never thousands
+}
+
+ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int asked) {
+    const DecodeThreads dt = decode_threads(asked, len);
+    if (dt.threads <= 1) {
         ParseError e = parse_document(text, len, limits, doc);
         if (e.ok) e = decode_arrays(text, len, doc);
         return e;
     }
     doc = Document{};
     reserve_for(doc, len);
-    Pipeline pipeline(text, threads - 1, nullptr, lazy);
+    Pipeline pipeline(text, dt.threads - 1, nullptr, dt.lazy);
     Parser p(text, len, limits, doc, &pipeline);
     ParseError e = p.run();
     if (!e.ok) {

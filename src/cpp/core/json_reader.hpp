@@ -80,10 +80,19 @@ ParseError parse_document(const char* text, std::size_t len, const Limits& limit
 // Returns the first failure. (parse_and_decode runs both phases, the second on several threads.)
 ParseError decode_arrays(const char* text, std::size_t len, Document& doc);
 
-// Both phases, the second started during the first on `threads` threads (0: several for documents of 1 MiB
-// and more, started once the arrays queued hold about a millisecond of work; at most 64): array jobs are
-// converted while the parser reads on. The result and the error reported are
-// those of parse_document then decode_arrays (phase 1's error first).
+// The threads a decode of `len` bytes runs on when `asked` were asked for, and whether its workers start lazily:
+// asked 0 or less, chosen by the size (several for 1 MiB and more, 1 below), the workers started once the arrays
+// queued hold about a millisecond of work (see json_reader.cpp's Pipeline); else as asked, at most 64, started at
+// once (the tests' way to run them on small texts). parse_and_decode and the bindings' decode_deferred decide so.
+struct DecodeThreads {
+    int threads;
+    bool lazy;
+};
+DecodeThreads decode_threads(int asked, std::size_t len);
+
+// Both phases, the second started during the first on decode_threads(threads, len): array jobs are converted
+// while the parser reads on. The result and the error reported are those of parse_document then decode_arrays
+// (phase 1's error first).
 ParseError parse_and_decode(const char* text, std::size_t len, const Limits& limits, Document& doc, int threads);
 
 // Both phases as parse_and_decode, but phase 2 goes on after start() returns: the caller can use the first

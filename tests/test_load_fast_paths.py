@@ -269,3 +269,137 @@ def test_compiled_estimator_check_never_accepts_what_python_refuses(target, monk
         assert accepted >= 5 and refused >= 15, (accepted, refused)
     else:  # a regressor (no classes) passes at once; more than one output is left to the Python checks
         assert accepted == (target == "yr") and _python_estimator_verdict(cls, est.__dict__, monkeypatch)
+
+
+# ------------------------------------------------------------- a tree estimator's state at once (STATE_DECODERS)
+
+@pytest.fixture(scope="module")
+def forest():
+    from sklearn.ensemble import RandomForestClassifier
+    return RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0).fit(D["X"], D["ys"])
+
+
+def _count_shortcut(monkeypatch):
+    """skt._estimator_state counted: [True if it built the state, False if it returned None, ...]."""
+    calls = []
+    real = skt._estimator_state
+
+    def counted(*a):
+        r = real(*a)
+        calls.append(r is not None)
+        return r
+
+    monkeypatch.setattr(skt, "_estimator_state", counted)
+    return calls
+
+
+def _load_both_ways(blob, monkeypatch):
+    """The model loaded with the state shortcut, how many trees it built, and the model loaded by the walk alone."""
+    with monkeypatch.context() as m:
+        calls = _count_shortcut(m)
+        fast = milo_fast.loads(blob)
+    with monkeypatch.context() as m:
+        m.setattr(tables(), "state_decoders", {})
+        walked = milo_fast.loads(blob)
+    return fast, calls, walked
+
+
+def _same_estimator(a, b):
+    da, db = a.__dict__, b.__dict__
+    assert type(a) is type(b) and list(da) == list(db)
+    for k, v in da.items():
+        w = db[k]
+        if k == "tree_":
+            assert _same_tree(v, w), k
+        elif isinstance(v, np.ndarray):
+            assert type(w) is np.ndarray and v.dtype == w.dtype and np.array_equal(v, w), k
+        else:
+            assert type(v) is type(w) and v == w, k
+
+
+@pytest.mark.parametrize("arrays", ["text", "base64"])
+@pytest.mark.parametrize("deferred", [False, True])
+def test_tree_estimator_state_at_once_builds_what_the_walk_builds(forest, arrays, deferred, monkeypatch):
+    from milo_fast import document
+    monkeypatch.setattr(document, "DEFER_THREADS", 2 if deferred else 0)
+    fast, calls, walked = _load_both_ways(milo_fast.dumps(forest, arrays=arrays), monkeypatch)
+    n = len(forest.estimators_)
+    assert calls == [True] * (n - 1), "every tree but the first (which resolves the Tree class) is built at once"
+    for a, b, c in zip(fast.estimators_, walked.estimators_, forest.estimators_):
+        _same_estimator(a, b)
+        _same_estimator(a, c)
+    X = D["X"][::-1] + 0.25
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+
+
+def _estimator_state_variants(st):
+    """An estimator's state node, and nodes the shortcut must leave to the walk (None: nothing built)."""
+    tree = st["tree_"]
+    yield "unchanged", st, True
+    yield "a list value", {**st, "classes_": [0, 1]}, False
+    yield "another dict value", {**st, "extra": {}}, False
+    yield "a marker key", {**st, "milo:id": 3}, False
+    yield "a key holding milo:", {**st, "x milo:y": 1}, False
+    yield "a key that is not a str", {**st, 1: 2}, False
+    yield "no tree_", {k: v for k, v in st.items() if k != "tree_"}, False
+    yield "tree_ a list", {**st, "tree_": [tree]}, False
+    yield "tree node with a fourth key", {**st, "tree_": {**tree, "list": []}}, False
+    yield "tree node without args", {**st, "tree_": {k: v for k, v in tree.items() if k != "args"}}, False
+    yield "tree node of another class", {**st, "tree_": {**tree, "milo:object": "sklearn.tree._tree.Tre"}}, False
+    yield "tree node's name not a str", {**st, "tree_": {**tree, "milo:object": 7}}, False
+    yield "tree node the builder refuses", {**st, "tree_": {**tree, "state": {**tree["state"], "max_depth": 1}}}, \
+        False
+    yield "state a list", list(st.items()), False
+
+
+def test_tree_estimator_state_at_once_builds_nothing_for_other_nodes():
+    from sklearn.tree import DecisionTreeClassifier
+    model = DecisionTreeClassifier(max_depth=4, random_state=0).fit(D["X"], D["y3"])  # (string classes: a node)
+    st = codec.decode(milo_fast.dumps(model, arrays="base64"))["data"]["state"]
+    nd_t, cls = skt._node_dtype(), skt._tree_cls()
+    seen = 0
+    for what, node, builds in _estimator_state_variants(st):
+        tree_state = node["tree_"]["state"] if type(node) is dict and type(node.get("tree_")) is dict else None
+        if tree_state is not None:  # (a copy per variant: consume may drop its arrays)
+            node = {**node, "tree_": {**node["tree_"], "state": dict(tree_state)}}
+        got = core.sk_tree_estimator_state(node, skt.TREE, cls, nd_t, None, True, None, None)
+        if not builds:
+            assert got is None, what
+            if tree_state is not None:  # nothing built: the node keeps its arrays (consume drops them once built)
+                assert all(type(node["tree_"]["state"][k]) is np.ndarray for k in ("nodes", "values")), what
+            seen += 1
+            continue
+        assert type(got) is dict and list(got) == list(node) and got is not node, what
+        assert all(got[k] is node[k] for k in node if k != "tree_"), what
+        assert type(got["tree_"]) is cls and _same_tree(got["tree_"], model.tree_), what
+        assert node["tree_"]["state"]["nodes"] is None, "consume: the node lets go of the arrays it built from"
+    assert seen == 13
+
+
+@pytest.mark.parametrize("defect", ["a list value", "max_depth", "feature_too_large"])
+def test_a_forest_tree_left_to_the_walk_gives_the_walks_error(forest, defect, monkeypatch):
+    doc = codec.decode(milo_fast.dumps(forest, arrays="base64"))
+    st = doc["data"]["state"]["estimators_"][2]["state"]
+    tree_state = st["tree_"]["state"]
+    if defect == "a list value":
+        st["n_outputs_"] = [1]
+    elif defect == "max_depth":
+        tree_state["max_depth"] += 1
+    else:
+        tree_state["nodes"] = tree_state["nodes"].copy()
+        break_node_table(tree_state["nodes"], st["tree_"]["args"][0], defect)
+    blob = codec.encode(doc, arrays="base64")
+    errors = []
+    for shortcut in (True, False):
+        with monkeypatch.context() as m:
+            calls = _count_shortcut(m)
+            if not shortcut:
+                m.setattr(tables(), "state_decoders", {})
+            with pytest.raises(ValidationError) as e:
+                milo_fast.loads(blob)
+            errors.append(str(e.value))
+            # the second tree is built at once and the third left to the walk, which raises (the list value: the
+            # validators, once the last two trees are built at once too)
+            after = [True, True] if defect == "a list value" else []
+            assert calls == ([True, False] + after if shortcut else []), calls
+    assert errors[0] == errors[1] and "estimators_[2]" in errors[0], errors

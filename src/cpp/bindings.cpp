@@ -1455,6 +1455,71 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
     return tree;
 }
 
+// The Decoder's decode of a decision tree estimator's state, for the usual node, at once (sklearn_trees'
+// STATE_DECODERS): `state` a dict whose keys are str holding no "milo:" (a plain dict to Decoder.classify) and
+// whose values are final (no exact dict or list: Decoder.decode leaves them as they are) except "tree_", a Tree
+// node of exactly {"milo:object": tree_qn, "args", "state"}, which sk_build_tree builds. Each container's arrays
+// are put in place first, as Decoder.decode does: need[id(container)], when there, is passed to fill. Returns a
+// copy of `state` with the built Tree as "tree_"; or None, with no Tree built, when anything is otherwise: the
+// Decoder then decodes the state as any other, and words any error.
+py::object sk_tree_estimator_state(py::handle state, py::handle tree_qn, py::handle tree_cls, py::handle node_dtype,
+                                   py::handle notes, bool consume, py::handle need, py::handle fill) {
+    static PyObject* k_tree = interned("tree_");
+    static PyObject* k_object = interned("milo:object");
+    static PyObject* k_args = interned("args");
+    static PyObject* k_state = interned("state");
+    static PyObject* mark = interned("milo:");
+    PyObject* const st = state.ptr();
+    if (!PyDict_CheckExact(st) || !PyUnicode_CheckExact(tree_qn.ptr())) return py::none();
+    const bool deferred = PyDict_CheckExact(need.ptr());
+    auto fill_for = [&](PyObject* container) {  // Decoder.decode's `self.fill(self.need[id(node)])`
+        if (!deferred || PyDict_GET_SIZE(need.ptr()) == 0) return;
+        py::object id = py::reinterpret_steal<py::object>(PyLong_FromVoidPtr(container));
+        if (!id) throw py::error_already_set();
+        PyObject* n = PyDict_GetItemWithError(need.ptr(), id.ptr());
+        if (!n && PyErr_Occurred()) throw py::error_already_set();
+        if (n && !py::reinterpret_steal<py::object>(PyObject_CallOneArg(fill.ptr(), n))) throw py::error_already_set();
+    };
+    fill_for(st);
+    PyObject* tree_node = nullptr;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(st, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) return py::none();
+        const Py_ssize_t at = PyUnicode_Find(k, mark, 0, PY_SSIZE_T_MAX, 1);
+        if (at == -2) throw py::error_already_set();
+        if (at >= 0) return py::none();
+        if (PyList_CheckExact(v)) return py::none();
+        if (PyDict_CheckExact(v)) {
+            const int is_tree = PyUnicode_Compare(k, k_tree);
+            if (is_tree == -1 && PyErr_Occurred()) throw py::error_already_set();
+            if (is_tree != 0 || PyDict_GET_SIZE(v) != 3) return py::none();
+            tree_node = v;
+        }
+    }
+    if (!tree_node) return py::none();
+    PyObject* qn = PyDict_GetItemWithError(tree_node, k_object);
+    PyObject* args = qn ? PyDict_GetItemWithError(tree_node, k_args) : nullptr;
+    PyObject* tree_state = args ? PyDict_GetItemWithError(tree_node, k_state) : nullptr;
+    if (!tree_state) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        return py::none();
+    }
+    if (!PyUnicode_CheckExact(qn)) return py::none();
+    const int same = PyUnicode_Compare(qn, tree_qn.ptr());
+    if (same == -1 && PyErr_Occurred()) throw py::error_already_set();
+    if (same != 0) return py::none();
+    py::object keep_node = py::reinterpret_borrow<py::object>(tree_node);  // (fill runs Python: hold what we use)
+    py::object keep_args = py::reinterpret_borrow<py::object>(args);
+    py::object keep_state = py::reinterpret_borrow<py::object>(tree_state);
+    fill_for(tree_node);
+    py::object tree = sk_build_tree(tree_cls, args, tree_state, node_dtype, notes, consume);
+    if (tree.is_none()) return tree;
+    py::object out = py::reinterpret_steal<py::object>(PyDict_Copy(st));
+    if (!out || PyDict_SetItem(out.ptr(), k_tree, tree.ptr()) < 0) throw py::error_already_set();
+    return out;
+}
+
 // validate_tree_estimator's checks of a fitted single-output decision tree, at once, on the estimator's
 // __dict__: tree_ exactly `tree_cls`; n_features_in_ an int (or numpy integer) equal to the tree's; n_outputs_
 // absent, None or an int equal to the tree's; with n_classes_ and classes_, one output: n_classes_ an int equal to
@@ -1567,6 +1632,10 @@ PYBIND11_MODULE(_core, m) {
     m.def("sk_build_tree", &sk_build_tree, py::arg("cls"), py::arg("args"), py::arg("state"), py::arg("node_dtype"),
           py::arg("notes"), py::arg("consume"),
           "TreeHandler.construct for the usual node: the built Tree, or None (nothing built) for its own checks.");
+    m.def("sk_tree_estimator_state", &sk_tree_estimator_state, py::arg("state"), py::arg("tree_qn"),
+          py::arg("tree_cls"), py::arg("node_dtype"), py::arg("notes"), py::arg("consume"), py::arg("need"),
+          py::arg("fill"),
+          "A decision tree estimator's decoded state for the usual node (its Tree built), or None (nothing built).");
     m.def("sk_tree_estimator_ok", &sk_tree_estimator_ok, py::arg("d"), py::arg("tree_cls"),
           "True if a decision tree estimator's __dict__ passes every check of validate_tree_estimator (exact types).");
     m.def("sk_builder_table_checks", &sk_builder_table_checks,

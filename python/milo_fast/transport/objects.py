@@ -126,10 +126,11 @@ class ObjectT(Transporter):
         return [(node[self.kind], key_path(path, self.kind))]
 
     def _plan(self, qn, dec, path):
-        """``(cls, handler, refused, checks, setstate)`` for the class a node names, after every check that depends
-        on the name alone: its handler (or None) and the node keys the handler refuses; for a class rebuilt
-        generically, the validators of its instances and its ``__setstate__`` (None: pickle's default BUILD). Kept in
-        ``dec.plans`` for the rest of this load (a forest names the same two classes a hundred times)."""
+        """``(cls, handler, refused, checks, setstate, decode_state)`` for the class a node names, after every check
+        that depends on the name alone: its handler (or None) and the node keys the handler refuses; for a class
+        rebuilt generically, the validators of its instances, its ``__setstate__`` (None: pickle's default BUILD) and
+        its family's shortcut for decoding its state (None: the Decoder's walk). Kept in ``dec.plans`` for the rest of
+        this load (a forest names the same two classes a hundred times)."""
         cls = dec.resolve(qn, key_path(path, self.kind))
         expect(isinstance(cls, type), key_path(path, self.kind), f"{qn} to be a class")
         handler = dec.tables.handlers.get(qn)
@@ -148,13 +149,14 @@ class ObjectT(Transporter):
         setstate = getattr(cls, "__setstate__", None) if handler is None else None
         if type(setstate) is not FunctionType or cls.__new__ is not object.__new__:
             setstate = None  # (none, not a plain method, or objects that may come with attributes: set_state finds it)
-        plan = dec.plans[qn] = (cls, handler, refused, checks, setstate)  # qn is a str: resolve accepted it
+        decode_state = dec.tables.state_decoders.get(qn) if handler is None else None
+        plan = dec.plans[qn] = (cls, handler, refused, checks, setstate, decode_state)  # (resolve accepted qn: a str)
         return plan
 
     def decode(self, node, dec, path):
         qn = node[self.kind]
         plan = dec.plans.get(qn) if type(qn) is str else None
-        cls, handler, refused, checks, setstate = plan if plan is not None else self._plan(qn, dec, path)
+        cls, handler, refused, checks, setstate, decode_state = plan if plan is not None else self._plan(qn, dec, path)
         if handler is not None:
             if refused and not refused.isdisjoint(node):
                 for k in node:
@@ -176,7 +178,9 @@ class ObjectT(Transporter):
             dec.register(node, obj, path)
         if "state" in node:
             p = key_path(path, "state")
-            state = dec.decode(node["state"], p)
+            state = decode_state(node["state"], dec, p) if decode_state is not None else None
+            if state is None:  # (a shortcut returns a dict or None: not its usual state)
+                state = dec.decode(node["state"], p)
             if state is not None:
                 try:
                     if setstate is not None:  # obj is a bare instance of cls (object.__new__)

@@ -3,7 +3,9 @@
 Each family module exports ``TRANSPORTERS`` (value kinds: exact types written, marker keys read, fallback
 predicates), ``HANDLERS`` (how the classes it knows are written inside ``milo:object`` nodes) and optionally
 ``VALIDATORS`` (qualified name -> check(obj, path), run on generically rebuilt objects once the whole document is
-built, e.g. that a forest's trees match its input width) and ``GENERIC_VALIDATORS`` (``(applies(cls), check)``
+built, e.g. that a forest's trees match its input width), ``STATE_DECODERS`` (qualified name ->
+decode(state_node, decoder, path), a shortcut for the usual state of a class rebuilt generically: the decoded state,
+or None to let the Decoder walk it; one family per class) and ``GENERIC_VALIDATORS`` (``(applies(cls), check)``
 pairs, run on every rebuilt object whose class they apply to, e.g. scikit-learn's parameter constraints). Several
 families may check the same class; a family lists a class once. Adding a supported type touches one family
 module; adding a family touches this list.
@@ -31,6 +33,7 @@ class Tables:
         self.handlers: dict = {}
         self.validators: dict = {}      # qualified name -> tuple of checks
         self.generic_validators: list = []
+        self.state_decoders: dict = {}  # qualified name -> decode(state_node, dec, path) -> state, or None
         self._fallbacks = []
         self._lock = threading.Lock()
         for fam in self.families:
@@ -48,6 +51,10 @@ class Tables:
             for qn, check in getattr(fam, "VALIDATORS", {}).items():
                 self.validators[qn] = self.validators.get(qn, ()) + (check,)
             self.generic_validators.extend(getattr(fam, "GENERIC_VALIDATORS", ()))
+            for qn, decode in getattr(fam, "STATE_DECODERS", {}).items():
+                if qn in self.state_decoders:
+                    raise RuntimeError(f"{qn} has two state decoders ({fam.__name__})")
+                self.state_decoders[qn] = decode
             for h in fam.HANDLERS:
                 for qn in h.classes:
                     if qn in self.handlers:

@@ -105,6 +105,7 @@ _NODE_DTYPE = None
 _TREE_CLS = None
 _build = getattr(_core, "sk_build_tree", None)  # all of TreeHandler.construct for the usual node (compiled)
 _estimator_ok = getattr(_core, "sk_tree_estimator_ok", None)  # validate_tree_estimator's checks (compiled)
+_estimator_state = getattr(_core, "sk_tree_estimator_state", None)  # a tree estimator's usual state (compiled)
 
 
 def _node_dtype():
@@ -211,6 +212,18 @@ class TreeHandler(ObjectHandler):
         if dec.consume:  # the tree has its own copy: the next tree's tables can take this memory
             st["nodes"] = st["values"] = None
         return tree
+
+
+def decode_tree_estimator_state(node, dec, path):
+    """STATE_DECODERS' shortcut for a decision tree estimator (a forest's hundred): its state decoded and its Tree
+    built in one compiled call (sk_tree_estimator_state: the same arrays put in place, the same checks and Tree as
+    the Decoder's walk and TreeHandler.construct), or None, with nothing built, for the walk. Taken once this load
+    has resolved the Tree class and found its handler (the first tree of a forest takes the walk)."""
+    plan = dec.plans.get(TREE)
+    if plan is None or type(plan[1]) is not TreeHandler:
+        return None
+    return _estimator_state(node, TREE, plan[0], _NODE_DTYPE or _node_dtype(), dec.tree_notes, dec.consume, dec.need,
+                            dec.fill)
 
 
 def check_hist_nodes(nodes: np.ndarray, n_features: int, n_bitsets: int, path) -> None:
@@ -533,6 +546,8 @@ def _ensemble_checks(qn):
 
 TRANSPORTERS: list = []
 HANDLERS = [TreeHandler()]
+STATE_DECODERS = ({f"sklearn.tree._classes.{n}": decode_tree_estimator_state for n in _TREES}
+                  if _estimator_state is not None else {})
 # Checks run on a rebuilt object once the document is built (qualified name -> check(obj, path)).
 VALIDATORS = {**{f"sklearn.tree._classes.{n}": validate_tree_estimator for n in _TREES},
               **{n: _ensemble_checks(n) for n in _ENSEMBLES},

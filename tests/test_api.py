@@ -762,6 +762,33 @@ def test_signed_and_encrypted_files_through_every_entry_point(tmp_path, forest):
     assert_same(forest, milo_fast.loads(blob, decrypt_key="a passphrase"))
 
 
+def test_the_garbage_collector_is_paused_while_a_document_is_made(forest, monkeypatch):
+    import gc
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    from milo_fast import document
+    seen = []
+
+    def watched(*a, **k):
+        seen.append(gc.isenabled())
+        return make(*a, **k)
+
+    make = document.make_document
+    monkeypatch.setattr(document, "make_document", watched)
+    blob = milo_fast.dumps(forest)
+    assert gc.isenabled() and seen == [False]
+    with pytest.raises(milo_fast.ExportError):
+        milo_fast.dumps(FunctionTransformer(lambda x: x))
+    assert gc.isenabled() and seen == [False, False]
+    gc.disable()  # a caller's choice is kept
+    try:
+        assert milo_fast.dumps(forest) == blob
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_the_garbage_collector_is_paused_for_a_load_and_restored(forest, tmp_path, monkeypatch):
     import gc
     from milo_fast import document

@@ -838,3 +838,64 @@ def test_the_garbage_collector_is_paused_for_a_load_and_restored(forest, tmp_pat
         gc.enable()
     assert np.array_equal(m.predict_proba(np.zeros((3, forest.n_features_in_))),
                           forest.predict_proba(np.zeros((3, forest.n_features_in_))))
+
+
+@pytest.fixture(scope="module")
+def big_forest():
+    from sklearn.ensemble import RandomForestClassifier
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((2000, 8))
+    return RandomForestClassifier(n_estimators=4, random_state=0).fit(X, rng.integers(0, 3, 2000)), X
+
+
+@pytest.mark.compiled_codec
+def test_a_text_save_writes_its_arrays_while_the_document_is_made(big_forest, monkeypatch):
+    from milo_fast import codec, document
+    model, X = big_forest
+    made = []
+    real = codec.text_encoder
+
+    def recorded(**k):
+        made.append(real(**k))
+        return made[-1]
+
+    monkeypatch.setattr(codec, "text_encoder", recorded)
+    blob = milo_fast.dumps(model)
+    assert len(made) == 1 and made[0].reused == 2 * len(model.estimators_)  # each tree's nodes and values
+    assert blob == codec.encode(document.make_document(model))  # the document the walk alone writes
+    assert np.array_equal(milo_fast.loads(blob).predict_proba(X), model.predict_proba(X))
+    milo_fast.dumps(model, arrays="base64")
+    milo_fast.dumps(model, indent=1)
+    milo_fast.dumps(model, format="pymilo")
+    assert len(made) == 1  # only compact text saves prepare their arrays
+
+
+@pytest.mark.compiled_codec
+def test_an_export_error_after_arrays_were_prepared(big_forest, monkeypatch):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from milo_fast import codec
+    model, X = big_forest
+    made, prepared = [], []
+    real = codec.text_encoder
+
+    class Recorded:  # the encoder, and how many arrays it had queued when it was closed
+        def __init__(self):
+            self.e = real()
+            self.prepare = self.e.prepare
+            made.append(self)
+
+        def close(self):
+            prepared.append(self.e.prepared)
+            self.e.close()
+
+    monkeypatch.setattr(codec, "text_encoder", Recorded)
+    bad = Pipeline([("rf", model), ("f", FunctionTransformer(lambda x: x))])  # the forest's arrays come first
+    for _ in range(3):
+        with pytest.raises(milo_fast.ExportError, match=r"steps"):
+            milo_fast.dumps(bad)
+    assert len(made) == 3 and prepared == [2 * len(model.estimators_)] * 3  # queued, then closed at the error
+    assert all(m.e.prepared == 0 and not m.e.prepare(X) for m in made)  # (closed: its jobs dropped)
+    monkeypatch.setattr(codec, "text_encoder", real)
+    assert np.array_equal(milo_fast.loads(milo_fast.dumps(model)).predict_proba(X), model.predict_proba(X))

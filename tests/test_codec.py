@@ -1891,3 +1891,111 @@ def test_decode_threads_argument():
     for bad in (-1, 65, 10 ** 6, 1.5, True, "2"):
         with pytest.raises(ValueError, match=r"threads must be an int in \[0, 64\]"):
             codec.decode(b"[1]", threads=bad)
+
+
+# ------------------------------------------------------------------ prepared arrays (codec.text_encoder)
+
+def _prepared_cases():
+    """Documents with arrays of every kind the walk defers (and some it does not), the same objects in the tree."""
+    rng = np.random.default_rng(7)
+    nodes = np.zeros(300, dtype=[("l", "<i8"), ("r", "<i8"), ("f", "<i8"), ("t", "<f8"), ("i", "<f8"),
+                                 ("n", "<i8"), ("w", "<f8"), ("m", "u1")])
+    nodes["t"] = rng.standard_normal(300)
+    shared = rng.standard_normal(2000)
+    big_endian = rng.standard_normal((40, 30)).astype(">f8")
+    odd = rng.standard_normal(3000).astype(np.float32)
+    odd[::7] = np.nan
+    odd[1::11] = -np.inf
+    return {
+        "shared twice": {"a": shared, "b": [shared, {"c": shared}]},
+        "dtypes": {"nodes": nodes, "be": big_endian, "f32": odd, "i8": rng.integers(-128, 127, 5000, dtype=np.int8),
+                   "u64": rng.integers(0, 2**63, 700, dtype=np.uint64), "bool": rng.random(600) < 0.5,
+                   "f16": rng.standard_normal(900).astype(np.float16)},
+        "small and large": {"small": np.arange(10.0), "edge": np.arange(512.0), "large": rng.standard_normal(200_000),
+                            "2d": rng.standard_normal((300, 4)), "scalar": np.float64(2.5)},
+    }
+
+
+def _walk_arrays(v, out):
+    if isinstance(v, np.ndarray):
+        out.append(v)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _walk_arrays(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            _walk_arrays(x, out)
+    return out
+
+
+@pytest.mark.compiled_codec
+@pytest.mark.parametrize("case", list(_prepared_cases()))
+def test_prepared_arrays_give_the_same_document(case):
+    doc = _prepared_cases()[case]
+    want = _pycodec.encode(doc, False, -1, False)  # the reference writer's bytes
+    assert codec.encode(doc) == want
+    enc = codec.text_encoder()
+    queued = [a for a in _walk_arrays(doc, []) if enc.prepare(a)]
+    assert enc.prepared == len({id(a) for a in queued})
+    assert codec.encode(doc, encoder=enc) == want
+    assert enc.reused == len(queued) > 0  # every prepared array met (a shared one each time) and taken as written
+    small = doc.get("small")
+    if small is not None:  # what the walk does not defer is not prepared
+        assert not codec.text_encoder().prepare(small) and not codec.text_encoder().prepare(doc["large"])
+
+
+@pytest.mark.compiled_codec
+def test_a_prepared_array_the_document_does_not_hold_is_left_out():
+    rng = np.random.default_rng(3)
+    held, dropped = rng.standard_normal(5000), rng.standard_normal(5000)
+    enc = codec.text_encoder()
+    assert enc.prepare(dropped) and enc.prepare(held) and enc.prepare(held)  # (twice: queued once)
+    assert enc.prepared == 2
+    doc = {"x": held}
+    assert codec.encode(doc, encoder=enc) == _pycodec.encode(doc, False, -1, False) and enc.reused == 1
+    enc = codec.text_encoder()
+    enc.prepare(dropped)
+    assert codec.encode({"x": 1}, encoder=enc) == codec.encode({"x": 1}) and enc.reused == 0
+
+
+@pytest.mark.compiled_codec
+def test_a_prepared_encoder_writes_one_document_with_its_own_settings():
+    a = np.arange(5000.0)
+    enc = codec.text_encoder()
+    enc.prepare(a)
+    with pytest.raises(ValueError, match="other settings"):
+        codec.encode({"a": a}, arrays="base64", encoder=enc)
+    with pytest.raises(ValueError, match="other settings"):
+        codec.encode({"a": a}, indent=2, encoder=enc)
+    assert codec.encode({"a": a}, encoder=enc) == codec.encode({"a": a})
+    with pytest.raises(ValueError, match="already written"):
+        codec.encode({"a": a}, encoder=enc)
+    assert not enc.prepare(np.arange(5000.0))  # (a spent encoder takes nothing)
+    with pytest.raises(TypeError):
+        codec.encode({"a": a}, encoder=object())
+    with pytest.raises(EncodeError, match=r"at \$\.b"):  # the walk's errors, with prepared arrays queued
+        enc = codec.text_encoder()
+        enc.prepare(a)
+        codec.encode({"a": a, "b": object()}, encoder=enc)
+
+
+@pytest.mark.compiled_codec
+def test_prepared_encoders_dropped_unused_stop_their_workers():
+    import gc
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(20_000) for _ in range(8)]  # enough for the early worker to start
+    refs = [sys.getrefcount(a) for a in arrays]
+    for _ in range(20):
+        enc = codec.text_encoder()
+        for a in arrays:
+            enc.prepare(a)
+        del enc, a  # (the worker may be mid-array: joined, and the arrays let go)
+        gc.collect()
+    assert [sys.getrefcount(a) for a in arrays] == refs
+    enc = codec.text_encoder()
+    assert all(enc.prepare(a) for a in arrays) and enc.prepared == len(arrays)
+    enc.close()  # the same, without waiting for the encoder to go
+    assert enc.prepared == 0 and [sys.getrefcount(a) for a in arrays] == refs
+    with pytest.raises(ValueError, match="already written"):
+        codec.encode({"a": arrays}, encoder=enc)
+    assert codec.encode({"a": arrays}) == _pycodec.encode({"a": arrays}, False, -1, False)

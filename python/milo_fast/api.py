@@ -28,7 +28,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Literal
 
-from . import document, trust
+from . import codec, document, trust
 from .errors import DeferredArrayEscaped, LoadError, MiloError, UntrustedTypeError
 from .limits import (DEFAULT_MAX_ALLOC, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_SIZE, Budget,
                      check_limit_args)
@@ -194,15 +194,22 @@ def _dumps_plain(model, *, arrays, compress, indent, format, trusted) -> bytes:
     if compress not in (None, "zstd", "gzip"):
         raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
     if format == "milo":
-        with _GcPaused():  # (the document's containers, like a load's, are never garbage in a cycle)
-            doc = document.make_document(model, trusted=trusted)
-        return document.encode_document(doc, arrays=arrays, indent=indent, compress=compress)
+        # compact text: the arrays' text is written on a worker while the document is being made
+        enc = codec.text_encoder() if arrays == "text" and indent is None else None
+        try:
+            with _GcPaused():  # (the document's containers, like a load's, are never garbage in a cycle)
+                doc = document.make_document(model, trusted=trusted,
+                                             prefetch=enc.prepare if enc is not None else None)
+        except BaseException:
+            if enc is not None:  # (its worker would go on with the arrays while the traceback keeps it)
+                enc.close()
+            raise
+        return document.encode_document(doc, arrays=arrays, indent=indent, compress=compress, encoder=enc)
     if format == "pymilo":
         out = document.compat_module().export_document(model)
         if isinstance(out, str):
             out = out.encode("utf-8")
         elif not isinstance(out, (bytes, bytearray)):
-            from . import codec
             out = codec.encode(out, arrays="text", indent=indent)
         return document.compress_bytes(bytes(out), compress)
     raise ValueError(f"format must be 'milo' or 'pymilo', not {format!r}")

@@ -21,7 +21,17 @@ else:
 ArraysMode = Literal["text", "base64"]
 
 
-def encode(obj: Any, *, arrays: ArraysMode = "text", indent: int | None = None, strict: bool = False) -> bytes:
+def text_encoder(*, strict: bool = False):
+    """An encoder for a compact text document (arrays="text", indent=None) that can take the document's arrays
+    before the document is made: ``prepare(array)`` starts writing an array's text on a worker thread at once, and
+    ``encode(doc, encoder=...)`` uses that text where the document holds that very array. None without the
+    compiled core. Used once."""
+    cls = getattr(_impl, "Encoder", None)
+    return cls(False, -1, bool(strict)) if cls is not None else None
+
+
+def encode(obj: Any, *, arrays: ArraysMode = "text", indent: int | None = None, strict: bool = False,
+           encoder=None) -> bytes:
     """Encode ``obj`` as UTF-8 JSON bytes.
 
     arrays: "text" writes numeric arrays as (nested) JSON lists in the PyMilo envelope; "base64" writes their
@@ -29,12 +39,14 @@ def encode(obj: Any, *, arrays: ArraysMode = "text", indent: int | None = None, 
     indent: None for the most compact output, or a number of spaces.
     strict: False writes non-finite floats as the tokens NaN / Infinity / -Infinity (as Python's json and
     PyMilo do); True writes them so that the output is strict RFC 8259 JSON (see docs/format.md).
+    encoder: a text_encoder() made with the same settings (its prepared arrays' text is used), or None.
     """
     if arrays not in ("text", "base64"):
         raise ValueError(f"arrays must be 'text' or 'base64', not {arrays!r}")
     if indent is not None and (not isinstance(indent, int) or isinstance(indent, bool) or indent < 0 or indent > 16):
         raise ValueError(f"indent must be None or an int in [0, 16], not {indent!r}")
-    return _impl.encode(obj, arrays == "base64", -1 if indent is None else int(indent), bool(strict))
+    args = (obj, arrays == "base64", -1 if indent is None else int(indent), bool(strict))
+    return _impl.encode(*args) if encoder is None else _impl.encode(*args, encoder)
 
 
 def decode(data: bytes | bytearray | memoryview | str, *, max_depth: int = 512, threads: int = 0) -> Any:

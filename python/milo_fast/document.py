@@ -59,9 +59,10 @@ def model_type_of(model) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def make_document(model, *, trusted: Iterable[str] = ()) -> dict:
-    """The document of ``model`` as a JSON-ready tree (ExportError if the model cannot be written safely)."""
-    data = transport.to_tree(model, trusted=trusted, root=f"$.{DATA}")
+def make_document(model, *, trusted: Iterable[str] = (), prefetch=None) -> dict:
+    """The document of ``model`` as a JSON-ready tree (ExportError if the model cannot be written safely).
+    ``prefetch``: the ``prepare`` of a codec.text_encoder() that will write the document, or None."""
+    data = transport.to_tree(model, trusted=trusted, root=f"$.{DATA}", prefetch=prefetch)
     return {HEADER: make_header(model_type_of(model)), DATA: data}
 
 
@@ -121,11 +122,12 @@ def decompress_bytes(blob: bytes, *, max_size: int = DEFAULT_MAX_SIZE, source: s
 
 
 def encode_document(doc: dict, *, arrays: str = "text", indent: int | None = None,
-                    compress: str | None = None) -> bytes:
+                    compress: str | None = None, encoder=None) -> bytes:
+    """``encoder``: the codec.text_encoder() given to make_document's ``prefetch``, or None."""
     if compress not in (None, "zstd", "gzip"):
         raise ValueError(f"compress must be None, 'zstd' or 'gzip', not {compress!r}")
     with transport.deep_recursion():
-        text = codec.encode(doc, arrays=arrays, indent=indent)
+        text = codec.encode(doc, arrays=arrays, indent=indent, encoder=encoder)
     return compress_bytes(text, compress)
 
 

@@ -218,16 +218,27 @@ private:
     std::vector<py::object> keep_;
     std::map<std::pair<PyObject*, int>, std::string> dtype_text_;  // node-stable: jobs point into it
 
-    // An array whose envelope is written at the end (result()), at offset `at` of `out`.
+    // An array whose envelope is written at the end (result()), where the walk placed it (placed_).
     struct Deferred {
         py::object keep;  // the array, alive until written
         ArrayView view;
         const std::string* dtype_json = nullptr;
         bool scalar = false;
         int level = 0;
-        std::size_t at = 0;
+        bool placed = false;  // met by the walk (set during the walk; read by workers once walk_over_ is set)
         OutBuf text;
     };
+    struct Placement {
+        Deferred* job;
+        std::size_t at;  // the offset of `out` where its text goes
+    };
+    std::vector<Placement> placed_;  // in document order (a job placed twice: the same array met twice)
+    // Jobs queued by prepare() before the walk, by array object (kept alive by the job): the walk places them
+    // where it meets them instead of queueing new ones. Under 2 ms of a forest save is the Python walk that makes
+    // the document; its arrays are written meanwhile.
+    std::unordered_map<PyObject*, Deferred*> prepared_;
+    bool busy_ = false, spent_ = false;  // in encode(); done (under the GIL)
+    std::size_t reused_ = 0;             // placements of prepared jobs (tests)
     static constexpr uint64_t kDeferMinElems = 512;
     // Base64: an array of 16 KiB and more has its envelope written in the walk but its data's text left out, and
     // encoded at the end straight into the finished document (result_base64), on several threads for 4 MiB and more.
@@ -381,6 +392,19 @@ private:
         return dtype_text_.emplace(std::make_pair(dt, level), std::move(text)).first->second;
     }
 
+    // The view of array `a` of dtype `info` in v; its number of items.
+    static uint64_t view_of(const py::array& a, const DtypeInfo& info, ArrayView& v) {
+        v.data = static_cast<const uint8_t*>(a.data());
+        v.layout = info.layout;
+        uint64_t items = 1;
+        for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+            v.shape.push_back(a.shape(d));
+            v.strides.push_back(a.strides(d));
+            items *= static_cast<uint64_t>(a.shape(d));
+        }
+        return items;
+    }
+
     void array(PyObject* o, bool scalar, int level) {
         py::array a = py::reinterpret_borrow<py::array>(o);
         PyObject* dt = reinterpret_cast<PyObject*>(PyArray_DESCR_compat(o));
@@ -390,14 +414,7 @@ private:
                              " at " + format_path(path_) + " (the codec carries bool, int8-64, uint8-64, float16-64 and structured dtypes of those)"};
         }
         ArrayView v;
-        v.data = static_cast<const uint8_t*>(a.data());
-        v.layout = info.layout;
-        uint64_t items = 1;
-        for (py::ssize_t d = 0; d < a.ndim(); ++d) {
-            v.shape.push_back(a.shape(d));
-            v.strides.push_back(a.strides(d));
-            items *= static_cast<uint64_t>(a.shape(d));
-        }
+        const uint64_t items = view_of(a, info, v);
         const std::string& dj = dtype_text(dt, info, level);
         // Text of middle-sized arrays (a forest's node tables) is written later, on several threads at once;
         // large arrays are split across threads by the writer itself, small ones are not worth a job.
@@ -411,26 +428,15 @@ private:
             return;
         }
         if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
-            deferred_elems_ += elems;
-            auto job = std::make_unique<Deferred>();
-            job->keep = py::reinterpret_borrow<py::object>(o);
-            job->view = std::move(v);
-            job->dtype_json = &dj;
-            job->scalar = scalar;
-            job->level = level;
-            job->at = out.size();
-            {
-                std::lock_guard<std::mutex> lk(jobs_m_);
-                deferred_.push_back(std::move(job));
+            Deferred* job = nullptr;
+            if (!scalar && !prepared_.empty()) {  // (a prepared array is the same object: the same view and text)
+                auto it = prepared_.find(o);
+                if (it != prepared_.end()) job = it->second;
             }
-            jobs_cv_.notify_one();
-            if (!early_.joinable() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
-                // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
-                try {
-                    early_ = start_worker([this] { write_jobs(); });
-                } catch (const std::system_error&) {
-                }
-            }
+            if (job) ++reused_;
+            else job = defer_job(o, std::move(v), dj, scalar, level, elems);
+            job->placed = true;
+            placed_.push_back({job, out.size()});
             return;
         }
         // An array the writer splits across threads itself: the early worker takes no job meanwhile (its job and
@@ -441,6 +447,103 @@ private:
         write_array_envelope(out, v, b64_, dj.data(), dj.size(), scalar, strict_, indent_, level);
     }
 
+    // Queues the text job of an array for the workers (started early once the jobs hold kEarlyFromElems numbers).
+    Deferred* defer_job(PyObject* o, ArrayView&& v, const std::string& dj, bool scalar, int level, uint64_t elems) {
+        deferred_elems_ += elems;
+        auto job = std::make_unique<Deferred>();
+        job->keep = py::reinterpret_borrow<py::object>(o);
+        job->view = std::move(v);
+        job->dtype_json = &dj;
+        job->scalar = scalar;
+        job->level = level;
+        Deferred* const j = job.get();
+        {
+            std::lock_guard<std::mutex> lk(jobs_m_);
+            deferred_.push_back(std::move(job));
+        }
+        jobs_cv_.notify_one();
+        if (!early_.joinable() && deferred_elems_ >= kEarlyFromElems && hardware_threads() > 1) {
+            // a worker writes the jobs while the walk goes on (the rest join it once the walk is over)
+            try {
+                early_ = start_worker([this] { write_jobs(); });
+            } catch (const std::system_error&) {
+            }
+        }
+        return j;
+    }
+
+public:
+    // Before the walk (text, no indent): the job of an array the walk will meet, queued now, so that workers write
+    // its text while the caller is still making the document (transport's Encoder calls this for the arrays it
+    // puts in the document as they are). Only arrays the walk would defer itself: an exact, C-contiguous ndarray
+    // of a codec dtype, of kDeferMinElems numbers and more and under kWriterThreadedItems items. Its text does
+    // not depend on where the walk meets it: without indent, an envelope is the same at every level. True if
+    // queued (now or before).
+    bool prepare(py::handle obj) {
+        PyObject* o = obj.ptr();
+        if (b64_ || doc_indent_ >= 0 || busy_ || spent_ ||
+            Py_TYPE(o) != reinterpret_cast<PyTypeObject*>(env().np_ndarray.ptr()))
+            return false;
+        if (prepared_.count(o)) return true;
+        try {
+            return prepare_array(o);
+        } catch (const py::error_already_set&) {  // (a dtype the codec's helpers refuse: the walk words the error)
+            return false;
+        }
+    }
+
+    // Stops the workers and drops every job: the document will not be written (its making failed).
+    void close() {
+        stop_jobs();
+        spent_ = true;
+        placed_.clear();
+        prepared_.clear();
+        deferred_.clear();
+    }
+
+private:
+    bool prepare_array(PyObject* o) {
+        py::array a = py::reinterpret_borrow<py::array>(o);
+        if (!(a.flags() & py::array::c_style)) return false;
+        PyObject* dt = reinterpret_cast<PyObject*>(PyArray_DESCR_compat(o));
+        if (!dt) { PyErr_Clear(); return false; }
+        const DtypeInfo& info = dtype_info(dt);
+        if (!info.ok) return false;  // (the walk words the error)
+        ArrayView v;
+        const uint64_t items = view_of(a, info, v);
+        const uint64_t elems = items * info.layout.fields.size();
+        if (elems < kDeferMinElems || items >= kWriterThreadedItems) return false;
+        const std::string& dj = dtype_text(dt, info, 0);  // (`out` is empty before the walk: its scratch)
+        prepared_.emplace(o, defer_job(o, std::move(v), dj, false, 0, elems));
+        return true;
+    }
+
+public:
+    // The walk of `obj` and the document (encode()), once per encoder. On failure the workers stop at once.
+    py::bytes run(PyObject* obj) {
+        if (busy_ || spent_) throw py::value_error("this encoder has already written its document");
+        busy_ = true;
+        struct Done {
+            Encoder& e;
+            ~Done() { e.busy_ = false; e.spent_ = true; }
+        } done{*this};
+        try {
+            value(obj, 0);
+            return result();
+        } catch (...) {
+            close();
+            throw;
+        }
+    }
+
+    std::size_t prepared_count() const { return prepared_.size(); }
+    std::size_t reused() const { return reused_; }
+
+    bool matches(bool b64, int indent, bool strict) const {
+        return b64 == b64_ && indent == doc_indent_ && strict == strict_;
+    }
+
+private:
     struct HoldJobs {
         Encoder& e;
         const bool on;
@@ -471,6 +574,7 @@ private:
                     jobs_cv_.wait(lk, [this] { return stop_ || (!hold_ && (jobs_taken_ < deferred_.size() || walk_over_)); });
                     if (stop_ || jobs_taken_ == deferred_.size()) return;
                     j = deferred_[jobs_taken_++].get();
+                    if (walk_over_ && !j->placed) continue;  // prepared, but not in the document after all
                 }
                 if (oom_.load(std::memory_order_relaxed)) return;
                 write_array_envelope(j->text, j->view, false, j->dtype_json->data(), j->dtype_json->size(), j->scalar,
@@ -577,7 +681,8 @@ public:
     // The document as bytes: the deferred arrays written on several threads, then the pieces joined in order.
     py::bytes result() {
         if (!b64_jobs_.empty()) return result_base64();
-        if (deferred_.empty()) {
+        if (placed_.empty()) {
+            stop_jobs();  // (prepared jobs the walk did not meet: dropped)
             const std::size_t n = out.size();
             out.release();
             return storage.finish(n);
@@ -604,13 +709,13 @@ public:
             if (oom_) throw std::bad_alloc();
             // The pieces in document order: the encoder's own text between the arrays, and each array's text.
             std::vector<std::pair<const char*, std::size_t>> pieces;
-            pieces.reserve(2 * n + 1);
+            pieces.reserve(2 * placed_.size() + 1);
             std::size_t total = 0, prev = 0;
-            for (const auto& j : deferred_) {
-                pieces.emplace_back(out.data() + prev, j->at - prev);
-                pieces.emplace_back(j->text.data(), j->text.size());
-                total += j->at - prev + j->text.size();
-                prev = j->at;
+            for (const Placement& pl : placed_) {
+                pieces.emplace_back(out.data() + prev, pl.at - prev);
+                pieces.emplace_back(pl.job->text.data(), pl.job->text.size());
+                total += pl.at - prev + pl.job->text.size();
+                prev = pl.at;
             }
             pieces.emplace_back(out.data() + prev, out.size() - prev);
             total += out.size() - prev;
@@ -618,6 +723,8 @@ public:
             copy_pieces(doc.cur(), pieces, total, threads);
             doc.advance(total);
         }
+        placed_.clear();
+        prepared_.clear();
         deferred_.clear();
         const std::size_t n = doc.size();
         doc.release();
@@ -634,16 +741,26 @@ private:
     }
 };
 
-py::bytes encode(py::handle obj, bool b64, int indent, bool strict) {
-    Encoder e(b64, indent, strict);
+// `prepared`: an Encoder made with the same settings whose prepare() was given some of obj's arrays (they are
+// written already, or being written), or None.
+py::bytes encode(py::handle obj, bool b64, int indent, bool strict, py::object prepared) {
+    std::unique_ptr<Encoder> own;
+    Encoder* e;
+    if (prepared.is_none()) {
+        own.reset(new Encoder(b64, indent, strict));
+        e = own.get();
+    } else {
+        if (!py::isinstance<Encoder>(prepared)) throw py::type_error("encoder: expected a codec.text_encoder()");
+        e = prepared.cast<Encoder*>();
+        if (!e->matches(b64, indent, strict)) throw py::value_error("the encoder was made with other settings");
+    }
     try {
-        e.value(obj.ptr(), 0);
+        return e->run(obj.ptr());
     } catch (const EncodeFail& f) {
         py::object cls = py::module_::import("milo_fast.errors").attr("EncodeError");
         PyErr_SetString(cls.ptr(), f.message.c_str());
         throw py::error_already_set();
     }
-    return e.result();
 }
 
 // ------------------------------------------------------------------ decode
@@ -1604,7 +1721,15 @@ py::list container_items(py::handle d) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "milo_fast's compiled codec: JSON text <-> Python values with numpy arrays";
-    m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"));
+    m.def("encode", &encode, py::arg("obj"), py::arg("base64"), py::arg("indent"), py::arg("strict"),
+          py::arg("prepared") = py::none());
+    py::class_<Encoder>(m, "Encoder", "An encode whose arrays can be handed over before the walk (prepare)")
+        .def(py::init<bool, int, bool>(), py::arg("base64"), py::arg("indent"), py::arg("strict"))
+        .def("prepare", &Encoder::prepare, py::arg("array"),
+             "Queue the text of an array the document will hold, written while the document is being made.")
+        .def("close", &Encoder::close, "Stop writing the prepared arrays: the document will not be encoded")
+        .def_property_readonly("prepared", &Encoder::prepared_count, "Arrays queued by prepare (until encoded)")
+        .def_property_readonly("reused", &Encoder::reused, "Places where the walk used a prepared array's text");
     m.def("decode", &decode, py::arg("data"), py::arg("max_depth"), py::arg("threads"));
     m.def("decode_deferred", &decode_deferred, py::arg("data"), py::arg("max_depth"), py::arg("threads"),
           py::arg("name_keys") = py::none());

@@ -19,14 +19,15 @@ from .registry import FAMILIES, tables
 _MAX_PASSES = 8
 
 
-def to_tree(obj, *, trusted: Iterable[str] = (), root: str = "$"):
-    """Encode ``obj`` as a JSON-ready tree (numpy arrays left as arrays for the codec)."""
+def to_tree(obj, *, trusted: Iterable[str] = (), root: str = "$", prefetch=None):
+    """Encode ``obj`` as a JSON-ready tree (numpy arrays left as arrays for the codec). ``prefetch``: see
+    Encoder.prefetch."""
     tb = tables()
     trusted = frozenset(trusted)
     wrap: frozenset = frozenset()
     with deep_recursion():
         for _ in range(_MAX_PASSES):
-            enc = Encoder(tb, trusted, wrap)
+            enc = Encoder(tb, trusted, wrap, prefetch)
             tree = enc.encode(obj, root)  # export paths are logical: without the graph's extra level
             tree = encode_deferred(enc, tree, root)
             if not enc.needs_wrap:

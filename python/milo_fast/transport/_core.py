@@ -209,10 +209,13 @@ class _Entry:
 class Encoder:
     """Turns a value into a JSON-ready tree. One instance per export (holds the identity memo)."""
 
-    def __init__(self, tables, trusted: frozenset = frozenset(), wrap_paths: frozenset = frozenset()):
+    def __init__(self, tables, trusted: frozenset = frozenset(), wrap_paths: frozenset = frozenset(), prefetch=None):
         self.tables = tables
         self.trusted = trusted
         self._wrap = wrap_paths
+        # prefetch(array): called with each C-contiguous numeric array put in the tree as it is, so that the codec
+        # can start writing its text while the walk goes on (codec.text_encoder's prepare), or None
+        self.prefetch = prefetch
         self._memo: dict[int, _Entry] = {}
         self._next_id = 0
         self.needs_wrap: set[str] = set()

@@ -64,6 +64,9 @@ class ArrayT(Transporter):
         dt = obj.dtype
         if codec_dtype(dt):
             if obj.flags.c_contiguous:
+                pf = enc.prefetch
+                if pf is not None and obj.size >= 64:  # (smaller arrays are written in the walk anyway)
+                    pf(obj)
                 return obj
             if obj.flags.f_contiguous:
                 return {FArrayT.kind: obj.T}

@@ -24,8 +24,10 @@ ArraysMode = Literal["text", "base64"]
 def text_encoder(*, strict: bool = False):
     """An encoder for a compact text document (arrays="text", indent=None) that can take the document's arrays
     before the document is made: ``prepare(array)`` starts writing an array's text on a worker thread at once, and
-    ``encode(doc, encoder=...)`` uses that text where the document holds that very array. None without the
-    compiled core. Used once."""
+    ``encode(doc, encoder=...)`` uses that text where the document holds that very array (so a prepared array must
+    not change before the encode: its text may be written already). ``close()`` drops what was prepared when no
+    document will be encoded. None without the compiled core. Used for one document (milo_fast.dumps makes one for
+    each compact text save)."""
     cls = getattr(_impl, "Encoder", None)
     return cls(False, -1, bool(strict)) if cls is not None else None
 

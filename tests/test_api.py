@@ -899,3 +899,13 @@ def test_an_export_error_after_arrays_were_prepared(big_forest, monkeypatch):
     assert all(m.e.prepared == 0 and not m.e.prepare(X) for m in made)  # (closed: its jobs dropped)
     monkeypatch.setattr(codec, "text_encoder", real)
     assert np.array_equal(milo_fast.loads(milo_fast.dumps(model)).predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.compiled_codec
+def test_text_saves_from_several_threads_write_the_same_document(big_forest):
+    from concurrent.futures import ThreadPoolExecutor
+    model, _ = big_forest
+    want = milo_fast.dumps(model)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: milo_fast.dumps(model), range(16)))
+    assert all(g == want for g in got)

@@ -9,6 +9,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import sys
 import threading
 import warnings
@@ -585,6 +586,20 @@ def test_marker_collisions_are_escaped():
     assert list(tree) == ["milo:dict"]
     assert transport.from_tree(tree) == {"milo:tuple": 1, "ok": 2}
     assert transport.to_tree({"plain": 1}) == {"plain": 1}
+
+    for d in ({"ok": 1, "pymiloed-x": 2}, {"milo-ndarray-b64": "x"}, {1: 2, "ok": 3}, {"ok": 1, "milo": 2}):
+        tree = transport.to_tree(d)
+        assert list(tree) == ["milo:dict"], d  # escaped: written as pairs
+        back = transport.from_tree(tree)
+        assert back == d and [type(k) for k in back] == [type(k) for k in d]
+    for d in ({"xmilo": 1, "a milo:b": 2}, {"": 1, "pymilo": 2}):  # "milo" inside a key, not at its start
+        assert transport.to_tree(d) == d
+
+    class Key(str):  # a key of another type than str is written as pairs, as an object (refused: a local class)
+        pass
+
+    with pytest.raises(milo_fast.ExportError, match=re.escape('$["milo:dict"][1][0]')):
+        transport.to_tree({"ok": 1, Key("k"): 2})
 
 
 def test_shared_list_is_written_once():

@@ -1744,6 +1744,7 @@ def test_integer_tokens_at_the_limits(dt):
             codec.decode(_int_doc(dt, str(v)))
 
 
+@pytest.mark.compiled_codec  # (the reference codec words these errors and lays rows out its own way)
 @pytest.mark.parametrize("dt", ["int64", "uint64", "int8", "uint8"])
 def test_integer_token_errors(dt):
     unsigned = dt.startswith("u")
@@ -1805,6 +1806,7 @@ def test_deferred_arrays_are_spliced_in_place(strict):
     assert_array_identical(back2["f16"], doc["f16"])
 
 
+@pytest.mark.compiled_codec  # (the reference codec words these errors and lays rows out its own way)
 def test_walk_failing_while_deferred_arrays_are_written():
     """A worker starts on the deferred arrays' text while the walk goes on (once they hold 64K numbers): a walk
     that fails after that raises its own error, naming the path, with the worker stopped; whatever the array at
@@ -1818,6 +1820,7 @@ def test_walk_failing_while_deferred_arrays_are_written():
     assert codec.encode(doc) == _pycodec.encode(doc, False, -1, False)
 
 
+@pytest.mark.compiled_codec  # (the reference codec words these errors and lays rows out its own way)
 def test_indented_deferred_arrays_keep_their_layout_while_the_walk_writes_dtype_specs():
     """The worker writes deferred arrays during the walk, while the walk writes each new dtype's spec compact (it
     sets its indent to -1 meanwhile): the worker must write with the indent asked for, not the walk's. Every row of

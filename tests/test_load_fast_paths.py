@@ -317,6 +317,7 @@ def _same_estimator(a, b):
             assert type(v) is type(w) and v == w, k
 
 
+@pytest.mark.compiled_codec  # (the shortcut is the compiled core's)
 @pytest.mark.parametrize("arrays", ["text", "base64"])
 @pytest.mark.parametrize("deferred", [False, True])
 def test_tree_estimator_state_at_once_builds_what_the_walk_builds(forest, arrays, deferred, monkeypatch):
@@ -376,6 +377,7 @@ def test_tree_estimator_state_at_once_builds_nothing_for_other_nodes():
     assert seen == 13
 
 
+@pytest.mark.compiled_codec  # (the shortcut is the compiled core's)
 @pytest.mark.parametrize("defect", ["a list value", "max_depth", "feature_too_large"])
 def test_a_forest_tree_left_to_the_walk_gives_the_walks_error(forest, defect, monkeypatch):
     doc = codec.decode(milo_fast.dumps(forest, arrays="base64"))

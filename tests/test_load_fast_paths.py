@@ -279,6 +279,12 @@ def forest():
     return RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0).fit(D["X"], D["ys"])
 
 
+@pytest.fixture(scope="module")
+def boosting():  # its trees share one RandomState: each tree's random_state a reference but the first
+    from sklearn.ensemble import GradientBoostingClassifier
+    return GradientBoostingClassifier(n_estimators=6, max_depth=2, random_state=0).fit(D["X"], D["y3"])
+
+
 def _count_shortcut(monkeypatch):
     """skt._estimator_state counted: [True if it built the state, False if it returned None, ...]."""
     calls = []
@@ -311,6 +317,9 @@ def _same_estimator(a, b):
         w = db[k]
         if k == "tree_":
             assert _same_tree(v, w), k
+        elif isinstance(v, np.random.RandomState):
+            sv, sw = v.get_state(), w.get_state()
+            assert type(w) is type(v) and all(np.array_equal(x, y) for x, y in zip(sv, sw)), k
         elif isinstance(v, np.ndarray):
             assert type(w) is np.ndarray and v.dtype == w.dtype and np.array_equal(v, w), k
         else:
@@ -320,25 +329,34 @@ def _same_estimator(a, b):
 @pytest.mark.compiled_codec  # (the shortcut is the compiled core's)
 @pytest.mark.parametrize("arrays", ["text", "base64"])
 @pytest.mark.parametrize("deferred", [False, True])
-def test_tree_estimator_state_at_once_builds_what_the_walk_builds(forest, arrays, deferred, monkeypatch):
+@pytest.mark.parametrize("which", ["forest", "boosting"])
+def test_tree_estimator_state_at_once_builds_what_the_walk_builds(which, arrays, deferred, request, monkeypatch):
     from milo_fast import document
+    model = request.getfixturevalue(which)
     monkeypatch.setattr(document, "DEFER_THREADS", 2 if deferred else 0)
-    fast, calls, walked = _load_both_ways(milo_fast.dumps(forest, arrays=arrays), monkeypatch)
-    n = len(forest.estimators_)
-    assert calls == [True] * (n - 1), "every tree but the first (which resolves the Tree class) is built at once"
-    for a, b, c in zip(fast.estimators_, walked.estimators_, forest.estimators_):
+    fast, calls, walked = _load_both_ways(milo_fast.dumps(model, arrays=arrays), monkeypatch)
+    trees = np.asarray(model.estimators_, dtype=object).ravel()
+    assert calls == [True] * (len(trees) - 1), "every tree but the first (which resolves the Tree class) at once"
+    got, walk = (np.asarray(m.estimators_, dtype=object).ravel() for m in (fast, walked))
+    for a, b, c in zip(got, walk, trees):
         _same_estimator(a, b)
         _same_estimator(a, c)
+    if which == "boosting":  # one RandomState for every tree, as in the model and in the walk's build
+        assert all(t.random_state is got[0].random_state for t in got)
+        assert all(t.random_state is walk[0].random_state for t in walk)
     X = D["X"][::-1] + 0.25
-    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+    assert np.array_equal(fast.predict_proba(X), model.predict_proba(X))
 
 
 def _estimator_state_variants(st):
-    """An estimator's state node, and nodes the shortcut must leave to the walk (None: nothing built)."""
+    """An estimator's state node, whether the shortcut builds it (else it leaves it to the walk: None, nothing built
+    and nothing decoded), and the other containers it hands the Decoder, in order."""
     tree = st["tree_"]
+    refused = {**tree, "state": {**tree["state"], "max_depth": 1}}
     yield "unchanged", st, True
-    yield "a list value", {**st, "classes_": [0, 1]}, False
-    yield "another dict value", {**st, "extra": {}}, False
+    yield "a list value", {**st, "classes_": [0, 1]}, True
+    yield "dict values around the tree", {"first": {"milo:ref": 0}, **st, "extra": {}, "last": [[]]}, True
+    yield "a list value, and a tree the builder refuses", {"first": [1], **st, "tree_": refused}, False
     yield "a marker key", {**st, "milo:id": 3}, False
     yield "a key holding milo:", {**st, "x milo:y": 1}, False
     yield "a key that is not a str", {**st, 1: 2}, False
@@ -348,8 +366,7 @@ def _estimator_state_variants(st):
     yield "tree node without args", {**st, "tree_": {k: v for k, v in tree.items() if k != "args"}}, False
     yield "tree node of another class", {**st, "tree_": {**tree, "milo:object": "sklearn.tree._tree.Tre"}}, False
     yield "tree node's name not a str", {**st, "tree_": {**tree, "milo:object": 7}}, False
-    yield "tree node the builder refuses", {**st, "tree_": {**tree, "state": {**tree["state"], "max_depth": 1}}}, \
-        False
+    yield "tree node the builder refuses", {**st, "tree_": refused}, False
     yield "state a list", list(st.items()), False
 
 
@@ -363,7 +380,16 @@ def test_tree_estimator_state_at_once_builds_nothing_for_other_nodes():
         tree_state = node["tree_"]["state"] if type(node) is dict and type(node.get("tree_")) is dict else None
         if tree_state is not None:  # (a copy per variant: consume may drop its arrays)
             node = {**node, "tree_": {**node["tree_"], "state": dict(tree_state)}}
-        got = core.sk_tree_estimator_state(node, skt.TREE, cls, nd_t, None, True, None, None)
+        decoded = []
+
+        def decode(v, p):  # the Decoder's place: records what it is given
+            decoded.append((v, str(p)))
+            return ("decoded", len(decoded))
+
+        got = core.sk_tree_estimator_state(node, skt.TREE, cls, nd_t, None, True, None, None, decode, "$", tc.Path)
+        others = [k for k, v in node.items() if k != "tree_" and type(v) in (dict, list)] if builds else []
+        assert [p for _, p in decoded] == [f"$.{k}" for k in others], what
+        assert all(v is node[k] for (v, _), k in zip(decoded, others)), what
         if not builds:
             assert got is None, what
             if tree_state is not None:  # nothing built: the node keeps its arrays (consume drops them once built)
@@ -371,15 +397,16 @@ def test_tree_estimator_state_at_once_builds_nothing_for_other_nodes():
             seen += 1
             continue
         assert type(got) is dict and list(got) == list(node) and got is not node, what
-        assert all(got[k] is node[k] for k in node if k != "tree_"), what
+        assert all(got[k] is node[k] for k in node if k != "tree_" and k not in others), what
+        assert [got[k] for k in others] == [("decoded", i + 1) for i in range(len(others))], what
         assert type(got["tree_"]) is cls and _same_tree(got["tree_"], model.tree_), what
         assert node["tree_"]["state"]["nodes"] is None, "consume: the node lets go of the arrays it built from"
-    assert seen == 13
+    assert seen == 12
 
 
 @pytest.mark.compiled_codec  # (the shortcut is the compiled core's)
 @pytest.mark.parametrize("defect", ["a list value", "max_depth", "feature_too_large"])
-def test_a_forest_tree_left_to_the_walk_gives_the_walks_error(forest, defect, monkeypatch):
+def test_a_broken_forest_tree_gives_the_walks_error(forest, defect, monkeypatch):
     doc = codec.decode(milo_fast.dumps(forest, arrays="base64"))
     st = doc["data"]["state"]["estimators_"][2]["state"]
     tree_state = st["tree_"]["state"]
@@ -400,8 +427,32 @@ def test_a_forest_tree_left_to_the_walk_gives_the_walks_error(forest, defect, mo
             with pytest.raises(ValidationError) as e:
                 milo_fast.loads(blob)
             errors.append(str(e.value))
-            # the second tree is built at once and the third left to the walk, which raises (the list value: the
-            # validators, once the last two trees are built at once too)
-            after = [True, True] if defect == "a list value" else []
-            assert calls == ([True, False] + after if shortcut else []), calls
+            # the second tree is built at once and the third left to the walk, which raises (the list value: decoded
+            # by the Decoder for the shortcut, which builds every tree; the validators raise)
+            want = [True] * 4 if defect == "a list value" else [True, False]
+            assert calls == (want if shortcut else []), calls
     assert errors[0] == errors[1] and "estimators_[2]" in errors[0], errors
+
+
+def test_parameter_memo_decides_a_random_state_by_its_type(boosting, monkeypatch):
+    from sklearn.tree import DecisionTreeRegressor
+
+    from milo_fast.transport import sklearn_estimators as se
+    blob = milo_fast.dumps(boosting)
+    milo_fast.loads(blob)  # (the memo learns: a RandomState satisfies DecisionTreeRegressor's random_state)
+    asked = []
+    real = se._satisfies
+
+    def counted(cls, constraints, name, value):
+        asked.append((cls.__name__, name, type(value).__name__))
+        return real(cls, constraints, name, value)
+
+    monkeypatch.setattr(se, "_satisfies", counted)
+    back = milo_fast.loads(blob)
+    assert ("DecisionTreeRegressor", "random_state", "RandomState") not in asked, asked
+    assert np.array_equal(back.predict_proba(D["X"]), boosting.predict_proba(D["X"]))
+    tree = DecisionTreeRegressor(max_depth=2).fit(D["X"], D["yr"])
+    tree.random_state = np.random.default_rng(0)  # another type: the constraints still decide, and refuse it
+    with pytest.raises(ValidationError, match=r"invalid parameter at \$\.data\.state\.random_state"):
+        milo_fast.loads(milo_fast.dumps(tree))
+    assert ("DecisionTreeRegressor", "random_state", "Generator") in asked

@@ -1573,14 +1573,17 @@ py::object sk_build_tree(py::handle cls, py::handle args, py::handle state, py::
 }
 
 // The Decoder's decode of a decision tree estimator's state, for the usual node, at once (sklearn_trees'
-// STATE_DECODERS): `state` a dict whose keys are str holding no "milo:" (a plain dict to Decoder.classify) and
-// whose values are final (no exact dict or list: Decoder.decode leaves them as they are) except "tree_", a Tree
-// node of exactly {"milo:object": tree_qn, "args", "state"}, which sk_build_tree builds. Each container's arrays
-// are put in place first, as Decoder.decode does: need[id(container)], when there, is passed to fill. Returns a
-// copy of `state` with the built Tree as "tree_"; or None, with no Tree built, when anything is otherwise: the
-// Decoder then decodes the state as any other, and words any error.
+// STATE_DECODERS): `state` a dict whose keys are str holding no "milo:" (a plain dict to Decoder.classify), its
+// "tree_" a Tree node of exactly {"milo:object": tree_qn, "args", "state"}, which sk_build_tree builds. Its arrays
+// are put in place first, as Decoder.decode does: need[id(container)], when there, is passed to fill. Then its
+// other dict and list values (a shared random_state's reference, a multi-output tree's classes) are decoded in
+// order, as the Decoder's walk of a plain dict does: decode(value, path_cls(path, key)). Returns a copy of `state`
+// with the built Tree as "tree_"; or None, with nothing built and nothing else decoded, when the state or its tree
+// is otherwise: the Decoder then decodes the state as any other, and words any error. (The Tree first, out of
+// the dict's order: its node holds neither ids nor references, so nothing else sees the difference.)
 py::object sk_tree_estimator_state(py::handle state, py::handle tree_qn, py::handle tree_cls, py::handle node_dtype,
-                                   py::handle notes, bool consume, py::handle need, py::handle fill) {
+                                   py::handle notes, bool consume, py::handle need, py::handle fill,
+                                   py::handle decode, py::handle path, py::handle path_cls) {
     static PyObject* k_tree = interned("tree_");
     static PyObject* k_object = interned("milo:object");
     static PyObject* k_args = interned("args");
@@ -1599,6 +1602,7 @@ py::object sk_tree_estimator_state(py::handle state, py::handle tree_qn, py::han
     };
     fill_for(st);
     PyObject* tree_node = nullptr;
+    std::vector<std::pair<py::object, py::object>> others;  // the other dict and list values, in order
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     while (PyDict_Next(st, &pos, &k, &v)) {
@@ -1606,12 +1610,14 @@ py::object sk_tree_estimator_state(py::handle state, py::handle tree_qn, py::han
         const Py_ssize_t at = PyUnicode_Find(k, mark, 0, PY_SSIZE_T_MAX, 1);
         if (at == -2) throw py::error_already_set();
         if (at >= 0) return py::none();
-        if (PyList_CheckExact(v)) return py::none();
-        if (PyDict_CheckExact(v)) {
-            const int is_tree = PyUnicode_Compare(k, k_tree);
-            if (is_tree == -1 && PyErr_Occurred()) throw py::error_already_set();
-            if (is_tree != 0 || PyDict_GET_SIZE(v) != 3) return py::none();
+        if (!PyDict_CheckExact(v) && !PyList_CheckExact(v)) continue;  // final: kept as it is
+        const int is_tree = PyUnicode_Compare(k, k_tree);
+        if (is_tree == -1 && PyErr_Occurred()) throw py::error_already_set();
+        if (is_tree == 0) {
+            if (!PyDict_CheckExact(v) || PyDict_GET_SIZE(v) != 3) return py::none();
             tree_node = v;
+        } else {
+            others.emplace_back(py::reinterpret_borrow<py::object>(k), py::reinterpret_borrow<py::object>(v));
         }
     }
     if (!tree_node) return py::none();
@@ -1634,6 +1640,11 @@ py::object sk_tree_estimator_state(py::handle state, py::handle tree_qn, py::han
     if (tree.is_none()) return tree;
     py::object out = py::reinterpret_steal<py::object>(PyDict_Copy(st));
     if (!out || PyDict_SetItem(out.ptr(), k_tree, tree.ptr()) < 0) throw py::error_already_set();
+    for (const auto& kv : others) {  // (what the walk would decode: through the Decoder itself)
+        py::object sub = path_cls(path, kv.first);
+        py::object value = decode(kv.second, sub);
+        if (PyDict_SetItem(out.ptr(), kv.first.ptr(), value.ptr()) < 0) throw py::error_already_set();
+    }
     return out;
 }
 
@@ -1759,7 +1770,7 @@ PYBIND11_MODULE(_core, m) {
           "TreeHandler.construct for the usual node: the built Tree, or None (nothing built) for its own checks.");
     m.def("sk_tree_estimator_state", &sk_tree_estimator_state, py::arg("state"), py::arg("tree_qn"),
           py::arg("tree_cls"), py::arg("node_dtype"), py::arg("notes"), py::arg("consume"), py::arg("need"),
-          py::arg("fill"),
+          py::arg("fill"), py::arg("decode"), py::arg("path"), py::arg("path_cls"),
           "A decision tree estimator's decoded state for the usual node (its Tree built), or None (nothing built).");
     m.def("sk_tree_estimator_ok", &sk_tree_estimator_ok, py::arg("d"), py::arg("tree_cls"),
           "True if a decision tree estimator's __dict__ passes every check of validate_tree_estimator (exact types).");

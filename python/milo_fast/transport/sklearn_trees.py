@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from ._core import COMPILED as _core  # the compiled checks (same rules, GIL released), or None: Python's
-from ._core import ObjectHandler, expect, key_path, state_path
+from ._core import ObjectHandler, Path, expect, key_path, state_path
 
 TREE = "sklearn.tree._tree.Tree"
 
@@ -217,13 +217,14 @@ class TreeHandler(ObjectHandler):
 def decode_tree_estimator_state(node, dec, path):
     """STATE_DECODERS' shortcut for a decision tree estimator (a forest's hundred): its state decoded and its Tree
     built in one compiled call (sk_tree_estimator_state: the same arrays put in place, the same checks and Tree as
-    the Decoder's walk and TreeHandler.construct), or None, with nothing built, for the walk. Taken once this load
+    the Decoder's walk and TreeHandler.construct, its other containers decoded by the Decoder), or None, with
+    nothing built, for the walk. Taken once this load
     has resolved the Tree class and found its handler (the first tree of a forest takes the walk)."""
     plan = dec.plans.get(TREE)
     if plan is None or type(plan[1]) is not TreeHandler:
         return None
     return _estimator_state(node, TREE, plan[0], _NODE_DTYPE or _node_dtype(), dec.tree_notes, dec.consume, dec.need,
-                            dec.fill)
+                            dec.fill, dec.decode, path, Path)
 
 
 def check_hist_nodes(nodes: np.ndarray, n_features: int, n_bitsets: int, path) -> None:

@@ -237,7 +237,7 @@ private:
     // where it meets them instead of queueing new ones. Under 2 ms of a forest save is the Python walk that makes
     // the document; its arrays are written meanwhile.
     std::unordered_map<PyObject*, Deferred*> prepared_;
-    bool busy_ = false, spent_ = false;  // in encode(); done (under the GIL)
+    bool busy_ = false, spent_ = false;  // in encode(); done or closed (under the GIL)
     std::size_t reused_ = 0;             // placements of prepared jobs (tests)
     static constexpr uint64_t kDeferMinElems = 512;
     // Base64: an array of 16 KiB and more has its envelope written in the walk but its data's text left out, and
@@ -392,6 +392,13 @@ private:
         return dtype_text_.emplace(std::make_pair(dt, level), std::move(text)).first->second;
     }
 
+    // Whether the text of an array of `items` items, `elems` numbers, is written by a job (deferred) rather than in
+    // the walk: middle-sized arrays (a forest's node tables); large ones the writer splits across threads itself,
+    // small ones are not worth a job. The walk and prepare() decide by this alone.
+    static bool text_job(uint64_t items, uint64_t elems) {
+        return elems >= kDeferMinElems && items < kWriterThreadedItems;
+    }
+
     // The view of array `a` of dtype `info` in v; its number of items.
     static uint64_t view_of(const py::array& a, const DtypeInfo& info, ArrayView& v) {
         v.data = static_cast<const uint8_t*>(a.data());
@@ -416,8 +423,6 @@ private:
         ArrayView v;
         const uint64_t items = view_of(a, info, v);
         const std::string& dj = dtype_text(dt, info, level);
-        // Text of middle-sized arrays (a forest's node tables) is written later, on several threads at once;
-        // large arrays are split across threads by the writer itself, small ones are not worth a job.
         const uint64_t elems = items * info.layout.fields.size();
         if (b64_ && items * info.layout.itemsize >= kDeferMinBytes) {
             b64_jobs_.push_back(std::make_unique<Base64Job>());
@@ -427,7 +432,7 @@ private:
             write_base64_envelope(out, v, dj.data(), dj.size(), scalar, indent_, level, &job.parts);
             return;
         }
-        if (!b64_ && elems >= kDeferMinElems && items < kWriterThreadedItems) {
+        if (!b64_ && text_job(items, elems)) {  // written later, on several threads at once
             Deferred* job = nullptr;
             if (!scalar && !prepared_.empty()) {  // (a prepared array is the same object: the same view and text)
                 auto it = prepared_.find(o);
@@ -475,9 +480,8 @@ private:
 public:
     // Before the walk (text, no indent): the job of an array the walk will meet, queued now, so that workers write
     // its text while the caller is still making the document (transport's Encoder calls this for the arrays it
-    // puts in the document as they are). Only arrays the walk would defer itself: an exact, C-contiguous ndarray
-    // of a codec dtype, of kDeferMinElems numbers and more and under kWriterThreadedItems items. Its text does
-    // not depend on where the walk meets it: without indent, an envelope is the same at every level. True if
+    // puts in the document as they are). Only arrays the walk would defer itself (text_job): an exact,
+    // C-contiguous ndarray of a codec dtype. Its text does not depend on where the walk meets it: without indent, an envelope is the same at every level. True if
     // queued (now or before).
     bool prepare(py::handle obj) {
         PyObject* o = obj.ptr();
@@ -512,7 +516,7 @@ private:
         ArrayView v;
         const uint64_t items = view_of(a, info, v);
         const uint64_t elems = items * info.layout.fields.size();
-        if (elems < kDeferMinElems || items >= kWriterThreadedItems) return false;
+        if (!text_job(items, elems)) return false;
         const std::string& dj = dtype_text(dt, info, 0);  // (`out` is empty before the walk: its scratch)
         prepared_.emplace(o, defer_job(o, std::move(v), dj, false, 0, elems));
         return true;
@@ -521,7 +525,9 @@ private:
 public:
     // The walk of `obj` and the document (encode()), once per encoder. On failure the workers stop at once.
     py::bytes run(PyObject* obj) {
-        if (busy_ || spent_) throw py::value_error("this encoder has already written its document");
+        if (busy_ || spent_)
+            throw py::value_error("this encoder has already written its document or was closed: make another "
+                                  "(codec.text_encoder())");
         busy_ = true;
         struct Done {
             Encoder& e;
@@ -542,6 +548,14 @@ public:
     bool matches(bool b64, int indent, bool strict) const {
         return b64 == b64_ && indent == doc_indent_ && strict == strict_;
     }
+
+    // Settings as codec.encode's arguments, for messages.
+    static std::string settings(bool b64, int indent, bool strict) {
+        return std::string("arrays=") + (b64 ? "'base64'" : "'text'") +
+               ", indent=" + (indent < 0 ? std::string("None") : std::to_string(indent)) +
+               ", strict=" + (strict ? "True" : "False");
+    }
+    std::string settings() const { return settings(b64_, doc_indent_, strict_); }
 
 private:
     struct HoldJobs {
@@ -752,7 +766,9 @@ py::bytes encode(py::handle obj, bool b64, int indent, bool strict, py::object p
     } else {
         if (!py::isinstance<Encoder>(prepared)) throw py::type_error("encoder: expected a codec.text_encoder()");
         e = prepared.cast<Encoder*>();
-        if (!e->matches(b64, indent, strict)) throw py::value_error("the encoder was made with other settings");
+        if (!e->matches(b64, indent, strict))
+            throw py::value_error("the encoder was made with other settings: " + e->settings() + ", not " +
+                                  Encoder::settings(b64, indent, strict));
     }
     try {
         return e->run(obj.ptr());

@@ -65,7 +65,8 @@ class ArrayT(Transporter):
         if codec_dtype(dt):
             if obj.flags.c_contiguous:
                 pf = enc.prefetch
-                if pf is not None and obj.size >= 64:  # (smaller arrays are written in the walk anyway)
+                if pf is not None and obj.size >= 64:  # (a cheap filter before the call: the codec writes arrays
+                    # under 512 numbers in its walk; one it would have taken, of many fields, is written there too)
                     pf(obj)
                 return obj
             if obj.flags.f_contiguous:
